@@ -1,0 +1,6 @@
+//! `use dlkit::prelude::*;` brings what a notebook needs into scope.
+
+pub use crate::error::{Error, Result};
+pub use crate::rng::Rng;
+pub use crate::train::History;
+pub use candle_core::{DType, Device, Tensor, Var};
