@@ -19,6 +19,7 @@
 pub mod datasets;
 pub mod display;
 pub mod error;
+mod fs;
 pub mod image;
 pub mod layers;
 pub mod model;
@@ -28,6 +29,7 @@ pub mod plot;
 pub mod preprocessing;
 pub mod rng;
 pub mod train;
+pub mod zoo;
 
 pub mod prelude;
 

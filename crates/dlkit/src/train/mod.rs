@@ -1,5 +1,20 @@
-//! Training: the fit loop, its history, callbacks and progress lines.
+//! Training: `compile`, `fit`, `evaluate` and `predict` on a [`Model`](crate::model::Model),
+//! with Keras' losses, a per-epoch [`History`], callbacks and progress lines.
 
+mod batches;
+mod callbacks;
+mod compile;
+mod evaluate;
+mod fit;
 mod history;
+mod loss;
+mod metrics;
+mod progress;
 
+pub use callbacks::{Callback, Control, EarlyStopping, EpochLogs, TerminateOnNaN};
+pub use compile::Compiled;
+pub use evaluate::Evaluation;
+pub use fit::FitOptions;
 pub use history::History;
+pub use loss::Loss;
+pub use metrics::Metric;

@@ -1,0 +1,132 @@
+//! Layers that join branches of a functional model: `Concatenate` and `Add`.
+
+use super::{format_shape, ForwardCtx, LayerKind};
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Joins its inputs along one axis (default the last, Keras' default). The
+/// axis counts per-sample dimensions from 0, or from the end when negative.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Concatenate {
+    pub axis: isize,
+}
+
+impl Concatenate {
+    pub fn new() -> Self {
+        Concatenate { axis: -1 }
+    }
+
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+
+    fn sample_axis(&self, rank: usize) -> Result<usize, String> {
+        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis };
+        if axis < 0 || axis as usize >= rank {
+            return Err(format!("axis {} is out of range for inputs of rank {rank}", self.axis));
+        }
+        Ok(axis as usize)
+    }
+}
+
+impl Default for Concatenate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn shapes_list(inputs: &[Vec<usize>]) -> String {
+    inputs.iter().map(|s| format_shape(s)).collect::<Vec<_>>().join(", ")
+}
+
+impl LayerKind for Concatenate {
+    fn class_name(&self) -> &'static str {
+        "Concatenate"
+    }
+    fn name_stem(&self) -> &'static str {
+        "concatenate"
+    }
+    fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+        if inputs.len() < 2 {
+            return Err("needs at least two inputs".into());
+        }
+        let rank = inputs[0].len();
+        let axis = self.sample_axis(rank)?;
+        let mut out = inputs[0].clone();
+        for shape in &inputs[1..] {
+            let fits = shape.len() == rank
+                && (0..rank).all(|d| d == axis || shape[d] == inputs[0][d]);
+            if !fits {
+                return Err(format!(
+                    "inputs must match on every axis except axis {}, got {}",
+                    self.axis,
+                    shapes_list(inputs)
+                ));
+            }
+            out[axis] += shape[axis];
+        }
+        Ok(out)
+    }
+    fn forward(
+        &self,
+        inputs: &[Tensor],
+        _weights: &[Tensor],
+        _ctx: &mut ForwardCtx,
+    ) -> candle_core::Result<Tensor> {
+        let rank = inputs.first().map_or(1, |t| t.rank()) - 1;
+        let axis = self.sample_axis(rank).map_err(candle_core::Error::Msg)?;
+        Tensor::cat(inputs, axis + 1)
+    }
+}
+
+/// Adds its inputs element by element (all must have the same shape).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Add {}
+
+impl Add {
+    pub fn new() -> Self {
+        Add {}
+    }
+}
+
+impl LayerKind for Add {
+    fn class_name(&self) -> &'static str {
+        "Add"
+    }
+    fn name_stem(&self) -> &'static str {
+        "add"
+    }
+    fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
+        if inputs.len() < 2 {
+            return Err("needs at least two inputs".into());
+        }
+        if inputs.iter().any(|s| s != &inputs[0]) {
+            return Err(format!("inputs must all have the same shape, got {}", shapes_list(inputs)));
+        }
+        Ok(inputs[0].clone())
+    }
+    fn forward(
+        &self,
+        inputs: &[Tensor],
+        _weights: &[Tensor],
+        _ctx: &mut ForwardCtx,
+    ) -> candle_core::Result<Tensor> {
+        let mut sum = inputs[0].clone();
+        for x in &inputs[1..] {
+            sum = (sum + x)?;
+        }
+        Ok(sum)
+    }
+}
+
+impl From<Concatenate> for super::Layer {
+    fn from(l: Concatenate) -> Self {
+        super::Layer::Concatenate(l)
+    }
+}
+impl From<Add> for super::Layer {
+    fn from(l: Add) -> Self {
+        super::Layer::Add(l)
+    }
+}

@@ -1,0 +1,129 @@
+//! Growing a model's graph: the input layer, appending layers with their
+//! shape checks and names, and creating their weights.
+
+use super::{Model, ModelLayer};
+use crate::error::{Error, Result};
+use crate::layers::{format_shape, InputLayer, Layer};
+use crate::rng::Rng;
+use candle_core::{Device, Var};
+
+impl Model {
+    pub(crate) fn start_with_input(&mut self, shape: Vec<usize>) -> Result<()> {
+        if shape.is_empty() || shape.contains(&0) {
+            return Err(Error::Shape(format!(
+                "input shape {} is not a valid sample shape",
+                format_shape(&shape)
+            )));
+        }
+        self.nodes.push(ModelLayer {
+            name: "input_layer".into(),
+            layer: Layer::InputLayer(InputLayer { shape: shape.clone() }),
+            inputs: vec![],
+            output_shape: shape,
+            format: None,
+            weights: vec![],
+        });
+        self.output = 0;
+        Ok(())
+    }
+
+    /// Adds a layer after the current output (the Sequential way).
+    pub(crate) fn append(&mut self, layer: Layer) -> Result<()> {
+        let from = self.output;
+        let index = self.push_node(layer, vec![from])?;
+        self.output = index;
+        Ok(())
+    }
+
+    /// Creates a node fed by `inputs`, checking shapes and creating weights.
+    /// Returns its index.
+    pub(crate) fn push_node(&mut self, mut layer: Layer, inputs: Vec<usize>) -> Result<usize> {
+        let position = self.nodes.len();
+        let name = self.unique_name(&layer)?;
+        let class = layer.class_name();
+        let input_shapes: Vec<Vec<usize>> =
+            inputs.iter().map(|&j| self.nodes[j].output_shape.clone()).collect();
+        let describe_inputs = || {
+            inputs
+                .iter()
+                .map(|&j| {
+                    let n = &self.nodes[j];
+                    format!("'{}' ({}) with output shape {}", n.name, n.class_name(), format_shape(&n.output_shape))
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let fail = |reason: String| {
+            Error::Shape(format!(
+                "layer {position} '{name}' ({class}) does not fit after {}: {reason}",
+                describe_inputs()
+            ))
+        };
+        if let Some(declared) = layer.declared_input_shape() {
+            if input_shapes.len() == 1 && declared != input_shapes[0] {
+                return Err(fail(format!(
+                    "it declares input shape {}",
+                    format_shape(&declared)
+                )));
+            }
+        }
+        let incoming = inputs.first().and_then(|&j| self.nodes[j].format);
+        let format = layer
+            .resolve_format(incoming, &input_shapes[0])
+            .map_err(|r| fail(r))?;
+        let output_shape = layer.output_shape(&input_shapes).map_err(|r| fail(r))?;
+        let mut node = ModelLayer {
+            name,
+            layer,
+            inputs,
+            output_shape,
+            format,
+            weights: vec![],
+        };
+        node.weights = init_weights(&node, &input_shapes, &mut self.rng, &self.device)?;
+        self.nodes.push(node);
+        Ok(position)
+    }
+
+    fn unique_name(&self, layer: &Layer) -> Result<String> {
+        let taken = |n: &str| self.nodes.iter().any(|node| node.name == n);
+        if let Some(name) = layer.user_name() {
+            if taken(name) {
+                return Err(Error::InvalidArgument(format!(
+                    "model '{}' already has a layer named {name:?}",
+                    self.name
+                )));
+            }
+            return Ok(name.to_string());
+        }
+        let stem = layer.name_stem();
+        let mut candidate = stem.to_string();
+        let mut k = 0;
+        while taken(&candidate) {
+            k += 1;
+            candidate = format!("{stem}_{k}");
+        }
+        Ok(candidate)
+    }
+}
+
+/// Fresh weights for a node, drawn from the model's generator in a fixed order.
+pub(crate) fn init_weights(
+    node: &ModelLayer,
+    input_shapes: &[Vec<usize>],
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<Vec<(String, Var)>> {
+    if input_shapes.is_empty() {
+        return Ok(Vec::new());
+    }
+    node.layer
+        .weight_specs(input_shapes)
+        .into_iter()
+        .map(|spec| {
+            let values = spec.init.generate(&spec.shape, rng);
+            let var = Var::from_vec(values, spec.shape.as_slice(), device)?;
+            Ok((spec.name.to_string(), var))
+        })
+        .collect()
+}

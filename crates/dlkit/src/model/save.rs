@@ -1,0 +1,205 @@
+//! Saving and loading: weights alone, or the whole model (architecture as JSON
+//! in the safetensors header, beside the weights) in one `.safetensors` file.
+//!
+//! ```no_run
+//! # use dlkit::prelude::*;
+//! # fn demo(model: &Model) -> dlkit::Result<()> {
+//! model.save("mnist_cnn.safetensors")?;
+//! let mut again = dlkit::model::load_model("mnist_cnn.safetensors")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Files are written to a temporary file beside the target and renamed into
+//! place, so an interrupted save never leaves a truncated model behind.
+
+use super::Model;
+use crate::error::{Error, Result};
+use crate::layers::Layer;
+use crate::optim::Optimizer;
+use crate::rng::Rng;
+use crate::train::{Loss, Metric};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Key of the architecture in the safetensors metadata.
+const MODEL_KEY: &str = "dlkit.model";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct SavedModel {
+    format_version: u32,
+    name: String,
+    layers: Vec<SavedLayer>,
+    output: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compile: Option<SavedCompile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedLayer {
+    name: String,
+    layer: Layer,
+    inputs: Vec<usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedCompile {
+    loss: Loss,
+    optimizer: Optimizer,
+    metrics: Vec<Metric>,
+}
+
+impl Model {
+    /// Saves the architecture, the compile settings and the weights to one
+    /// safetensors file (the optimizer's running state is not saved).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.require_built()?;
+        let saved = SavedModel {
+            format_version: FORMAT_VERSION,
+            name: self.name.clone(),
+            layers: self
+                .nodes
+                .iter()
+                .map(|n| SavedLayer { name: n.name.clone(), layer: n.layer.clone(), inputs: n.inputs.clone() })
+                .collect(),
+            output: self.output,
+            compile: self.compiled.as_ref().map(|c| SavedCompile {
+                loss: c.loss,
+                optimizer: c.optimizer.clone(),
+                metrics: c.metrics.clone(),
+            }),
+        };
+        let json = serde_json::to_string(&saved)
+            .map_err(|e| Error::ModelFile(format!("cannot describe the model as JSON: {e}")))?;
+        let metadata = HashMap::from([(MODEL_KEY.to_string(), json)]);
+        write_safetensors(path.as_ref(), &self.named_weights(), Some(metadata))
+    }
+
+    /// Saves only the weights, named `layer/weight` (e.g. `conv2d/kernel`).
+    pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.require_built()?;
+        write_safetensors(path.as_ref(), &self.named_weights(), None)
+    }
+
+    /// Loads weights saved by [`Model::save_weights`] or [`Model::save`] into
+    /// this model; every weight must be present with the same shape.
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        self.require_built()?;
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &self.device)
+            .map_err(|e| Error::ModelFile(format!("{}: not a readable safetensors file: {e}", path.display())))?;
+        self.assign_weights(path, tensors)
+    }
+
+    fn named_weights(&self) -> Vec<(String, Tensor)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.weights
+                    .iter()
+                    .map(move |(w, v)| (format!("{}/{w}", n.name), v.as_detached_tensor()))
+            })
+            .collect()
+    }
+
+    /// Checks every weight first and changes nothing unless all fit.
+    fn assign_weights(&mut self, path: &Path, mut tensors: HashMap<String, Tensor>) -> Result<()> {
+        let mut updates = Vec::new();
+        let mut problems = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for (j, (w, var)) in node.weights.iter().enumerate() {
+                let key = format!("{}/{w}", node.name);
+                match tensors.remove(&key) {
+                    None => problems.push(format!("{key} is missing")),
+                    Some(t) if t.dims() != var.dims() => {
+                        problems.push(format!("{key} has shape {:?}, the model needs {:?}", t.dims(), var.dims()))
+                    }
+                    Some(t) => updates.push((i, j, t)),
+                }
+            }
+        }
+        if !tensors.is_empty() {
+            let mut extra: Vec<String> = tensors.into_keys().collect();
+            extra.sort();
+            problems.push(format!("the file has weights the model does not: {}", extra.join(", ")));
+        }
+        if !problems.is_empty() {
+            return Err(Error::ModelFile(format!(
+                "{} does not fit model '{}': {}",
+                path.display(),
+                self.name,
+                problems.join("; ")
+            )));
+        }
+        for (i, j, t) in updates {
+            let t = t.to_dtype(self.nodes[i].weights[j].1.dtype())?;
+            self.nodes[i].weights[j].1.set(&t)?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads a model saved by [`Model::save`]: architecture, compile settings and
+/// weights, ready to `predict` (or to `fit` further, with a fresh optimizer).
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |what: String| Error::ModelFile(format!("{}: {what}", path.display()));
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(MODEL_KEY))
+        .ok_or_else(|| bad("holds weights only, no model description; build the model in code and use load_weights".into()))?;
+    let saved: SavedModel =
+        serde_json::from_str(json).map_err(|e| bad(format!("model description is not valid: {e}")))?;
+    if saved.format_version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "written in model format {}, this dlkit reads format {FORMAT_VERSION}",
+            saved.format_version
+        )));
+    }
+    let mut model = rebuild(saved, &bad)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| bad(format!("weights are not readable: {e}")))?;
+    model.assign_weights(path, tensors)?;
+    Ok(model)
+}
+
+fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
+    let mut model = Model::empty(&saved.name, Rng::from_entropy());
+    for (i, s) in saved.layers.into_iter().enumerate() {
+        match (&s.layer, i) {
+            (Layer::InputLayer(input), 0) => model.start_with_input(input.shape.clone())?,
+            (Layer::InputLayer(_), _) | (_, 0) => {
+                return Err(bad("model description must start with (only) one input layer".into()))
+            }
+            _ => {
+                if s.inputs.iter().any(|&j| j >= i) {
+                    return Err(bad(format!("layer {i} takes an input that comes after it")));
+                }
+                let at = model.push_node(s.layer, s.inputs)?;
+                model.nodes[at].name = s.name;
+            }
+        }
+    }
+    if saved.output >= model.nodes.len() {
+        return Err(bad("output layer index is out of range".into()));
+    }
+    model.output = saved.output;
+    if let Some(c) = saved.compile {
+        model.compile(c.loss, c.optimizer, &c.metrics)?;
+    }
+    Ok(model)
+}
+
+/// Serialises and writes a safetensors file atomically.
+fn write_safetensors(path: &Path, weights: &[(String, Tensor)], metadata: Option<HashMap<String, String>>) -> Result<()> {
+    let bytes = safetensors::serialize(weights.iter().map(|(k, t)| (k.as_str(), t)), metadata)
+        .map_err(|e| Error::ModelFile(format!("cannot serialise weights: {e}")))?;
+    crate::fs::write_atomic(path, &bytes)
+}

@@ -1,0 +1,65 @@
+//! Adadelta (Zeiler), as Keras computes it.
+//!
+//! Keras 3 defaults to a learning rate of 0.001, which makes Adadelta crawl;
+//! Keras 1 and 2 (and the classic `mnist_cnn` example) used 1.0:
+//! `Adadelta::classic()`.
+
+use super::{Optimizer, Rule};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adadelta {
+    pub learning_rate: f64,
+    pub rho: f64,
+    pub epsilon: f64,
+}
+
+impl Default for Adadelta {
+    /// Keras 3: learning rate 0.001, ρ 0.95, ε 1e-7.
+    fn default() -> Self {
+        Adadelta { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 }
+    }
+}
+
+impl Adadelta {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The Keras 1/2 defaults used by the classic mnist_cnn example: learning rate 1.0.
+    pub fn classic() -> Self {
+        Adadelta { learning_rate: 1.0, ..Self::default() }
+    }
+
+    pub fn learning_rate(mut self, lr: f64) -> Self {
+        self.learning_rate = lr;
+        self
+    }
+    pub fn rho(mut self, rho: f64) -> Self {
+        self.rho = rho;
+        self
+    }
+}
+
+impl Rule for Adadelta {
+    fn slot_count(&self) -> usize {
+        2
+    }
+    fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+        let (lr, rho, eps) = (self.learning_rate as f32, self.rho as f32, self.epsilon as f32);
+        let [acc_grad, acc_delta] = slots else { return };
+        for i in 0..param.len() {
+            let g = grad[i];
+            acc_grad[i] = rho * acc_grad[i] + (1.0 - rho) * g * g;
+            let delta = -(acc_delta[i] + eps).sqrt() * g / (acc_grad[i] + eps).sqrt();
+            acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta;
+            param[i] += lr * delta;
+        }
+    }
+}
+
+impl From<Adadelta> for Optimizer {
+    fn from(o: Adadelta) -> Self {
+        Optimizer::Adadelta(o)
+    }
+}

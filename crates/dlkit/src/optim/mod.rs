@@ -1,0 +1,124 @@
+//! Optimizers with Keras' update rules and defaults: [`Adam`], [`Sgd`] (with
+//! momentum), [`RmsProp`] and [`Adadelta`].
+//!
+//! Each is a small configuration struct; the per-weight state (moments,
+//! accumulators) lives in an [`OptimizerState`] that the compiled model owns.
+//! Updates are applied in place to the weights' storage on the CPU, one fused
+//! pass per weight.
+
+mod adadelta;
+mod adam;
+mod apply;
+mod rmsprop;
+mod sgd;
+
+pub use adadelta::Adadelta;
+pub use adam::Adam;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+use crate::error::Result;
+use candle_core::backprop::GradStore;
+use candle_core::Var;
+use serde::{Deserialize, Serialize};
+
+/// One of dlkit's optimizers, as given to `compile`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "class_name", content = "config")]
+pub enum Optimizer {
+    Adam(Adam),
+    Sgd(Sgd),
+    RmsProp(RmsProp),
+    Adadelta(Adadelta),
+}
+
+/// An update rule for one weight: `param` and `grad` are its values, `slots`
+/// its state vectors (as many as [`Rule::slot_count`]), `step` counts from 1.
+pub(crate) trait Rule: Sync {
+    fn slot_count(&self) -> usize;
+    fn update(&self, step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]);
+}
+
+impl Optimizer {
+    pub(crate) fn rule(&self) -> &dyn Rule {
+        match self {
+            Optimizer::Adam(o) => o,
+            Optimizer::Sgd(o) => o,
+            Optimizer::RmsProp(o) => o,
+            Optimizer::Adadelta(o) => o,
+        }
+    }
+
+    pub fn learning_rate(&self) -> f64 {
+        match self {
+            Optimizer::Adam(o) => o.learning_rate,
+            Optimizer::Sgd(o) => o.learning_rate,
+            Optimizer::RmsProp(o) => o.learning_rate,
+            Optimizer::Adadelta(o) => o.learning_rate,
+        }
+    }
+
+    /// Keras' name for it (`"adam"`, `"sgd"`, ...).
+    pub fn keras_name(&self) -> &'static str {
+        match self {
+            Optimizer::Adam(_) => "adam",
+            Optimizer::Sgd(_) => "sgd",
+            Optimizer::RmsProp(_) => "rmsprop",
+            Optimizer::Adadelta(_) => "adadelta",
+        }
+    }
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = crate::Error;
+    /// Keras' string names with Keras 3's defaults: `"adam"`, `"sgd"`, `"rmsprop"`, `"adadelta"`.
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "adam" => Adam::default().into(),
+            "sgd" => Sgd::default().into(),
+            "rmsprop" => RmsProp::default().into(),
+            "adadelta" => Adadelta::default().into(),
+            other => {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "unknown optimizer {other:?}; dlkit has adam, sgd, rmsprop and adadelta"
+                )))
+            }
+        })
+    }
+}
+
+/// The per-weight state of an optimizer and its step counter.
+#[derive(Debug, Default)]
+pub struct OptimizerState {
+    step: u64,
+    slots: Vec<Vec<Vec<f32>>>,
+}
+
+impl OptimizerState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of updates applied so far (Keras' `optimizer.iterations`).
+    pub fn iterations(&self) -> u64 {
+        self.step
+    }
+
+    /// Applies one update to every weight that has a gradient in `grads`.
+    pub fn step(&mut self, optimizer: &Optimizer, vars: &[Var], grads: &GradStore) -> Result<()> {
+        let rule = optimizer.rule();
+        if self.slots.len() != vars.len() {
+            self.slots = vars
+                .iter()
+                .map(|v| vec![vec![0f32; v.elem_count()]; rule.slot_count()])
+                .collect();
+        }
+        self.step += 1;
+        for (var, slots) in vars.iter().zip(self.slots.iter_mut()) {
+            if let Some(grad) = grads.get(var.as_tensor()) {
+                apply::update_in_place(rule, self.step, var, grad, slots)?;
+            }
+        }
+        Ok(())
+    }
+}

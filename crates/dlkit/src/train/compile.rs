@@ -1,0 +1,51 @@
+//! `compile`: choosing the loss, optimizer and metrics of a model.
+
+use crate::error::Result;
+use crate::model::Model;
+use crate::optim::{Optimizer, OptimizerState};
+use crate::train::{Loss, Metric};
+
+/// What `compile` set, with the optimizer's running state.
+#[derive(Debug)]
+pub struct Compiled {
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    pub metrics: Vec<Metric>,
+    pub(crate) state: OptimizerState,
+}
+
+impl Compiled {
+    pub(crate) fn reset_optimizer(&mut self) {
+        self.state = OptimizerState::new();
+    }
+
+    pub(crate) fn has_accuracy(&self) -> bool {
+        self.metrics.contains(&Metric::Accuracy)
+    }
+}
+
+impl Model {
+    /// Sets the loss, the optimizer and the metrics, Keras' `compile`:
+    ///
+    /// ```
+    /// # use dlkit::prelude::*;
+    /// # let mut model = Sequential::new();
+    /// model.compile(Loss::CategoricalCrossentropy, Adam::default(), &[Metric::Accuracy])?;
+    /// # Ok::<(), dlkit::Error>(())
+    /// ```
+    /// Compiling again starts the optimizer afresh (the weights are kept).
+    pub fn compile(&mut self, loss: Loss, optimizer: impl Into<Optimizer>, metrics: &[Metric]) -> Result<()> {
+        self.compiled = Some(Compiled {
+            loss,
+            optimizer: optimizer.into(),
+            metrics: metrics.to_vec(),
+            state: OptimizerState::new(),
+        });
+        Ok(())
+    }
+
+    /// The compile settings, if compiled.
+    pub fn compiled(&self) -> Option<&Compiled> {
+        self.compiled.as_ref()
+    }
+}

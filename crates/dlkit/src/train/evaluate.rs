@@ -1,0 +1,134 @@
+//! `evaluate` and `predict`: the model in inference mode, batch by batch.
+
+use super::batches::Dataset;
+use super::metrics::count_correct;
+use super::progress::metrics_line;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use candle_core::{Tensor, D};
+
+/// Batch size for inference: larger batches make better use of the matrix
+/// kernels, and nothing is kept for gradients.
+const INFERENCE_BATCH: usize = 256;
+
+/// Running sums of loss and correct predictions over batches.
+#[derive(Default)]
+pub(crate) struct Totals {
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, batch_loss: f64, output: &Tensor, classes: &[u32], accuracy: bool) -> Result<()> {
+        let n = classes.len();
+        self.loss_sum += batch_loss * n as f64;
+        if accuracy {
+            self.correct += count_correct(output, classes)?;
+        }
+        self.seen += n;
+        Ok(())
+    }
+
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.seen.max(1) as f64
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.seen.max(1) as f64
+    }
+
+    pub fn pairs(&self, prefix: &str, accuracy: bool) -> Vec<(&'static str, f64)> {
+        let name = |plain: &'static str, val: &'static str| if prefix.is_empty() { plain } else { val };
+        let mut pairs = vec![(name("loss", "val_loss"), self.mean_loss())];
+        if accuracy {
+            pairs.push((name("accuracy", "val_accuracy"), self.accuracy()));
+        }
+        pairs
+    }
+}
+
+/// Loss and accuracy of the model over a whole dataset, without training.
+pub(crate) fn run_batches(
+    model: &mut Model,
+    data: &Dataset,
+    batch_size: usize,
+    from_logits: bool,
+    accuracy: bool,
+) -> Result<Totals> {
+    let device = model.device.clone();
+    let loss = model.compiled.as_ref().map(|c| c.loss).ok_or_else(not_compiled)?;
+    let mut totals = Totals::default();
+    for indices in data.batch_indices(batch_size, None) {
+        let (xb, yb, classes) = data.gather(&indices, &device)?;
+        let output = model.run(&xb, false, from_logits)?;
+        let value = loss.compute(&output, &yb, from_logits)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        totals.add(value, &output, &classes, accuracy)?;
+    }
+    Ok(totals)
+}
+
+fn not_compiled() -> Error {
+    Error::Training("the model is not compiled: call model.compile(loss, optimizer, metrics) first".into())
+}
+
+/// The result of [`Model::evaluate`]: Keras' `[loss, accuracy]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    /// `None` when the model was compiled without the accuracy metric.
+    pub accuracy: Option<f64>,
+}
+
+impl Evaluation {
+    /// Classification error in percent, as the tutorials report it (`100 - accuracy·100`).
+    pub fn error_percent(&self) -> Option<f64> {
+        self.accuracy.map(|a| 100.0 * (1.0 - a))
+    }
+}
+
+impl std::fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut pairs = vec![("loss", self.loss)];
+        if let Some(a) = self.accuracy {
+            pairs.push(("accuracy", a));
+        }
+        f.write_str(&metrics_line(&pairs))
+    }
+}
+
+impl Model {
+    /// Loss and accuracy on `(x, y)`, Keras' `evaluate`. Dropout is off.
+    pub fn evaluate(&mut self, x: &Tensor, y: &Tensor) -> Result<Evaluation> {
+        let data = self.dataset("x", "y", x, y)?;
+        let accuracy = self.compiled.as_ref().is_some_and(|c| c.has_accuracy());
+        let from_logits = self.loss_takes_logits();
+        let totals = run_batches(self, &data, INFERENCE_BATCH, from_logits, accuracy)?;
+        Ok(Evaluation {
+            loss: totals.mean_loss(),
+            accuracy: accuracy.then(|| totals.accuracy()),
+        })
+    }
+
+    /// The model's outputs for `x` (class probabilities for a softmax model),
+    /// shape `(N, classes)`, Keras' `predict`. Works on an uncompiled model.
+    pub fn predict(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.check_input("x", x.dims())?;
+        let n = x.dim(0)?;
+        let mut outputs = Vec::with_capacity(n.div_ceil(INFERENCE_BATCH));
+        for start in (0..n).step_by(INFERENCE_BATCH) {
+            let len = INFERENCE_BATCH.min(n - start);
+            let xb = super::batches::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
+            outputs.push(self.run(&xb, false, false)?);
+        }
+        if outputs.is_empty() {
+            return Err(Error::InvalidArgument("predict got no samples".into()));
+        }
+        Ok(Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?)
+    }
+
+    /// The most probable class of each sample, shape `(N,)` u32.
+    pub fn predict_classes(&mut self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.predict(x)?.argmax(D::Minus1)?)
+    }
+}

@@ -1,0 +1,271 @@
+//! `fit`: the training loop.
+
+use super::batches::Dataset;
+use super::callbacks::{Callback, Control, EpochLogs};
+use super::evaluate::{run_batches, Totals};
+use super::metrics::target_classes;
+use super::progress::{metrics_line, Progress};
+use super::History;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::rng::Rng;
+use candle_core::Tensor;
+
+/// Options of [`Model::fit`], Keras' keyword arguments as builder methods:
+///
+/// ```
+/// # use dlkit::prelude::*;
+/// # let (x_test, y_test) = (Tensor::zeros((4, 784), DType::F32, &Device::Cpu)?, Tensor::zeros((4, 10), DType::F32, &Device::Cpu)?);
+/// let options = FitOptions::new()
+///     .epochs(10)
+///     .batch_size(200)
+///     .validation_data(&x_test, &y_test)
+///     .verbose(2);
+/// # Ok::<(), dlkit::Error>(())
+/// ```
+pub struct FitOptions {
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub shuffle: bool,
+    /// 0 silent, 1 progress lines within epochs, 2 one line per epoch.
+    pub verbose: u8,
+    pub validation_data: Option<(Tensor, Tensor)>,
+    /// Fraction of the training data (taken from the end, before shuffling) to validate on.
+    pub validation_split: f64,
+    /// Seed for this run's shuffling and dropout; by default the model's own generator.
+    pub seed: Option<u64>,
+    pub callbacks: Vec<Box<dyn Callback>>,
+}
+
+impl Default for FitOptions {
+    /// Keras' defaults: batch size 32, one epoch, shuffled, progress lines.
+    fn default() -> Self {
+        FitOptions {
+            batch_size: 32,
+            epochs: 1,
+            shuffle: true,
+            verbose: 1,
+            validation_data: None,
+            validation_split: 0.0,
+            seed: None,
+            callbacks: Vec::new(),
+        }
+    }
+}
+
+impl FitOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    pub fn epochs(mut self, n: usize) -> Self {
+        self.epochs = n;
+        self
+    }
+    pub fn shuffle(mut self, yes: bool) -> Self {
+        self.shuffle = yes;
+        self
+    }
+    pub fn verbose(mut self, level: u8) -> Self {
+        self.verbose = level;
+        self
+    }
+    pub fn validation_data(mut self, x: &Tensor, y: &Tensor) -> Self {
+        self.validation_data = Some((x.clone(), y.clone()));
+        self
+    }
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.validation_split = fraction;
+        self
+    }
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    pub fn callback(mut self, callback: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::InvalidArgument("batch_size must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(Error::InvalidArgument(format!(
+                "validation_split must be in [0, 1), got {}",
+                self.validation_split
+            )));
+        }
+        if self.validation_split > 0.0 && self.validation_data.is_some() {
+            return Err(Error::InvalidArgument(
+                "give either validation_data or validation_split, not both".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Model {
+    /// Trains the model on `(x, y)`, Keras' `fit`; returns the per-epoch [`History`].
+    ///
+    /// `x` has the samples on its first axis in the model's input shape; `y`
+    /// holds one-hot rows or integer labels, as the loss wants. Errors name
+    /// what does not fit; a NaN or infinite loss is an error saying where it
+    /// happened, unless a [`TerminateOnNaN`](super::TerminateOnNaN) callback
+    /// asks to stop quietly.
+    pub fn fit(&mut self, x: &Tensor, y: &Tensor, options: FitOptions) -> Result<History> {
+        options.check()?;
+        let mut options = options;
+        let mut train = self.dataset("x", "y", x, y)?;
+        let validation = match options.validation_data.take() {
+            Some((vx, vy)) => Some(self.dataset("validation x", "validation y", &vx, &vy)?),
+            None if options.validation_split > 0.0 => Some(train.split_off_last(options.validation_split)?),
+            None => None,
+        };
+        if train.len() == 0 {
+            return Err(Error::InvalidArgument("fit got no training samples".into()));
+        }
+        // A seed for this run replaces the model's generator until fit returns.
+        let saved_rng = options.seed.map(|s| std::mem::replace(&mut self.rng, Rng::new(s)));
+        let result = self.train_loop(&train, validation.as_ref(), &mut options);
+        if let Some(rng) = saved_rng {
+            self.rng = rng;
+        }
+        for callback in options.callbacks.iter_mut() {
+            callback.on_train_end(self)?;
+        }
+        result
+    }
+
+    /// Checks `(x, y)` against the model and the loss, and prepares them.
+    pub(crate) fn dataset(&mut self, x_name: &str, y_name: &str, x: &Tensor, y: &Tensor) -> Result<Dataset> {
+        let loss = self
+            .compiled
+            .as_ref()
+            .map(|c| c.loss)
+            .ok_or_else(|| Error::Training("the model is not compiled: call model.compile(loss, optimizer, metrics) first".into()))?;
+        self.check_input(x_name, x.dims())?;
+        let output = self.nodes[self.output].output_shape.clone();
+        loss.check_targets(y_name, y.dims(), &output)?;
+        if x.dim(0)? != y.dim(0)? {
+            return Err(Error::Shape(format!(
+                "{x_name} has {} samples but {y_name} has {}",
+                x.dim(0)?,
+                y.dim(0)?
+            )));
+        }
+        let classes = target_classes(y)?;
+        let n_classes = output[0] as u32;
+        if let Some((i, c)) = classes.iter().enumerate().find(|(_, &c)| c >= n_classes) {
+            return Err(Error::Shape(format!(
+                "{y_name}[{i}] is class {c}, but the model outputs {n_classes} classes"
+            )));
+        }
+        Ok(Dataset { x: x.clone(), y: y.clone(), classes })
+    }
+
+    fn train_loop(
+        &mut self,
+        train: &Dataset,
+        validation: Option<&Dataset>,
+        options: &mut FitOptions,
+    ) -> Result<History> {
+        let from_logits = self.loss_takes_logits();
+        let device = self.device.clone();
+        let vars = self.trainable_variables();
+        let steps = train.len().div_ceil(options.batch_size);
+        let mut progress = Progress::new(options.verbose, options.epochs, steps);
+        let stop_on_nan = options.callbacks.iter().any(|c| c.stops_on_nan());
+        let mut history = History::default();
+        let has_accuracy = self.compiled.as_ref().is_some_and(|c| c.has_accuracy());
+
+        for epoch in 0..options.epochs {
+            progress.start_epoch(epoch);
+            let batches = train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
+            let mut totals = Totals::default();
+            for (step, indices) in batches.iter().enumerate() {
+                let (xb, yb, classes) = train.gather(indices, &device)?;
+                let output = self.run(&xb, true, from_logits)?;
+                let compiled = self.compiled.as_mut().expect("checked in fit");
+                let loss = compiled.loss.compute(&output, &yb, from_logits)?;
+                let loss_value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                if !loss_value.is_finite() {
+                    let place = format!(
+                        "the loss became {loss_value} at epoch {}, batch {}/{steps}",
+                        epoch + 1,
+                        step + 1
+                    );
+                    if stop_on_nan {
+                        history.stopped_early = Some(format!("{place}; training stopped (TerminateOnNaN)"));
+                        println!("{place}: stopping (TerminateOnNaN)");
+                        return Ok(history);
+                    }
+                    return Err(Error::Training(format!(
+                        "{place}; the weights are no longer usable. Try a smaller learning rate, \
+                         check the inputs for NaN, or scale them to [0, 1]"
+                    )));
+                }
+                let grads = loss.backward()?;
+                compiled.state.step(&compiled.optimizer, &vars, &grads)?;
+                totals.add(loss_value, &output, &classes, has_accuracy)?;
+                progress.batch_done(step + 1, &metrics_line(&totals.pairs("", has_accuracy)));
+            }
+            let mut pairs = totals.pairs("", has_accuracy);
+            let val = match validation {
+                Some(v) => Some(run_batches(self, v, 256, from_logits, has_accuracy)?),
+                None => None,
+            };
+            if let Some(v) = &val {
+                pairs.extend(v.pairs("val_", has_accuracy));
+            }
+            let seconds = progress.end_epoch(epoch, &metrics_line(&pairs));
+            let logs = EpochLogs {
+                epoch,
+                loss: totals.mean_loss(),
+                accuracy: has_accuracy.then(|| totals.accuracy()),
+                val_loss: val.as_ref().map(|v| v.mean_loss()),
+                val_accuracy: val.as_ref().filter(|_| has_accuracy).map(|v| v.accuracy()),
+            };
+            history.push(&logs, seconds);
+            let mut stop = None;
+            for callback in options.callbacks.iter_mut() {
+                if let Control::Stop(reason) = callback.on_epoch_end(&logs, self)? {
+                    stop = Some(reason);
+                }
+            }
+            if let Some(reason) = stop {
+                if options.verbose > 0 {
+                    println!("{reason}");
+                }
+                history.stopped_early = Some(reason);
+                break;
+            }
+        }
+        Ok(history)
+    }
+
+    /// The loss can take logits when the output layer ends in a softmax.
+    pub(crate) fn loss_takes_logits(&self) -> bool {
+        self.output_activation() == Some(crate::layers::Activation::Softmax)
+    }
+}
+
+impl History {
+    fn push(&mut self, logs: &EpochLogs, seconds: f64) {
+        self.loss.push(logs.loss);
+        if let Some(a) = logs.accuracy {
+            self.accuracy.push(a);
+        }
+        if let Some(v) = logs.val_loss {
+            self.val_loss.push(v);
+        }
+        if let Some(v) = logs.val_accuracy {
+            self.val_accuracy.push(v);
+        }
+        self.epoch_seconds.push(seconds);
+    }
+}
