@@ -1,0 +1,183 @@
+//! Training-speed benchmark of the tutorial models on real MNIST.
+//!
+//! ```text
+//! cargo run --release -p dlkit --example benchmark -- --model 002-simple-cnn --epochs 2
+//! cargo run --release -p dlkit --example benchmark -- --list
+//! ```
+//!
+//! Trains one model from `dlkit::zoo` with its tutorial's batch size and
+//! optimizer, prints a line per epoch, then one JSON line (the last line of
+//! standard output) with seconds per epoch, samples per second, test
+//! accuracy and the conv layers' achieved GFLOP/s. `benchmarks/run.py`
+//! alternates it with the Keras reference and tabulates both.
+
+use dlkit::datasets::mnist;
+use dlkit::layers::Layer;
+use dlkit::ops::{self, Conv2dParams, FusedActivation};
+use dlkit::preprocessing::{normalize, to_categorical};
+use dlkit::prelude::*;
+use dlkit::zoo::{self, InputPrep, Recipe};
+use std::time::Instant;
+
+struct Args {
+    model: String,
+    epochs: usize,
+    seed: u64,
+    train_samples: Option<usize>,
+}
+
+fn parse_args() -> Result<Option<Args>> {
+    let mut args = Args { model: String::new(), epochs: 1, seed: 1, train_samples: None };
+    let mut it = std::env::args().skip(1);
+    let bad = |m: String| Error::InvalidArgument(m);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| bad(format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--model" => args.model = value()?,
+            "--epochs" => args.epochs = value()?.parse().map_err(|e| bad(format!("--epochs: {e}")))?,
+            "--seed" => args.seed = value()?.parse().map_err(|e| bad(format!("--seed: {e}")))?,
+            "--train-samples" => {
+                args.train_samples = Some(value()?.parse().map_err(|e| bad(format!("--train-samples: {e}")))?)
+            }
+            "--list" => {
+                for r in zoo::recipes() {
+                    println!("{:16} batch {:3}, {:2} epochs  {}", r.id, r.batch_size, r.epochs, r.title);
+                }
+                return Ok(None);
+            }
+            other => return Err(bad(format!("unknown argument {other}; try --list"))),
+        }
+    }
+    if args.model.is_empty() {
+        return Err(bad("give --model <id> (see --list)".into()));
+    }
+    Ok(Some(args))
+}
+
+/// The tutorial's preprocessing of raw `(N, 28, 28)` u8 images.
+fn prepare_x(x: &Tensor, prep: InputPrep) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let scaled = || -> Result<Tensor> { Ok((x.to_dtype(DType::F32)? / 255.0)?) };
+    Ok(match prep {
+        InputPrep::Flat => scaled()?.reshape((n, 784))?,
+        InputPrep::ChannelsFirst => scaled()?.reshape((n, 1, 28, 28))?,
+        InputPrep::ChannelsLast => scaled()?.reshape((n, 28, 28, 1))?,
+        InputPrep::NormalizedRows => normalize(x, 1)?,
+        InputPrep::NormalizedRowsChannelsLast => normalize(&x.reshape((n, 28, 28, 1))?, 1)?,
+    })
+}
+
+fn prepare_y(y: &Tensor, loss: Loss) -> Result<Tensor> {
+    Ok(match loss {
+        Loss::CategoricalCrossentropy => to_categorical(y, 10)?,
+        Loss::SparseCategoricalCrossentropy => y.clone(),
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+}
+
+/// Achieved GFLOP/s of every Conv2D layer of the model, forward and backward
+/// at the training batch size, timed in isolation on random data.
+fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    let mut previous_shape = model.input_shape()?.to_vec();
+    for (i, layer) in model.layers().iter().enumerate() {
+        if let Layer::Conv2D(conv) = layer.config() {
+            let format = conv.data_format.expect("built models have resolved formats");
+            let (c, h, w) = format.chw(&previous_shape).expect("conv input is an image");
+            let out_shape = layer.output_shape();
+            let (k, oh, ow) = format.chw(&out_shape).expect("conv output is an image");
+            let (kh, kw) = conv.kernel_size;
+            let mut dims = vec![batch];
+            dims.extend_from_slice(&previous_shape);
+            let x = Tensor::randn(0f32, 1.0, dims, &Device::Cpu)?;
+            // Layers after the first need their input gradient too.
+            let x = if i == 0 { x } else { Var::from_tensor(&x)?.as_tensor().clone() };
+            let kernel = Var::from_tensor(&Tensor::randn(0f32, 0.1, (k, c, kh, kw), &Device::Cpu)?)?;
+            let bias = Var::from_tensor(&Tensor::zeros(k, DType::F32, &Device::Cpu)?)?;
+            let params = Conv2dParams {
+                stride: conv.strides,
+                padding: conv.padding.to_ops(),
+                layout: format.to_ops(),
+                activation: FusedActivation::Relu,
+            };
+            let macs = (batch * oh * ow * k * c * kh * kw) as f64;
+            let passes = if i == 0 { 2.0 } else { 3.0 };
+            let run = || -> Result<()> {
+                let y = ops::conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &params)?;
+                y.sum_all()?.backward()?;
+                Ok(())
+            };
+            run()?;
+            let reps = 5;
+            let start = Instant::now();
+            for _ in 0..reps {
+                run()?;
+            }
+            let secs = start.elapsed().as_secs_f64() / reps as f64;
+            let gflops = 2.0 * macs * passes / secs / 1e9;
+            eprintln!(
+                "{}: {}x{}x{} -> {}x{}x{}, {kh}x{kw}, batch {batch}: {:.2} ms fwd+bwd, {:.1} GFLOP/s",
+                layer.name(), c, h, w, k, oh, ow, secs * 1e3, gflops
+            );
+            out.push((layer.name().to_string(), gflops));
+        }
+        previous_shape = layer.output_shape().to_vec();
+    }
+    Ok(out)
+}
+
+fn run(args: &Args, recipe: &Recipe) -> Result<()> {
+    let ((x_train, y_train), (x_test, y_test)) = mnist::load_data()?;
+    let (x_train, y_train) = match args.train_samples {
+        Some(n) => (x_train.narrow(0, 0, n)?, y_train.narrow(0, 0, n)?),
+        None => (x_train, y_train),
+    };
+    let x_train = prepare_x(&x_train, recipe.input)?;
+    let x_test = prepare_x(&x_test, recipe.input)?;
+    let y_train = prepare_y(&y_train, recipe.loss)?;
+    let y_test = prepare_y(&y_test, recipe.loss)?;
+
+    let mut model = recipe.build(args.seed)?;
+    let mut options = FitOptions::new().epochs(args.epochs).batch_size(recipe.batch_size).verbose(2);
+    // The tutorials that validate on the test set every epoch pay for it in their epoch time too.
+    if matches!(recipe.tutorial, "002" | "003") {
+        options = options.validation_data(&x_test, &y_test);
+    }
+    let history = model.fit(&x_train, &y_train, options)?;
+    let accuracy = model.evaluate(&x_test, &y_test)?.accuracy.unwrap_or(f64::NAN);
+    let convs = conv_gflops(&model, recipe.batch_size)?;
+
+    let n = x_train.dim(0)?;
+    let per_epoch = median(&history.epoch_seconds);
+    let json = serde_json::json!({
+        "impl": "dlkit",
+        "model": recipe.id,
+        "epochs": args.epochs,
+        "batch_size": recipe.batch_size,
+        "train_samples": n,
+        "seconds_per_epoch": history.epoch_seconds,
+        "samples_per_second": n as f64 / per_epoch,
+        "test_accuracy": accuracy,
+        "conv_gflops": convs.iter().map(|(name, g)| serde_json::json!({"layer": name, "gflops": g})).collect::<Vec<_>>(),
+        "threads": rayon::current_num_threads(),
+    });
+    println!("{json}");
+    Ok(())
+}
+
+fn main() {
+    let outcome = parse_args().and_then(|args| match args {
+        Some(args) => zoo::recipe(&args.model).and_then(|recipe| run(&args, &recipe)),
+        None => Ok(()),
+    });
+    if let Err(e) = outcome {
+        eprintln!("benchmark: {e}");
+        std::process::exit(1);
+    }
+}
