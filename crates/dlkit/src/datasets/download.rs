@@ -27,6 +27,10 @@ use crate::{Error, Result};
 /// How long to wait for a connection, for the response, and for each read of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// No file of an MNIST-style dataset comes near this (Fashion-MNIST's largest is 26 MB
+/// gzipped, 47 MB not); a mirror sending more is serving something else.
+const MAX_FILE_BYTES: u64 = 200_000_000;
+
 /// Fetches dataset files from an ordered list of mirrors (base URLs).
 ///
 /// ```no_run
@@ -205,6 +209,12 @@ fn fetch_from(
         .to_string()));
     }
     let total = response.body().content_length();
+    if let Some(total) = total.filter(|&t| t > MAX_FILE_BYTES) {
+        return Ok(Err(format!(
+            "announces {}, far more than any file of an MNIST-style dataset",
+            format_size(total)
+        )));
+    }
     let mut body = response.into_body().into_reader();
 
     let mut partial = PartialFile::create(dir, file)?;
@@ -225,8 +235,14 @@ fn fetch_from(
                 )))
             }
         };
-        partial.write_all(&buffer[..n])?;
         received += n as u64;
+        if received > MAX_FILE_BYTES {
+            return Ok(Err(format!(
+                "served more than {} without ending, far more than any file of an MNIST-style dataset",
+                format_size(MAX_FILE_BYTES)
+            )));
+        }
+        partial.write_all(&buffer[..n])?;
         if let Some(line) = progress.update(received) {
             report(&line);
         }

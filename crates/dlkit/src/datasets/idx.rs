@@ -28,6 +28,10 @@ pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// IDX element type code of unsigned bytes, the only one MNIST-style files use.
 pub const UNSIGNED_BYTE: u8 = 0x08;
 
+/// Decompression stops here: the largest MNIST-style file is 47 MB, and a
+/// small damaged or hostile gzip file must not exhaust memory.
+pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
+
 /// An IDX array of unsigned bytes: its sizes and its elements in row-major order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdxArray {
@@ -53,6 +57,7 @@ pub fn decompress_if_gzipped(raw: Vec<u8>, origin: &Path) -> Result<Vec<u8>> {
     // MNIST's images inflate about five-fold; reserving avoids repeated regrowth.
     let mut inflated = Vec::with_capacity(raw.len().saturating_mul(5));
     flate2::read::MultiGzDecoder::new(raw.as_slice())
+        .take(MAX_INFLATED_BYTES + 1)
         .read_to_end(&mut inflated)
         .map_err(|e| {
             let progress = match inflated.len() {
@@ -64,6 +69,12 @@ pub fn decompress_if_gzipped(raw: Vec<u8>, origin: &Path) -> Result<Vec<u8>> {
                 origin.display()
             ))
         })?;
+    if inflated.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(Error::Dataset(format!(
+            "{}: decompresses to more than {MAX_INFLATED_BYTES} bytes, far more than an MNIST-style file",
+            origin.display()
+        )));
+    }
     Ok(inflated)
 }
 
