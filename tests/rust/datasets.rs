@@ -427,3 +427,108 @@ fn both_datasets_describe_four_distinct_files() {
         assert!(dataset.mirrors.len() >= 2);
     }
 }
+
+// ---- The public `load_data()` reads the process environment. Tests must not
+// change their own environment (they run in parallel), so each case runs this
+// test binary again as a child process with the variables set.
+
+const CHILD_MARKER: &str = "DLKIT_TEST_CHILD";
+
+fn run_child(test: &str, envs: &[(&str, &Path)], remove: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--ignored",
+        "--exact",
+        test,
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env(CHILD_MARKER, "1");
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    for key in remove {
+        cmd.env_remove(key);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child {test} failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "child {test} did not run:\n{text}"
+    );
+    text
+}
+
+#[test]
+#[ignore = "run as a child process by load_data_follows_the_process_environment"]
+fn child_load_data() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        return;
+    }
+    let ((x_train, y_train), (x_test, _)) = mnist::load_data().unwrap();
+    assert_eq!(x_train.dims(), [60000, 28, 28]);
+    assert_eq!(x_test.dims(), [10000, 28, 28]);
+    assert_eq!(labels(&y_train, 10), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    println!("CHILD LOADED");
+}
+
+#[test]
+fn load_data_follows_the_process_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // DLKIT_DATASETS points at the shared files; the (empty) cache stays untouched.
+    let cache_home = tmp.path().join("cache");
+    let out = run_child(
+        "child_load_data",
+        &[
+            ("DLKIT_DATASETS", &datasets_dir()),
+            ("XDG_CACHE_HOME", &cache_home),
+        ],
+        &[],
+    );
+    assert!(
+        out.contains("CHILD LOADED") && !out.contains("Downloading"),
+        "{out}"
+    );
+    assert!(!cache_home.exists());
+
+    // Without DLKIT_DATASETS, a filled cache under $XDG_CACHE_HOME is used, with no download.
+    let cache = cache_home.join("dlkit/datasets/mnist");
+    std::fs::create_dir_all(&cache).unwrap();
+    for file in mnist::MNIST.files() {
+        std::fs::copy(mnist_dir().join(file.gz_name()), cache.join(file.gz_name())).unwrap();
+    }
+    let out = run_child(
+        "child_load_data",
+        &[("XDG_CACHE_HOME", &cache_home)],
+        &["DLKIT_DATASETS"],
+    );
+    assert!(
+        out.contains("CHILD LOADED") && !out.contains("Downloading"),
+        "{out}"
+    );
+
+    // A relative XDG_CACHE_HOME is ignored (XDG rule): HOME's ~/.cache is used instead.
+    let home = tmp.path().join("home");
+    let home_cache = home.join(".cache/dlkit/datasets");
+    std::fs::create_dir_all(&home_cache).unwrap();
+    std::fs::rename(&cache, home_cache.join("mnist")).unwrap();
+    let out = run_child(
+        "child_load_data",
+        &[
+            ("XDG_CACHE_HOME", Path::new("relative/cache")),
+            ("HOME", &home),
+        ],
+        &["DLKIT_DATASETS"],
+    );
+    assert!(
+        out.contains("CHILD LOADED") && !out.contains("Downloading"),
+        "{out}"
+    );
+}
