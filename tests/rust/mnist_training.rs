@@ -34,7 +34,8 @@ fn train_recipe(id: &str, slice: &Slice, epochs: usize, prep: impl Fn(&Tensor) -
     let targets = |y: &Tensor| if categorical { to_categorical(y, 10) } else { Ok(y.clone()) };
     let (x, y) = (prep(&slice.x_train)?, targets(&slice.y_train)?);
     let (xt, yt) = (prep(&slice.x_test)?, targets(&slice.y_test)?);
-    let history = model.fit(&x, &y, FitOptions::new().epochs(epochs).batch_size(recipe.batch_size).verbose(2))?;
+    // Batches of 32 give a short run enough optimizer steps to be judged.
+    let history = model.fit(&x, &y, FitOptions::new().epochs(epochs).batch_size(32).verbose(2))?;
     assert_eq!(history.epochs(), epochs);
     Ok(model.evaluate(&xt, &yt)?.accuracy.expect("compiled with accuracy"))
 }
@@ -64,9 +65,9 @@ fn channels_last_cnn_with_sparse_labels_on_3000_images_reaches_90_percent() -> d
 }
 
 #[test]
-fn lstm_on_3000_images_for_1_epoch_learns() -> dlkit::Result<()> {
-    let slice = mnist_slice(3000, 1000);
+fn lstm_on_10000_images_for_1_epoch_learns() -> dlkit::Result<()> {
+    let slice = mnist_slice(10000, 1000);
     let accuracy = train_recipe("004-lstm", &slice, 1, |x| normalize(x, 1))?;
-    assert!(accuracy >= 0.70, "LSTM test accuracy {accuracy}");
+    assert!(accuracy >= 0.80, "LSTM test accuracy {accuracy}");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `use dlkit::prelude::*;` brings what a notebook needs into scope.
 
+pub use crate::datasets::{fashion_mnist, mnist};
 pub use crate::error::{Error, Result};
 pub use crate::layers::{
     Activation, Add, Concatenate, Conv2D, DataFormat, Dense, Dropout, Flatten, Initializer, Layer,
@@ -7,6 +8,7 @@ pub use crate::layers::{
 };
 pub use crate::model::{load_model, Apply, Input, Model, Sequential};
 pub use crate::optim::{Adadelta, Adam, Optimizer, RmsProp, Sgd};
+pub use crate::preprocessing::{normalize, to_categorical, Preprocess};
 pub use crate::rng::Rng;
 pub use crate::train::{Callback, EarlyStopping, FitOptions, History, Loss, Metric, TerminateOnNaN};
 pub use candle_core::{DType, Device, Tensor, Var, D};

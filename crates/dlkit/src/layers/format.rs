@@ -31,7 +31,8 @@ impl DataFormat {
         }
     }
 
-    pub(crate) fn to_ops(self) -> crate::ops::DataLayout {
+    /// The same value in the kernels' vocabulary ([`crate::ops`]).
+    pub fn to_ops(self) -> crate::ops::DataLayout {
         match self {
             DataFormat::ChannelsFirst => crate::ops::DataLayout::ChannelsFirst,
             DataFormat::ChannelsLast => crate::ops::DataLayout::ChannelsLast,
@@ -60,7 +61,8 @@ impl Padding {
         }
     }
 
-    pub(crate) fn to_ops(self) -> crate::ops::Padding {
+    /// The same value in the kernels' vocabulary ([`crate::ops`]).
+    pub fn to_ops(self) -> crate::ops::Padding {
         match self {
             Padding::Valid => crate::ops::Padding::Valid,
             Padding::Same => crate::ops::Padding::Same,

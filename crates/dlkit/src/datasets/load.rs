@@ -1,0 +1,187 @@
+//! Reads a dataset's four IDX files from one directory into tensors, checking
+//! their structure, that images and labels agree, and their SHA-256.
+//!
+//! Each file may be gzipped (`name.gz`) or not (`name`); the content is
+//! recognised by its first bytes, not by its name. Checksums are those of the
+//! decompressed content, so any mirror's or any tool's gzip is accepted.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use sha2::{Digest, Sha256};
+
+use super::idx::{self, IdxArray};
+use super::{Dataset, DatasetFile, LoadedData, Location};
+use crate::{Error, Result};
+
+/// The path of `file` in `dir`, gzipped or not, if it is there.
+pub(crate) fn find_file(dir: &Path, file: &DatasetFile) -> Option<PathBuf> {
+    [dir.join(file.gz_name()), dir.join(file.name)]
+        .into_iter()
+        .find(|path| path.is_file())
+}
+
+/// One file read, decompressed, parsed and hashed (the hash not yet compared).
+pub(crate) struct ParsedFile {
+    pub path: PathBuf,
+    pub array: IdxArray,
+    pub sha256: String,
+}
+
+/// Reads, decompresses and parses `path` as `file`; errors name `path`.
+pub(crate) fn parse_file(path: &Path, file: &DatasetFile) -> Result<ParsedFile> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_bytes(raw, path, file, path)
+}
+
+/// Decompresses, parses and hashes `raw`, read from `path`; errors name `shown_as`.
+pub(crate) fn parse_bytes(
+    raw: Vec<u8>,
+    path: &Path,
+    file: &DatasetFile,
+    shown_as: &Path,
+) -> Result<ParsedFile> {
+    let bytes = idx::decompress_if_gzipped(raw, shown_as)?;
+    let sha256 = sha256_hex(&bytes);
+    let array = idx::parse_u8(bytes, file.ndim, shown_as)?;
+    Ok(ParsedFile {
+        path: path.to_path_buf(),
+        array,
+        sha256,
+    })
+}
+
+/// The error for content whose SHA-256 is not the published one, or `Ok`.
+fn check_sha256(
+    dataset: &Dataset,
+    file: &DatasetFile,
+    parsed: &ParsedFile,
+) -> std::result::Result<(), String> {
+    if parsed.sha256 == file.sha256 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: checksum mismatch for {}: the decompressed content has SHA-256 {}, the {} file {} has SHA-256 {}.",
+        dataset.title,
+        parsed.path.display(),
+        parsed.sha256,
+        dataset.title,
+        file.name,
+        file.sha256
+    ))
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.
+pub(crate) fn load_dir(dataset: &Dataset, location: &Location) -> Result<LoadedData> {
+    let dir = &location.dir;
+    if !dir.is_dir() {
+        return Err(Error::Dataset(format!(
+            "{}: the directory {location} does not exist. {}",
+            dataset.title,
+            put_files_there(dataset, location)
+        )));
+    }
+    let missing: Vec<String> = dataset
+        .files()
+        .into_iter()
+        .filter(|file| find_file(dir, file).is_none())
+        .map(|file| file.gz_name())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Dataset(format!(
+            "{}: the directory {location} lacks {} (gzipped or not). {}",
+            dataset.title,
+            missing.join(", "),
+            put_files_there(dataset, location)
+        )));
+    }
+
+    let parse = |file: &DatasetFile| -> Result<ParsedFile> {
+        let path = find_file(dir, file).ok_or_else(|| {
+            Error::Dataset(format!(
+                "{}: {} disappeared from {location} while loading.",
+                dataset.title,
+                file.gz_name()
+            ))
+        })?;
+        parse_file(&path, file).map_err(|err| match err {
+            Error::Dataset(msg) => Error::Dataset(format!(
+                "{}: {msg}. {}",
+                dataset.title,
+                location.advice_for_bad_file(dataset, &path)
+            )),
+            other => other,
+        })
+    };
+    let train_images = parse(&dataset.train_images)?;
+    let train_labels = parse(&dataset.train_labels)?;
+    let test_images = parse(&dataset.test_images)?;
+    let test_labels = parse(&dataset.test_labels)?;
+
+    for (images, labels) in [(&train_images, &train_labels), (&test_images, &test_labels)] {
+        let (n_images, n_labels) = (images.array.dims[0], labels.array.dims[0]);
+        if n_images != n_labels {
+            return Err(Error::Dataset(format!(
+                "{}: {} holds {n_images} images but {} holds {n_labels} labels. {}",
+                dataset.title,
+                images.path.display(),
+                labels.path.display(),
+                location.advice_for_bad_file(dataset, &labels.path)
+            )));
+        }
+    }
+    for (file, parsed) in [
+        (&dataset.train_images, &train_images),
+        (&dataset.train_labels, &train_labels),
+        (&dataset.test_images, &test_images),
+        (&dataset.test_labels, &test_labels),
+    ] {
+        check_sha256(dataset, file, parsed).map_err(|msg| {
+            Error::Dataset(format!(
+                "{msg} {}",
+                location.advice_for_bad_file(dataset, &parsed.path)
+            ))
+        })?;
+    }
+
+    Ok((
+        (into_tensor(train_images)?, into_tensor(train_labels)?),
+        (into_tensor(test_images)?, into_tensor(test_labels)?),
+    ))
+}
+
+fn into_tensor(parsed: ParsedFile) -> Result<Tensor> {
+    Ok(Tensor::from_vec(
+        parsed.array.data,
+        parsed.array.dims,
+        &Device::Cpu,
+    )?)
+}
+
+fn put_files_there(dataset: &Dataset, location: &Location) -> String {
+    use super::Origin;
+    let names = dataset
+        .files()
+        .iter()
+        .map(|f| f.gz_name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match location.origin {
+        Origin::Argument => format!("Put the {} files there: {names}.", dataset.title),
+        Origin::EnvVar => format!(
+            "Put the {} files there ({names}), or unset {} to download them into the cache.",
+            dataset.title,
+            super::locate::DATASETS_VAR
+        ),
+        Origin::Cache => format!(
+            "The download did not complete; load again to retry, or put the files there yourself: {names}."
+        ),
+    }
+}
