@@ -171,7 +171,7 @@ impl HtmlTable {
         self.rows.iter().map(Vec::len).chain([self.headers.len()]).max().unwrap_or(0)
     }
 
-    fn cell<'a>(row: &'a [String], column: usize) -> &'a str {
+    fn cell(row: &[String], column: usize) -> &str {
         row.get(column).map(String::as_str).unwrap_or("")
     }
 
