@@ -10,5 +10,8 @@ pub use crate::model::{load_model, Apply, Input, Model, Sequential};
 pub use crate::optim::{Adadelta, Adam, Optimizer, RmsProp, Sgd};
 pub use crate::preprocessing::{normalize, to_categorical, Preprocess};
 pub use crate::rng::Rng;
+pub use crate::display::HtmlTable;
+pub use crate::image::load_digit;
+pub use crate::plot;
 pub use crate::train::{Callback, EarlyStopping, FitOptions, History, Loss, Metric, TerminateOnNaN};
 pub use candle_core::{DType, Device, Tensor, Var, D};

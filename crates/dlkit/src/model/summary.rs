@@ -73,34 +73,31 @@ impl Summary {
         ]
     }
 
-    fn table(&self) -> crate::display::HtmlTable {
-        let mut table = crate::display::HtmlTable::new(self.columns.iter().map(String::as_str))
-            .caption(format!("Model: \"{}\"", self.model_name));
+    /// The table with the totals as its footer.
+    pub fn table(&self) -> crate::display::HtmlTable {
+        let mut table = crate::display::HtmlTable::new(&self.columns)
+            .caption(format!("Model: \"{}\"", self.model_name))
+            .align_right(2, true);
         for row in &self.rows {
-            table = table.row(row.iter().map(String::as_str));
+            table.push_row(row);
+        }
+        for line in self.totals() {
+            table = table.footer(line);
         }
         table
     }
 
     pub fn to_text(&self) -> String {
-        let mut s = self.table().to_text();
-        for line in self.totals() {
-            s.push_str(&format!("\n {line}"));
-        }
-        s
+        self.table().to_text()
     }
 
     pub fn to_html(&self) -> String {
-        let mut s = self.table().to_html();
-        for line in self.totals() {
-            s.push_str(&format!("<div>{}</div>", crate::display::escape_html(&line)));
-        }
-        s
+        self.table().to_html()
     }
 
     /// Rich output for evcxr: the HTML table, with the text as fallback.
     pub fn evcxr_display(&self) {
-        crate::display::emit(&[("text/html", self.to_html()), ("text/plain", self.to_text())]);
+        self.table().evcxr_display();
     }
 }
 

@@ -1,0 +1,154 @@
+//! A plotters axis with ticks chosen the way matplotlib chooses them.
+//!
+//! plotters picks its own key points (0.5, 1.5, ... on an epoch axis) and maps
+//! the end of a range one pixel short of the plotting area's edge. Images need
+//! each data pixel to cover exactly the same number of screen pixels and ticks
+//! on whole rows, so the plots use this axis instead: a linear range `lo..hi`
+//! with an explicit tick list, optionally running downwards like an image's rows.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+
+/// A linear axis from `lo` to `hi` with the ticks given.
+#[derive(Clone, Debug)]
+pub(crate) struct TickedAxis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    /// For a vertical axis: `lo` at the top (image rows) instead of the bottom.
+    top_down: bool,
+}
+
+impl TickedAxis {
+    pub(crate) fn new(lo: f64, hi: f64, ticks: Vec<f64>) -> Self {
+        TickedAxis { lo, hi, ticks, top_down: false }
+    }
+
+    /// The axis of an image dimension with `n` pixels: pixel `i` covers
+    /// `i - 0.5 .. i + 0.5` and ticks fall on whole pixels, like `plt.imshow`.
+    pub(crate) fn pixels(n: usize, top_down: bool) -> Self {
+        let ticks = nice_ticks(0.0, (n.max(1) - 1) as f64, 6)
+            .into_iter()
+            .filter(|t| t.fract() == 0.0)
+            .collect();
+        TickedAxis { lo: -0.5, hi: n as f64 - 0.5, ticks, top_down }
+    }
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        // plotters hands the first and last pixel *inside* the area; use the
+        // outer edges so `lo` and `hi` land on the area's borders.
+        let (start, end) = if limit.1 >= limit.0 {
+            (limit.0 as f64, limit.1 as f64 + 1.0)
+        } else {
+            (limit.0 as f64 + 1.0, limit.1 as f64)
+        };
+        let (start, end) = if self.top_down { (end, start) } else { (start, end) };
+        let span = self.hi - self.lo;
+        let f = if span == 0.0 { 0.5 } else { (value - self.lo) / span };
+        let pixel = (start + f * (end - start)).round() as i32;
+        // The far edge is one past the last pixel: keep values inside the range
+        // (a tick at `hi`, a bar starting at 0) on the area so plotters draws them.
+        if (0.0..=1.0).contains(&f) {
+            pixel.clamp(limit.0.min(limit.1), limit.0.max(limit.1))
+        } else {
+            pixel
+        }
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.max_num_points() == 0 {
+            return Vec::new();
+        }
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// At most about `max_ticks` round numbers (steps of 1, 2, 2.5 or 5 times a
+/// power of ten) covering `lo..=hi`, as matplotlib's default locator picks them.
+pub(crate) fn nice_ticks(lo: f64, hi: f64, max_ticks: usize) -> Vec<f64> {
+    if !lo.is_finite() || !hi.is_finite() {
+        return Vec::new();
+    }
+    if hi <= lo {
+        return vec![lo];
+    }
+    let step = nice_step((hi - lo) / max_ticks.max(1) as f64);
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|k| clean(k as f64 * step)).collect()
+}
+
+/// The smallest "nice" step not below `raw`.
+pub(crate) fn nice_step(raw: f64) -> f64 {
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|&s| s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// Removes floating-point dust (0.30000000000000004 -> 0.3).
+fn clean(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+/// Formats a tick value with just the decimals the step needs.
+pub(crate) fn tick_label(value: f64, step: f64) -> String {
+    let decimals = (0..=6)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(6) as usize;
+    format!("{value:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_axis_ticks_like_matplotlib() {
+        assert_eq!(TickedAxis::pixels(28, true).ticks, vec![0.0, 5.0, 10.0, 15.0, 20.0, 25.0]);
+        assert_eq!(TickedAxis::pixels(5, true).ticks, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(TickedAxis::pixels(100, false).ticks, vec![0.0, 20.0, 40.0, 60.0, 80.0]);
+    }
+
+    #[test]
+    fn pixel_cells_have_equal_width() {
+        let axis = TickedAxis::pixels(28, false);
+        // A 280-pixel area: plotters passes (x0, x1 - 1).
+        let edges: Vec<i32> = (0..=28).map(|i| axis.map(&(i as f64 - 0.5), (100, 379))).collect();
+        assert_eq!(edges[0], 100);
+        assert_eq!(edges[27], 370);
+        assert_eq!(edges[28], 379, "the far edge is kept on the area");
+        assert!(edges[..28].windows(2).all(|w| w[1] - w[0] == 10), "{edges:?}");
+        // Top-down vertical axis: plotters passes (y1 - 1, y0); row 0 is at the top.
+        let rows = TickedAxis::pixels(28, true);
+        assert_eq!(rows.map(&-0.5, (379, 100)), 100);
+        assert_eq!(rows.map(&27.5, (379, 100)), 379, "kept on the area");
+        assert_eq!(rows.map(&27.0, (379, 100)), 375);
+    }
+
+    #[test]
+    fn nice_ticks_are_round() {
+        assert_eq!(nice_ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(nice_ticks(0.93, 0.99, 5), vec![0.94, 0.96, 0.98]);
+        assert_eq!(nice_ticks(1.0, 10.0, 6), vec![2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(tick_label(0.25, 0.05), "0.25");
+        assert_eq!(tick_label(0.2, 0.2), "0.2");
+        assert_eq!(tick_label(5.0, 1.0), "5");
+        assert_eq!(tick_label(2.5, 2.5), "2.5");
+    }
+}

@@ -1,0 +1,222 @@
+//! Turning a plot into pixels, PNG bytes, SVG text, a file or notebook output.
+//!
+//! Every plot kind implements [`Draw`]: it knows its size and how to draw
+//! itself on any plotters backend. [`render`] draws it into an RGB buffer and
+//! returns the [`Figure`]; [`save`] writes PNG or SVG; the `figure_methods!`
+//! macro gives each plot type the same inherent methods (`render`,
+//! `to_png_bytes`, `to_svg`, `save`, `evcxr_display`) — inherent because evcxr
+//! looks `evcxr_display` up on the value's own type.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::font;
+use crate::display::emit;
+use crate::error::{Error, Result};
+
+/// A plot that can draw itself on any plotters backend.
+pub(crate) trait Draw {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws onto `root`, which is already filled white.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+/// Wraps a plotters error (they do not share a type) as [`Error::Plot`].
+pub(crate) fn plot_err(e: impl std::fmt::Display) -> Error {
+    Error::Plot(format!("drawing failed: {e}"))
+}
+
+/// A rendered plot: an RGB image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Figure {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+}
+
+impl Figure {
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The pixels, row by row, three bytes (red, green, blue) each.
+    pub fn rgb(&self) -> &[u8] {
+        &self.rgb
+    }
+
+    /// The colour at column `x`, row `y` (0, 0 is the top-left corner).
+    pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 3]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = 3 * (y as usize * self.width as usize + x as usize);
+        Some([self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]])
+    }
+
+    /// The figure encoded as a PNG file.
+    pub fn to_png_bytes(&self) -> Result<Vec<u8>> {
+        use image::ImageEncoder as _;
+        let mut bytes = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut bytes)
+            .write_image(&self.rgb, self.width, self.height, image::ExtendedColorType::Rgb8)
+            .map_err(|e| Error::Plot(format!("PNG encoding failed: {e}")))?;
+        Ok(bytes)
+    }
+
+    /// Writes the figure as a PNG file (a rendered figure has no SVG form:
+    /// call `save` on the plot itself for that).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        match format_of(path)? {
+            Format::Png => write_atomically(path, &self.to_png_bytes()?),
+            Format::Svg => Err(Error::InvalidArgument(format!(
+                "{}: a rendered Figure is a bitmap and is saved as .png; \
+                 call `.save(\"...svg\")` on the plot itself for SVG",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Shows the figure inline in a notebook (PNG, with a text description as fallback).
+    pub fn evcxr_display(&self) {
+        match self.to_png_bytes() {
+            Ok(png) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(png);
+                let text = format!("Figure ({}×{} pixels)", self.width, self.height);
+                emit(&[("image/png", &encoded), ("text/plain", &text)]);
+            }
+            Err(e) => emit(&[("text/plain", &e.to_string())]),
+        }
+    }
+}
+
+/// Draws `plot` into an RGB buffer.
+pub(crate) fn render<P: Draw>(plot: &P) -> Result<Figure> {
+    font::register()?;
+    let (width, height) = plot.size();
+    let mut rgb = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        plot.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Figure { width, height, rgb })
+}
+
+/// Draws `plot` as an SVG document.
+pub(crate) fn render_svg<P: Draw>(plot: &P) -> Result<String> {
+    font::register()?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, plot.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        plot.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+enum Format {
+    Png,
+    Svg,
+}
+
+fn format_of(path: &Path) -> Result<Format> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(Format::Png),
+        Some("svg") => Ok(Format::Svg),
+        _ => Err(Error::InvalidArgument(format!(
+            "{}: plots are saved as .png or .svg files; give the path one of those extensions",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes `plot` to `path`: SVG when the path ends in `.svg`, PNG for `.png`.
+pub(crate) fn save<P: Draw>(plot: &P, path: &Path) -> Result<()> {
+    match format_of(path)? {
+        Format::Png => write_atomically(path, &render(plot)?.to_png_bytes()?),
+        Format::Svg => write_atomically(path, render_svg(plot)?.as_bytes()),
+    }
+}
+
+/// Writes a file so that it is either absent or complete: a temporary file in
+/// the same directory, renamed into place.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Shows `result` (a plot's rendering) in a notebook, or the error as text.
+pub(crate) fn display_rendered(result: Result<Figure>) {
+    match result {
+        Ok(figure) => figure.evcxr_display(),
+        Err(e) => emit(&[("text/plain", &format!("the plot could not be drawn: {e}"))]),
+    }
+}
+
+/// Gives a plot type the inherent output methods every plot has.
+macro_rules! figure_methods {
+    ($ty:ty) => {
+        impl $ty {
+            /// Draws the plot into pixels.
+            pub fn render(&self) -> $crate::Result<$crate::plot::Figure> {
+                $crate::plot::figure::render(self)
+            }
+
+            /// The plot as PNG file bytes.
+            pub fn to_png_bytes(&self) -> $crate::Result<Vec<u8>> {
+                self.render()?.to_png_bytes()
+            }
+
+            /// The plot as an SVG document.
+            pub fn to_svg(&self) -> $crate::Result<String> {
+                $crate::plot::figure::render_svg(self)
+            }
+
+            /// Writes the plot to a `.png` or `.svg` file (chosen by the extension).
+            pub fn save(&self, path: impl AsRef<std::path::Path>) -> $crate::Result<()> {
+                $crate::plot::figure::save(self, path.as_ref())
+            }
+
+            /// Shows the plot inline in a notebook when it is a cell's last expression.
+            pub fn evcxr_display(&self) {
+                $crate::plot::figure::display_rendered(self.render())
+            }
+
+            /// Width and height in pixels.
+            pub fn size(&self) -> (u32, u32) {
+                $crate::plot::figure::Draw::size(self)
+            }
+        }
+    };
+}
+pub(crate) use figure_methods;

@@ -1,0 +1,213 @@
+//! `plot::history`: loss and accuracy per epoch, for training and validation.
+//!
+//! Two panels side by side like the usual Keras `history.history` plots: loss
+//! on the left, accuracy on the right, the training curve in matplotlib's first
+//! colour and validation in its second, epochs counted from 1. Series that the
+//! run did not record (no validation data, no accuracy metric) are left out;
+//! a panel with nothing to show is left out too.
+//!
+//! ```
+//! use dlkit::{plot, train::History};
+//! let h = History {
+//!     loss: vec![0.28, 0.11, 0.07],
+//!     accuracy: vec![0.920, 0.968, 0.979],
+//!     ..Default::default()
+//! };
+//! let figure = plot::history(&h)?.title("baseline MLP");
+//! assert_eq!(figure.size(), (960, 454));
+//! # Ok::<(), dlkit::Error>(())
+//! ```
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+use super::axis::{nice_step, nice_ticks, tick_label, TickedAxis};
+use super::figure::{figure_methods, plot_err, Draw};
+use super::raster::{text, text_style};
+use crate::error::{Error, Result};
+use crate::train::History;
+
+/// matplotlib's first two colours (`C0`, `C1`).
+pub(crate) const BLUE: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const PANEL_WIDTH: u32 = 480;
+const HEIGHT: u32 = 420;
+const TITLE_BAND: u32 = 34;
+
+/// A training-history plot; see [`history`].
+#[derive(Clone, Debug)]
+pub struct HistoryPlot {
+    panels: Vec<Panel>,
+    title: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Panel {
+    quantity: &'static str,
+    train: Vec<f64>,
+    validation: Vec<f64>,
+}
+
+/// Plots the loss and accuracy of a training run per epoch.
+pub fn history(history: &History) -> Result<HistoryPlot> {
+    let panels: Vec<Panel> = [
+        ("loss", &history.loss, &history.val_loss),
+        ("accuracy", &history.accuracy, &history.val_accuracy),
+    ]
+    .into_iter()
+    .filter(|(_, train, val)| train.iter().chain(val.iter()).any(|v| v.is_finite()))
+    .map(|(quantity, train, val)| Panel { quantity, train: train.clone(), validation: val.clone() })
+    .collect();
+    if panels.is_empty() {
+        return Err(Error::InvalidArgument(
+            "the history has no finite loss or accuracy values to plot: train the model with `fit` first".into(),
+        ));
+    }
+    Ok(HistoryPlot { panels, title: None })
+}
+
+impl HistoryPlot {
+    /// A title above both panels.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    fn top(&self) -> u32 {
+        if self.title.is_some() {
+            TITLE_BAND
+        } else {
+            0
+        }
+    }
+}
+
+impl Draw for HistoryPlot {
+    fn size(&self) -> (u32, u32) {
+        (PANEL_WIDTH * self.panels.len() as u32, HEIGHT + self.top())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let (width, height) = self.size();
+        if let Some(title) = &self.title {
+            let style = text_style(18.0, HPos::Center, VPos::Center);
+            text(root, title, (width as i32 / 2, TITLE_BAND as i32 / 2 + 4), &style)?;
+        }
+        let body = root.clone().shrink((0, self.top()), (width, height - self.top()));
+        let areas = body.split_evenly((1, self.panels.len()));
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            panel.draw(area)?;
+        }
+        Ok(())
+    }
+}
+
+figure_methods!(HistoryPlot);
+
+impl Panel {
+    fn epochs(&self) -> usize {
+        self.train.len().max(self.validation.len()).max(1)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        let n = self.epochs();
+        let x_pad = if n == 1 { 0.5 } else { (0.05 * (n - 1) as f64).max(0.25) };
+        let x_ticks: Vec<f64> = nice_ticks(1.0, n as f64, 10).into_iter().filter(|t| t.fract() == 0.0 && *t >= 1.0).collect();
+        let x_axis = TickedAxis::new(1.0 - x_pad, n as f64 + x_pad, x_ticks);
+
+        let values = self.train.iter().chain(&self.validation).copied().filter(|v| v.is_finite());
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let spread = if hi > lo { hi - lo } else { lo.abs().max(1.0) * 0.1 };
+        let (y_lo, y_hi) = (lo - 0.06 * spread, hi + 0.06 * spread);
+        let y_ticks = nice_ticks(y_lo, y_hi, 8);
+        let y_step = nice_step((y_hi - y_lo) / 8.0);
+        let y_axis = TickedAxis::new(y_lo, y_hi, y_ticks);
+
+        let title = format!("model {}", self.quantity);
+        let mut chart = ChartBuilder::on(area)
+            .margin_top(8)
+            .margin_right(22)
+            .margin_left(8)
+            .caption(title, text_style(16.0, HPos::Center, VPos::Top))
+            .x_label_area_size(46)
+            .y_label_area_size(62)
+            .build_cartesian_2d(x_axis, y_axis)
+            .map_err(plot_err)?;
+        let x_format = |v: &f64| format!("{}", v.round() as i64);
+        let y_format = move |v: &f64| tick_label(*v, y_step);
+        chart
+            .configure_mesh()
+            .x_labels(32)
+            .y_labels(32)
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .axis_style(BLACK)
+            .label_style(text_style(13.0, HPos::Center, VPos::Center))
+            .axis_desc_style(text_style(14.0, HPos::Center, VPos::Center))
+            .x_desc("epoch")
+            .y_desc(self.quantity)
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
+            .draw()
+            .map_err(plot_err)?;
+
+        let mut any_series = false;
+        for (series, name, color) in [(&self.train, "train", BLUE), (&self.validation, "validation", ORANGE)] {
+            let points: Vec<(f64, f64)> = series
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, &v)| (i as f64 + 1.0, v))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            any_series = true;
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], color.stroke_width(2)));
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(plot_err)?;
+        }
+        if any_series {
+            let corner = if self.quantity == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight };
+            chart
+                .configure_series_labels()
+                .position(corner)
+                .margin(10)
+                .label_font(text_style(13.0, HPos::Left, VPos::Top))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .draw()
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panels_follow_what_was_recorded() {
+        let only_loss = History { loss: vec![1.0, 0.5], ..Default::default() };
+        assert_eq!(history(&only_loss).unwrap().panels.len(), 1);
+        let full = History {
+            loss: vec![0.3, 0.1],
+            accuracy: vec![0.9, 0.97],
+            val_loss: vec![0.2, 0.15],
+            val_accuracy: vec![0.95, 0.96],
+            ..Default::default()
+        };
+        let plot = history(&full).unwrap();
+        assert_eq!(plot.panels.iter().map(|p| p.quantity).collect::<Vec<_>>(), ["loss", "accuracy"]);
+        assert!(history(&History::default()).is_err());
+        let nan = History { loss: vec![f64::NAN], ..Default::default() };
+        assert!(history(&nan).is_err());
+    }
+}
