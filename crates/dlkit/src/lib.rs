@@ -27,6 +27,7 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod preprocessing;
+pub mod report;
 pub mod rng;
 pub mod train;
 pub mod zoo;

@@ -1,0 +1,145 @@
+//! A notebook's result beside the tutorial's published figure.
+//!
+//! ```
+//! use dlkit::report::Comparison;
+//! let result = Comparison::accuracy("003", "Codealong CNN", 0.9916, 0.9921).train_seconds(312.0);
+//! assert_eq!(result.verdict(), "matches or beats the tutorial");
+//! ```
+//!
+//! As the last expression of a cell it shows a small table; the same facts go
+//! out as JSON (`application/vnd.dlkit.result+json`), which the script that
+//! executes all notebooks collects into the README's results table.
+
+use crate::display::{emit, HtmlTable};
+use serde::Serialize;
+
+/// The JSON mime type the notebook runner reads.
+pub const RESULT_MIME: &str = "application/vnd.dlkit.result+json";
+
+/// How a tutorial states its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Figure {
+    /// Test accuracy, higher is better.
+    Accuracy,
+    /// Test error in percent (100 − accuracy·100), lower is better.
+    Error,
+}
+
+/// Our test result next to the tutorial's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub tutorial: String,
+    pub model: String,
+    pub metric: Figure,
+    /// The tutorial's figure (accuracy in [0, 1], or error in percent);
+    /// `None` when the tutorial reports none.
+    pub published: Option<f64>,
+    /// Ours, in the same unit.
+    pub ours: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_seconds: Option<f64>,
+}
+
+impl Comparison {
+    /// Compares test accuracies (both in [0, 1]).
+    pub fn accuracy(tutorial: &str, model: &str, published: impl Into<Option<f64>>, ours: f64) -> Self {
+        Comparison {
+            tutorial: tutorial.into(),
+            model: model.into(),
+            metric: Figure::Accuracy,
+            published: published.into(),
+            ours,
+            train_seconds: None,
+        }
+    }
+
+    /// Compares test errors in percent, from our accuracy in [0, 1].
+    pub fn error(tutorial: &str, model: &str, published_error_percent: f64, our_accuracy: f64) -> Self {
+        Comparison {
+            metric: Figure::Error,
+            published: Some(published_error_percent),
+            ours: 100.0 * (1.0 - our_accuracy),
+            ..Comparison::accuracy(tutorial, model, None, 0.0)
+        }
+    }
+
+    /// Records how long training took (e.g. the sum of `history.epoch_seconds`).
+    pub fn train_seconds(mut self, seconds: f64) -> Self {
+        self.train_seconds = Some(seconds);
+        self
+    }
+
+    /// Whether we reached the tutorial's figure.
+    pub fn meets_published(&self) -> Option<bool> {
+        self.published.map(|p| match self.metric {
+            Figure::Accuracy => self.ours >= p,
+            Figure::Error => self.ours <= p,
+        })
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        match self.meets_published() {
+            Some(true) => "matches or beats the tutorial",
+            Some(false) => "below the tutorial's figure",
+            None => "the tutorial reports no figure",
+        }
+    }
+
+    fn format(&self, value: f64) -> String {
+        match self.metric {
+            Figure::Accuracy => format!("{:.2}%", 100.0 * value),
+            Figure::Error => format!("{value:.2}% error"),
+        }
+    }
+
+    fn table(&self) -> HtmlTable {
+        let published = self.published.map_or("not reported".into(), |p| self.format(p));
+        let mut table = HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"])
+            .row([
+                self.tutorial.clone(),
+                self.model.clone(),
+                published,
+                self.format(self.ours),
+                self.verdict().to_string(),
+            ]);
+        if let Some(s) = self.train_seconds {
+            table = table.footer(format!("training time: {:.1} min", s / 60.0));
+        }
+        table
+    }
+
+    /// Rich output for evcxr: a table, its text, and the JSON for the results runner.
+    pub fn evcxr_display(&self) {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        let table = self.table();
+        emit(&[("text/html", &table.to_html()), ("text/plain", &table.to_text()), (RESULT_MIME, &json)]);
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.table().to_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_lower_is_better_and_json_has_the_runner_keys() {
+        let c = Comparison::error("002", "MLP", 1.74, 0.9831);
+        assert!((c.ours - 1.69).abs() < 1e-9);
+        assert_eq!(c.meets_published(), Some(true));
+        let json: serde_json::Value = serde_json::to_value(&c).unwrap();
+        for key in ["tutorial", "model", "metric", "published", "ours"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["metric"], "error");
+        let worse = Comparison::accuracy("003", "CNN", 0.9916, 0.99);
+        assert_eq!(worse.meets_published(), Some(false));
+        assert!(worse.to_string().contains("99.16%"));
+        assert_eq!(Comparison::accuracy("004", "LSTM", None, 0.98).meets_published(), None);
+    }
+}
