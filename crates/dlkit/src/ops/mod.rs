@@ -1,1 +1,35 @@
-//! (being written)
+//! Fast kernels with their backward pass, for the layers' forward pass and candle's autograd.
+//!
+//! Every op has a fast path for `f32` tensors on the CPU, written as a candle custom op
+//! (`cpu_fwd` + a hand-written `bwd`), and a reference path written with plain candle ops
+//! ([`reference`]) that runs on other devices and dtypes and that the tests compare against.
+//!
+//! | op | inputs | output |
+//! |----|--------|--------|
+//! | [`conv2d`] | x `(N,C,H,W)` or `(N,H,W,C)`, kernel `(K,C,kh,kw)`, bias `(K)` | `(N,K,OH,OW)` or `(N,OH,OW,K)` |
+//! | [`max_pool2d`] | x `(N,C,H,W)` or `(N,H,W,C)` | pooled, same layout |
+//! | [`dropout`] | any shape | same shape |
+//! | [`dense`] | x `(N,in)`, kernel `(in,out)`, bias `(out)` | `(N,out)` |
+//! | [`lstm`] | x `(N,T,F)`, kernel `(F,4H)`, recurrent `(H,4H)`, bias `(4H)` | `(N,T,H)` or `(N,H)` |
+//! | [`softmax_cross_entropy`] | logits `(N,C)`, targets `(N,C)` f32 or `(N,)` integer | scalar |
+//!
+//! The backward passes compute the gradient of an input only when candle tracks it
+//! (`Tensor::track_op`): the image batch fed to the first layer gets none.
+
+mod conv;
+mod cpu;
+mod dense;
+mod dropout;
+mod loss;
+mod lstm;
+mod params;
+mod pool;
+pub mod reference;
+
+pub use conv::conv2d;
+pub use dense::dense;
+pub use dropout::dropout;
+pub use loss::{softmax, softmax_cross_entropy};
+pub use lstm::lstm;
+pub use params::{Conv2dParams, DataLayout, FusedActivation, LstmActivation, Padding};
+pub use pool::max_pool2d;

@@ -1,0 +1,8 @@
+//! CPU building blocks shared by the fast ops: tensor data access, a checked gemm,
+//! fixed parallel chunking, im2col/col2im and vectorised element-wise math.
+
+pub(crate) mod data;
+pub(crate) mod gemm;
+pub(crate) mod im2col;
+pub(crate) mod math;
+pub(crate) mod parallel;

@@ -1,0 +1,221 @@
+//! 2-d max pooling that records where each maximum came from.
+//!
+//! `x` is `(N, C, H, W)` or `(N, H, W, C)`; the output has the same layout with
+//! `OH = floor((H - p) / s) + 1` (valid) or `ceil(H / s)` (same, padded positions never win),
+//! exactly like Keras' `MaxPooling2D`. The forward pass stores the index of each window's
+//! (first) maximum; the backward pass scatters the output gradient to those positions,
+//! which is exact for any size, odd ones included (11×11 pooled by 2 gives 5×5, the last
+//! row and column receiving no gradient).
+//!
+//! ```
+//! use dlkit::ops::{max_pool2d, DataLayout, Padding};
+//! use dlkit::{Device, Tensor};
+//! let x = Tensor::arange(0f32, 121., &Device::Cpu)?.reshape((1, 1, 11, 11))?;
+//! let y = max_pool2d(&x, (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst)?;
+//! assert_eq!(y.dims(), &[1, 1, 5, 5]);
+//! assert_eq!(y.flatten_all()?.to_vec1::<f32>()?[0], 12.0);
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+use std::sync::Mutex;
+
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+
+use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
+use super::cpu::parallel::{batch_chunks, map_chunks_mut};
+use super::params::{image_dims, DataLayout, Geometry, Padding};
+use super::reference;
+
+const OP: &str = "max_pool2d";
+
+/// Max pooling with window `pool`, step `stride` and Keras `padding`, in `layout`.
+pub fn max_pool2d(
+    x: &Tensor,
+    pool: (usize, usize),
+    stride: (usize, usize),
+    padding: Padding,
+    layout: DataLayout,
+) -> Result<Tensor> {
+    let (n, chw) = image_dims(OP, x.dims(), layout)?;
+    let g = Geometry::new(OP, chw, pool, stride, padding)?;
+    if u32::try_from(g.in_plane()).is_err() {
+        bail!("{OP}: an image of {}x{} is too large", g.h, g.w);
+    }
+    if !is_cpu_f32(x) {
+        return reference::max_pool2d(x, pool, stride, padding, layout);
+    }
+    x.apply_op1(MaxPoolOp { g, n, layout, argmax: Mutex::new(None) })
+}
+
+struct MaxPoolOp {
+    g: Geometry,
+    n: usize,
+    layout: DataLayout,
+    /// For each output value, the index of its maximum within its image plane
+    /// (`ih·W + iw`), filled by the forward pass for the backward pass.
+    argmax: Mutex<Option<Vec<u32>>>,
+}
+
+impl MaxPoolOp {
+    fn out_shape(&self) -> Shape {
+        let g = &self.g;
+        match self.layout {
+            DataLayout::ChannelsFirst => (self.n, g.c, g.oh, g.ow).into(),
+            DataLayout::ChannelsLast => (self.n, g.oh, g.ow, g.c).into(),
+        }
+    }
+
+    /// The input rows (or columns) covered by output position `o`, clipped to the image.
+    fn span(o: usize, s: usize, k: usize, pad: usize, len: usize) -> (usize, usize) {
+        let start = o * s;
+        let lo = start.saturating_sub(pad).min(len);
+        let hi = (start + k).saturating_sub(pad).min(len);
+        (lo, hi.max(lo))
+    }
+
+    fn forward(&self, x: &[f32]) -> Result<(Vec<f32>, Vec<u32>)> {
+        let g = &self.g;
+        let (img, out_img) = (g.c * g.in_plane(), g.c * g.out_plane());
+        expect_len(OP, "the input", x, self.n * img)?;
+        let mut y = vec![0.0f32; self.n * out_img];
+        let mut idx = vec![0u32; self.n * out_img];
+        let chunks = batch_chunks(self.n);
+        let idx_parts = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| {
+            let mut ids = vec![0u32; range.len() * out_img];
+            for (j, i) in range.enumerate() {
+                let xi = &x[i * img..(i + 1) * img];
+                let yi = &mut ys[j * out_img..(j + 1) * out_img];
+                let ii = &mut ids[j * out_img..(j + 1) * out_img];
+                match self.layout {
+                    DataLayout::ChannelsFirst => self.forward_cf(xi, yi, ii),
+                    DataLayout::ChannelsLast => self.forward_cl(xi, yi, ii),
+                }
+            }
+            ids
+        });
+        let mut at = 0;
+        for part in idx_parts {
+            idx[at..at + part.len()].copy_from_slice(&part);
+            at += part.len();
+        }
+        Ok((y, idx))
+    }
+
+    fn forward_cf(&self, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+        let g = &self.g;
+        for c in 0..g.c {
+            let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
+            for oh in 0..g.oh {
+                let (h0, h1) = Self::span(oh, g.sh, g.kh, g.pt, g.h);
+                for ow in 0..g.ow {
+                    let (w0, w1) = Self::span(ow, g.sw, g.kw, g.pl, g.w);
+                    let mut best = f32::NEG_INFINITY;
+                    let mut at = h0 * g.w + w0;
+                    for ih in h0..h1 {
+                        for iw in w0..w1 {
+                            let v = plane[ih * g.w + iw];
+                            if v > best {
+                                best = v;
+                                at = ih * g.w + iw;
+                            }
+                        }
+                    }
+                    let o = (c * g.oh + oh) * g.ow + ow;
+                    y[o] = if at < plane.len() { plane[at] } else { best };
+                    idx[o] = at as u32;
+                }
+            }
+        }
+    }
+
+    fn forward_cl(&self, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+        let (g, c) = (&self.g, self.g.c);
+        for oh in 0..g.oh {
+            let (h0, h1) = Self::span(oh, g.sh, g.kh, g.pt, g.h);
+            for ow in 0..g.ow {
+                let (w0, w1) = Self::span(ow, g.sw, g.kw, g.pl, g.w);
+                let o = (oh * g.ow + ow) * c;
+                let (yo, io) = (&mut y[o..o + c], &mut idx[o..o + c]);
+                let first = h0 * g.w + w0;
+                yo.copy_from_slice(&x[first * c..(first + 1) * c]);
+                io.fill(first as u32);
+                for ih in h0..h1 {
+                    for iw in w0..w1 {
+                        let at = ih * g.w + iw;
+                        for ((b, i), &v) in yo.iter_mut().zip(io.iter_mut()).zip(&x[at * c..(at + 1) * c]) {
+                            if v > *b {
+                                *b = v;
+                                *i = at as u32;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CustomOp1 for MaxPoolOp {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = storage_f32(OP, s, l)?;
+        let (y, idx) = self.forward(&x)?;
+        if let Ok(mut slot) = self.argmax.lock() {
+            *slot = Some(idx);
+        }
+        Ok((CpuStorage::F32(y), self.out_shape()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        if !arg.track_op() {
+            return Ok(None);
+        }
+        let g = &self.g;
+        let (img, out_img) = (g.c * g.in_plane(), g.c * g.out_plane());
+        let cached = self.argmax.lock().ok().and_then(|mut slot| slot.take());
+        let idx = match cached {
+            Some(idx) => idx,
+            None => {
+                let guard = CpuF32::new(OP, arg)?;
+                self.forward(&guard.data()?)?.1
+            }
+        };
+        let grad_guard = CpuF32::new(OP, grad)?;
+        let dy = grad_guard.data()?;
+        expect_len(OP, "the output gradient", &dy, self.n * out_img)?;
+        if idx.len() != dy.len() {
+            bail!("{OP}: stored indices do not match the output gradient");
+        }
+        let mut dx = vec![0.0f32; self.n * img];
+        let chunks = batch_chunks(self.n);
+        let plane = g.in_plane();
+        map_chunks_mut(&mut dx, img, &chunks, |range, dxs| {
+            for (j, i) in range.enumerate() {
+                let dxi = &mut dxs[j * img..(j + 1) * img];
+                let (dyi, ii) = (&dy[i * out_img..(i + 1) * out_img], &idx[i * out_img..(i + 1) * out_img]);
+                match self.layout {
+                    DataLayout::ChannelsFirst => {
+                        let per_plane = g.out_plane();
+                        for (o, (&d, &at)) in dyi.iter().zip(ii).enumerate() {
+                            if let Some(v) = dxi.get_mut((o / per_plane) * plane + at as usize) {
+                                *v += d;
+                            }
+                        }
+                    }
+                    DataLayout::ChannelsLast => {
+                        for (o, (&d, &at)) in dyi.iter().zip(ii).enumerate() {
+                            if let Some(v) = dxi.get_mut(at as usize * g.c + o % g.c) {
+                                *v += d;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        // The indices are used once: a second backward through the same graph recomputes them.
+        Ok(Some(tensor(dx, arg.shape().clone())?))
+    }
+}

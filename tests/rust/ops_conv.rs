@@ -1,0 +1,175 @@
+//! `dlkit::ops::conv2d` against candle's conv2d (the reference path) and finite differences.
+
+#[path = "ops_util.rs"]
+mod ops_util;
+
+use dlkit::candle_core::{Result, Tensor, Var};
+use dlkit::ops::{self, conv2d, Conv2dParams, DataLayout, FusedActivation, Padding};
+use ops_util::*;
+
+struct Case {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    padding: Padding,
+    layout: DataLayout,
+    activation: FusedActivation,
+}
+
+fn x_shape(c: &Case) -> Vec<usize> {
+    match c.layout {
+        DataLayout::ChannelsFirst => vec![c.n, c.c, c.h, c.w],
+        DataLayout::ChannelsLast => vec![c.n, c.h, c.w, c.c],
+    }
+}
+
+fn params(c: &Case) -> Conv2dParams {
+    Conv2dParams { stride: (c.stride, c.stride), padding: c.padding, layout: c.layout, activation: c.activation }
+}
+
+/// Forward values and the gradients of x, kernel and bias agree with candle's conv2d.
+fn check_against_reference(case: &Case, seed: u64) {
+    let x = randn(&x_shape(case), seed);
+    let kernel = randn(&[case.k, case.c, case.kh, case.kw], seed + 1);
+    let bias = randn(&[case.k], seed + 2);
+    let p = params(case);
+    let (y, g) = grads(&[x.clone(), kernel.clone(), bias.clone()], seed + 3, |t| conv2d(&t[0], &t[1], Some(&t[2]), &p));
+    let (y_ref, g_ref) =
+        grads(&[x, kernel, bias], seed + 3, |t| ops::reference::conv2d(&t[0], &t[1], Some(&t[2]), &p));
+    // f32 sums of up to C·kh·kw (forward) or N·OH·OW (kernel gradient) products, summed in a
+    // different order than candle: relative differences of a few 1e-6 of the magnitudes.
+    let what = format!(
+        "n{} c{} {}x{} k{} {}x{} s{} {:?} {:?} {:?}",
+        case.n, case.c, case.h, case.w, case.k, case.kh, case.kw, case.stride, case.padding, case.layout, case.activation
+    );
+    assert_close(&y, &y_ref, 1e-4, 1e-4, &format!("{what}: forward"));
+    for (i, name) in ["input", "kernel", "bias"].iter().enumerate() {
+        let (a, b) = (g[i].as_ref().unwrap(), g_ref[i].as_ref().unwrap());
+        let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert_close(a, b, 1e-5 * scale.max(1.0), 1e-4, &format!("{what}: {name} gradient"));
+    }
+}
+
+fn case(n: usize, c: usize, hw: (usize, usize), k: usize, kernel: (usize, usize), stride: usize, padding: Padding, layout: DataLayout, activation: FusedActivation) -> Case {
+    Case { n, c, h: hw.0, w: hw.1, k, kh: kernel.0, kw: kernel.1, stride, padding, layout, activation }
+}
+
+#[test]
+fn matches_candle_channels_first() {
+    use DataLayout::ChannelsFirst as CF;
+    use FusedActivation::*;
+    use Padding::*;
+    let cases = [
+        case(1, 1, (28, 28), 8, (3, 3), 1, Valid, CF, Relu),
+        case(2, 1, (11, 11), 4, (5, 5), 1, Same, CF, Linear),
+        case(3, 3, (9, 10), 5, (3, 3), 2, Valid, CF, Relu),
+        case(2, 4, (8, 8), 6, (3, 3), 2, Same, CF, Linear),
+        case(2, 3, (7, 9), 4, (2, 3), 1, Same, CF, Relu),
+        case(33, 3, (12, 12), 8, (3, 3), 1, Valid, CF, Relu),
+        case(4, 2, (13, 13), 3, (5, 5), 2, Same, CF, Relu),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        check_against_reference(c, 100 + 10 * i as u64);
+    }
+}
+
+#[test]
+fn matches_candle_channels_last() {
+    use DataLayout::ChannelsLast as CL;
+    use FusedActivation::*;
+    use Padding::*;
+    let cases = [
+        case(1, 1, (28, 28), 8, (3, 3), 1, Valid, CL, Linear),
+        case(2, 1, (11, 11), 4, (5, 5), 1, Same, CL, Relu),
+        case(3, 3, (9, 10), 5, (3, 3), 2, Valid, CL, Linear),
+        case(2, 4, (8, 8), 6, (3, 3), 2, Same, CL, Relu),
+        case(2, 3, (7, 9), 4, (2, 3), 1, Same, CL, Linear),
+        case(33, 3, (12, 12), 8, (3, 3), 1, Valid, CL, Relu),
+        case(4, 2, (13, 13), 3, (5, 5), 2, Same, CL, Relu),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        check_against_reference(c, 500 + 10 * i as u64);
+    }
+}
+
+#[test]
+fn same_padding_follows_tensorflow() {
+    // 5 wide, kernel 2, stride 2: out 3, total pad (3-1)·2 + 2 - 5 = 1, all of it on the right.
+    let x = Tensor::arange(1f32, 6., &dlkit::Device::Cpu).unwrap().reshape((1, 1, 1, 5)).unwrap();
+    let k = Tensor::ones((1, 1, 1, 2), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
+    let p = Conv2dParams { stride: (1, 2), padding: Padding::Same, ..Default::default() };
+    let y = conv2d(&x, &k, None, &p).unwrap();
+    assert_eq!(values(&y), vec![3.0, 7.0, 5.0]);
+}
+
+#[test]
+fn finite_differences_agree() {
+    // Relu kinks are avoided by a positive bias on most outputs; the loss is evaluated in f64
+    // from f32 outputs of size ~1, so the rounding error of a difference is ~1e-7/eps ≈ 1e-4:
+    // we allow 2e-3 absolute plus 1% relative.
+    for (layout, padding, stride) in [
+        (DataLayout::ChannelsFirst, Padding::Same, 1),
+        (DataLayout::ChannelsLast, Padding::Valid, 2),
+    ] {
+        let xs = match layout {
+            DataLayout::ChannelsFirst => vec![2, 3, 7, 8],
+            DataLayout::ChannelsLast => vec![2, 7, 8, 3],
+        };
+        let inputs = [randn(&xs, 1), randn(&[4, 3, 3, 3], 2).affine(0.3, 0.0).unwrap(), randn(&[4], 3)];
+        let p = Conv2dParams { stride: (stride, stride), padding, layout, activation: FusedActivation::Relu };
+        let f = |t: &[Tensor]| conv2d(&t[0], &t[1], Some(&t[2]), &p);
+        let (_, g) = grads(&inputs, 9, f);
+        for which in 0..3 {
+            let checks = finite_differences(&inputs, which, 9, 1e-3, 24, g[which].as_ref().unwrap(), f);
+            assert_fd(&checks, 2e-3, 1e-2, &format!("{layout:?} input {which}"));
+        }
+    }
+}
+
+#[test]
+fn no_input_gradient_for_plain_tensors() {
+    let x = randn(&[4, 1, 10, 10], 7);
+    let kernel = Var::from_tensor(&randn(&[3, 1, 3, 3], 8)).unwrap();
+    let bias = Var::from_tensor(&randn(&[3], 9)).unwrap();
+    let p = Conv2dParams { activation: FusedActivation::Relu, ..Default::default() };
+    let loss = conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p).unwrap().sum_all().unwrap();
+    let g = loss.backward().unwrap();
+    assert!(g.get(&x).is_none(), "an input gradient was computed for a plain tensor");
+    assert!(g.get(kernel.as_tensor()).is_some() && g.get(bias.as_tensor()).is_some());
+    // candle's own conv2d does compute (and store) it: the check above can fail.
+    let loss = ops::reference::conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p).unwrap().sum_all().unwrap();
+    assert!(loss.backward().unwrap().get(&x).is_some());
+}
+
+#[test]
+fn non_contiguous_input_and_no_bias() {
+    let base = randn(&[2, 9, 9, 3], 11);
+    let x = base.permute((0, 3, 1, 2)).unwrap(); // channels-first view of channels-last data
+    assert!(!x.is_contiguous());
+    let kernel = randn(&[4, 3, 3, 3], 12);
+    let p = Conv2dParams::default();
+    let y = conv2d(&x, &kernel, None, &p).unwrap();
+    let y_ref = ops::reference::conv2d(&x.contiguous().unwrap(), &kernel, None, &p).unwrap();
+    assert_close(&y, &y_ref, 1e-4, 1e-4, "permuted input");
+}
+
+#[test]
+fn shape_errors_name_the_op_and_shapes() -> Result<()> {
+    let x = randn(&[2, 3, 8, 8], 1);
+    let kernel = randn(&[4, 2, 3, 3], 2);
+    let err = conv2d(&x, &kernel, None, &Conv2dParams::default()).unwrap_err().to_string();
+    assert!(err.contains("conv2d") && err.contains("[2, 3, 8, 8]") && err.contains("[4, 2, 3, 3]"), "{err}");
+    let kernel = randn(&[4, 3, 9, 9], 2);
+    assert!(conv2d(&x, &kernel, None, &Conv2dParams::default()).is_err());
+    let bias = randn(&[5], 3);
+    let kernel = randn(&[4, 3, 3, 3], 2);
+    assert!(conv2d(&x, &kernel, Some(&bias), &Conv2dParams::default()).is_err());
+    let p = Conv2dParams { stride: (0, 1), ..Default::default() };
+    assert!(conv2d(&x, &kernel, None, &p).is_err());
+    Ok(())
+}
