@@ -60,7 +60,7 @@ pub fn grads(
     let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let out = f(&ts).unwrap();
-    let w = randn(out.dims(), weights_seed);
+    let w = randn(out.dims(), weights_seed).to_dtype(out.dtype()).unwrap();
     let loss = weighted_sum(&out, &w).unwrap();
     let store: GradStore = loss.backward().unwrap();
     let g = ts.iter().map(|t| store.get(t).cloned()).collect();

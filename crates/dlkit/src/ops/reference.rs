@@ -139,7 +139,9 @@ pub fn dense(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, activation: Fus
 }
 
 fn sigmoid(x: &Tensor) -> Result<Tensor> {
-    (x.neg()?.exp()? + 1.0)?.recip()
+    // candle-nn's op: `1 / (1 + exp(-x))` written with candle ops has NaN gradients
+    // where exp overflows.
+    candle_nn::ops::sigmoid(x)
 }
 
 fn activate(x: &Tensor, a: LstmActivation) -> Result<Tensor> {
