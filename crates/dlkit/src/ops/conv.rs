@@ -22,17 +22,22 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+use std::ops::Range;
+
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::im2col::{col2im_cf, col2im_cl, col_len, im2col_cf, im2col_cl};
-use super::cpu::math::{add_assign, add_row, add_scalar, relu_backward_inplace, sum};
+use super::cpu::math::{add_assign, add_row, add_scalar, mask_copy, sum};
 use super::cpu::parallel::{batch_chunks, map_chunks_mut, threads};
 use super::params::{image_dims, Conv2dParams, DataLayout, FusedActivation, Geometry};
 use super::reference;
 
 const OP: &str = "conv2d";
+
+/// Patch-matrix floats per gemm group (256 KiB: half of a Zen 3 L2).
+const GROUP_FLOATS: usize = 1 << 16;
 
 /// `act(conv2d(x, kernel) + bias)`; see the module documentation for shapes and layouts.
 pub fn conv2d(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
@@ -130,24 +135,44 @@ impl Conv2dOp {
         out
     }
 
-    fn im2col(&self, x: &[f32], col: &mut [f32]) {
-        if self.channels_last() {
-            im2col_cl(x, &self.g, col)
-        } else {
-            im2col_cf(x, &self.g, col)
-        }
+    /// Images per gemm: enough that small patch matrices (first layers) make one product
+    /// with a long inner dimension, few enough that the group's patch matrix stays in cache.
+    fn group(&self) -> usize {
+        (GROUP_FLOATS / col_len(&self.g).max(1)).clamp(1, self.n.max(1))
     }
 
-    /// `y_img = W · col` for one image, in the output layout.
-    fn forward_gemm(&self, wm: &[f32], col: &[f32], y: &mut [f32], threads: usize) -> Result<()> {
-        let (k, crs, p) = (self.k, self.g.c * self.g.window(), self.g.out_plane());
-        if self.channels_last() {
-            // (P, K) = col (P, RSC) · Wᵀ
-            matmul(OP, y, k, Mat::rows(col, p, crs), Mat::transposed(wm, crs, k), false, threads)
-        } else {
-            // (K, P) = W (K, CRS) · col (CRS, P)
-            matmul(OP, y, p, Mat::rows(wm, k, crs), Mat::rows(col, crs, p), false, threads)
+    /// Forward pass of images `range` into `ys` (their outputs), reusing `col`.
+    fn forward_range(&self, x: &[f32], wm: &[f32], b: &[f32], range: Range<usize>, ys: &mut [f32], col: &mut Vec<f32>, threads: usize) -> Result<()> {
+        let g = &self.g;
+        let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());
+        let (img, out_img) = (g.c * g.in_plane(), k * p);
+        let group = self.group();
+        let mut s0 = range.start;
+        while s0 < range.end {
+            let s1 = (s0 + group).min(range.end);
+            let m = s1 - s0;
+            let y = &mut ys[(s0 - range.start) * out_img..(s1 - range.start) * out_img];
+            if self.channels_last() {
+                // All the group's patches in one product: (m·P, K) = col (m·P, RSC) · Wᵀ.
+                col.resize(m * col_len(g), 0.0);
+                for (j, i) in (s0..s1).enumerate() {
+                    im2col_cl(&x[i * img..(i + 1) * img], g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
+                }
+                matmul(OP, y, k, Mat::rows(col, m * p, crs), Mat::transposed(wm, crs, k), false, threads)?;
+            } else {
+                // Outputs are (K, P) per image, so one product per image: (K, P) = W · col.
+                col.resize(col_len(g), 0.0);
+                for (j, i) in (s0..s1).enumerate() {
+                    im2col_cf(&x[i * img..(i + 1) * img], g, col, p);
+                    matmul(OP, &mut y[j * out_img..(j + 1) * out_img], p, Mat::rows(wm, k, crs), Mat::rows(col, crs, p), false, threads)?;
+                }
+            }
+            for yi in y.chunks_exact_mut(out_img) {
+                self.add_bias(yi, b);
+            }
+            s0 = s1;
         }
+        Ok(())
     }
 
     fn add_bias(&self, y: &mut [f32], bias: &[f32]) {
@@ -192,13 +217,8 @@ impl CustomOp3 for Conv2dOp {
         // Small batches leave cores idle between chunks: let gemm split instead.
         let inner = if chunks.len() < threads() { threads() } else { 1 };
         let results = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| -> Result<()> {
-            let mut col = vec![0.0f32; col_len(g)];
-            for (i, yi) in range.zip(ys.chunks_exact_mut(out_img)) {
-                self.im2col(&x[i * img..(i + 1) * img], &mut col);
-                self.forward_gemm(&wm, &col, yi, inner)?;
-                self.add_bias(yi, &b);
-            }
-            Ok(())
+            let mut col = Vec::new();
+            self.forward_range(&x, &wm, &b, range, ys, &mut col, inner)
         });
         results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok((CpuStorage::F32(y), self.out_shape()))
@@ -218,89 +238,113 @@ impl CustomOp3 for Conv2dOp {
         let (want_x, want_w, want_b) = (x.track_op(), kernel.track_op(), bias.track_op());
 
         let grad_guard = CpuF32::new(OP, grad)?;
-        let mut dz = grad_guard.data()?;
-        expect_len(OP, "the output gradient", &dz, self.n * out_img)?;
-        if self.params.activation == FusedActivation::Relu {
-            let res_guard = CpuF32::new(OP, res)?;
-            let y = res_guard.data()?;
-            expect_len(OP, "the output", &y, self.n * out_img)?;
-            relu_backward_inplace(dz.to_mut(), &y);
+        let dy = grad_guard.data()?;
+        expect_len(OP, "the output gradient", &dy, self.n * out_img)?;
+        let res_guard = CpuF32::new(OP, res)?;
+        let y = if self.params.activation == FusedActivation::Relu { Some(res_guard.data()?) } else { None };
+        if let Some(y) = &y {
+            expect_len(OP, "the output", y, self.n * out_img)?;
         }
-        let dz: &[f32] = &dz;
-
-        let db = want_b.then(|| {
-            let mut db = vec![0.0f32; k];
-            for zi in dz.chunks_exact(out_img) {
-                if self.channels_last() {
-                    for row in zi.chunks_exact(k) {
-                        add_assign(&mut db, row);
-                    }
-                } else {
-                    for (d, row) in db.iter_mut().zip(zi.chunks_exact(p)) {
-                        *d += sum(row);
-                    }
-                }
-            }
-            db
-        });
-
-        if !want_x && !want_w {
-            return Ok((None, None, db.map(|d| tensor(d, k)).transpose()?));
-        }
+        let y = y.as_deref();
         let x_guard = CpuF32::new(OP, x)?;
-        let xs = x_guard.data()?;
-        expect_len(OP, "the input", &xs, self.n * img)?;
+        let xs = if want_w { x_guard.data()? } else { Vec::new().into() };
+        if want_w {
+            expect_len(OP, "the input", &xs, self.n * img)?;
+        }
         let w_guard = CpuF32::new(OP, kernel)?;
         let w = w_guard.data()?;
+        expect_len(OP, "the kernel", &w, k * crs)?;
         let wm = self.kernel_matrix(&w);
 
         let chunks = batch_chunks(self.n);
         let inner = if chunks.len() < threads() { threads() } else { 1 };
         let mut dx = if want_x { vec![0.0f32; self.n * img] } else { Vec::new() };
         let dx_item = if want_x { img } else { 0 };
-        // Each chunk returns its partial kernel gradient; they are summed in chunk order.
-        let partials = map_chunks_mut(&mut dx, dx_item, &chunks, |range, dxs| -> Result<Vec<f32>> {
-            let mut col = vec![0.0f32; if want_w { col_len(g) } else { 0 }];
-            let mut dcol = vec![0.0f32; if want_x { col_len(g) } else { 0 }];
+        let group = self.group();
+        // Each chunk returns its partial kernel and bias gradients; they are summed in chunk order.
+        let partials = map_chunks_mut(&mut dx, dx_item, &chunks, |range, dxs| -> Result<(Vec<f32>, Vec<f32>)> {
+            let mut dz = vec![0.0f32; group.min(range.len()) * out_img];
+            let mut col = vec![0.0f32; if want_w { group.min(range.len()) * col_len(g) } else { 0 }];
+            let mut dcol = vec![0.0f32; if want_x { group.min(range.len()) * col_len(g) } else { 0 }];
             let mut dw = vec![0.0f32; if want_w { k * crs } else { 0 }];
-            for (j, i) in range.enumerate() {
-                let zi = &dz[i * out_img..(i + 1) * out_img];
+            let mut db = vec![0.0f32; k];
+            let mut s0 = range.start;
+            while s0 < range.end {
+                let s1 = (s0 + group).min(range.end);
+                let m = s1 - s0;
+                let mp = m * p;
+                // The group's output gradient through the relu, as one matrix:
+                // (K, m·P) channels-first, (m·P, K) channels-last.
+                let dz = &mut dz[..m * out_img];
+                let (dy_g, y_g) = (&dy[s0 * out_img..s1 * out_img], y.map(|y| &y[s0 * out_img..s1 * out_img]));
+                if self.channels_last() {
+                    mask_copy(dy_g, y_g, dz);
+                    for row in dz.chunks_exact(k) {
+                        add_assign(&mut db, row);
+                    }
+                } else {
+                    for j in 0..m {
+                        for kk in 0..k {
+                            let src = j * out_img + kk * p;
+                            mask_copy(&dy_g[src..src + p], y_g.map(|y| &y[src..src + p]), &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p]);
+                        }
+                    }
+                    for (d, row) in db.iter_mut().zip(dz.chunks_exact(mp)) {
+                        *d += sum(row);
+                    }
+                }
                 if want_w {
-                    self.im2col(&xs[i * img..(i + 1) * img], &mut col);
+                    let col = &mut col[..m * col_len(g)];
+                    for (j, i) in (s0..s1).enumerate() {
+                        let xi = &xs[i * img..(i + 1) * img];
+                        if self.channels_last() {
+                            im2col_cl(xi, g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
+                        } else {
+                            im2col_cf(xi, g, &mut col[j * p..], mp);
+                        }
+                    }
                     if self.channels_last() {
-                        // dW (K, RSC) += dzᵀ (K, P) · col (P, RSC)
-                        matmul(OP, &mut dw, crs, Mat::transposed(zi, k, p), Mat::rows(&col, p, crs), true, inner)?;
+                        // dW (K, RSC) += dzᵀ (K, m·P) · col (m·P, RSC)
+                        matmul(OP, &mut dw, crs, Mat::transposed(dz, k, mp), Mat::rows(col, mp, crs), true, inner)?;
                     } else {
-                        // dW (K, CRS) += dz (K, P) · colᵀ (P, CRS)
-                        matmul(OP, &mut dw, crs, Mat::rows(zi, k, p), Mat::transposed(&col, p, crs), true, inner)?;
+                        // dW (K, CRS) += dz (K, m·P) · colᵀ (m·P, CRS)
+                        matmul(OP, &mut dw, crs, Mat::rows(dz, k, mp), Mat::transposed(col, mp, crs), true, inner)?;
                     }
                 }
                 if want_x {
-                    let dxi = &mut dxs[j * img..(j + 1) * img];
+                    let dcol = &mut dcol[..m * col_len(g)];
                     if self.channels_last() {
-                        // dcol (P, RSC) = dz (P, K) · W (K, RSC)
-                        matmul(OP, &mut dcol, crs, Mat::rows(zi, p, k), Mat::rows(&wm, k, crs), false, inner)?;
-                        col2im_cl(&dcol, g, dxi);
+                        // dcol (m·P, RSC) = dz (m·P, K) · W (K, RSC)
+                        matmul(OP, dcol, crs, Mat::rows(dz, mp, k), Mat::rows(&wm, k, crs), false, inner)?;
                     } else {
-                        // dcol (CRS, P) = Wᵀ (CRS, K) · dz (K, P)
-                        matmul(OP, &mut dcol, p, Mat::transposed(&wm, crs, k), Mat::rows(zi, k, p), false, inner)?;
-                        col2im_cf(&dcol, g, dxi);
+                        // dcol (CRS, m·P) = Wᵀ (CRS, K) · dz (K, m·P)
+                        matmul(OP, dcol, mp, Mat::transposed(&wm, crs, k), Mat::rows(dz, k, mp), false, inner)?;
+                    }
+                    for j in 0..m {
+                        let at = s0 - range.start + j;
+                        let dxi = &mut dxs[at * img..(at + 1) * img];
+                        if self.channels_last() {
+                            col2im_cl(&dcol[j * col_len(g)..(j + 1) * col_len(g)], g, dxi);
+                        } else {
+                            col2im_cf(&dcol[j * p..], g, dxi, mp);
+                        }
                     }
                 }
+                s0 = s1;
             }
-            Ok(dw)
+            Ok((dw, db))
         });
-        let dw = if want_w {
-            let mut total = vec![0.0f32; k * crs];
-            for part in partials {
-                add_assign(&mut total, &part?);
+        let (mut dw_total, mut db_total) = (vec![0.0f32; k * crs], vec![0.0f32; k]);
+        for part in partials {
+            let (dw, db) = part?;
+            if want_w {
+                add_assign(&mut dw_total, &dw);
             }
-            Some(tensor(self.kernel_from_matrix(total), kernel.shape().clone())?)
-        } else {
-            partials.into_iter().collect::<Result<Vec<_>>>()?;
-            None
-        };
+            add_assign(&mut db_total, &db);
+        }
+        let dw = if want_w { Some(tensor(self.kernel_from_matrix(dw_total), kernel.shape().clone())?) } else { None };
+        let db = if want_b { Some(tensor(db_total, k)?) } else { None };
         let dx = if want_x { Some(tensor(dx, x.shape().clone())?) } else { None };
-        Ok((dx, dw, db.map(|d| tensor(d, k)).transpose()?))
+        Ok((dx, dw, db))
     }
 }

@@ -16,6 +16,7 @@
 //! The backward passes compute the gradient of an input only when candle tracks it
 //! (`Tensor::track_op`): the image batch fed to the first layer gets none.
 
+mod alloc;
 mod conv;
 mod cpu;
 mod dense;
@@ -26,6 +27,7 @@ mod params;
 mod pool;
 pub mod reference;
 
+pub use alloc::tune_allocator;
 pub use conv::conv2d;
 pub use dense::dense;
 pub use dropout::dropout;

@@ -22,6 +22,9 @@ use std::sync::Mutex;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
+use rayon::prelude::*;
+
+use super::cpu::math::multiversion;
 use super::cpu::parallel::{batch_chunks, map_chunks_mut};
 use super::params::{image_dims, DataLayout, Geometry, Padding};
 use super::reference;
@@ -65,14 +68,6 @@ impl MaxPoolOp {
         }
     }
 
-    /// The input rows (or columns) covered by output position `o`, clipped to the image.
-    fn span(o: usize, s: usize, k: usize, pad: usize, len: usize) -> (usize, usize) {
-        let start = o * s;
-        let lo = start.saturating_sub(pad).min(len);
-        let hi = (start + k).saturating_sub(pad).min(len);
-        (lo, hi.max(lo))
-    }
-
     fn forward(&self, x: &[f32]) -> Result<(Vec<f32>, Vec<u32>)> {
         let g = &self.g;
         let (img, out_img) = (g.c * g.in_plane(), g.c * g.out_plane());
@@ -80,60 +75,74 @@ impl MaxPoolOp {
         let mut y = vec![0.0f32; self.n * out_img];
         let mut idx = vec![0u32; self.n * out_img];
         let chunks = batch_chunks(self.n);
-        let idx_parts = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| {
-            let mut ids = vec![0u32; range.len() * out_img];
+        // Each chunk gets its own part of both outputs.
+        let mut parts = Vec::with_capacity(chunks.len());
+        let (mut y_rest, mut i_rest) = (&mut y[..], &mut idx[..]);
+        for r in &chunks {
+            let (yh, yt) = y_rest.split_at_mut(r.len() * out_img);
+            let (ih, it) = i_rest.split_at_mut(r.len() * out_img);
+            parts.push((r.clone(), yh, ih));
+            (y_rest, i_rest) = (yt, it);
+        }
+        parts.into_par_iter().for_each(|(range, ys, ids)| {
             for (j, i) in range.enumerate() {
                 let xi = &x[i * img..(i + 1) * img];
                 let yi = &mut ys[j * out_img..(j + 1) * out_img];
                 let ii = &mut ids[j * out_img..(j + 1) * out_img];
                 match self.layout {
-                    DataLayout::ChannelsFirst => self.forward_cf(xi, yi, ii),
-                    DataLayout::ChannelsLast => self.forward_cl(xi, yi, ii),
+                    DataLayout::ChannelsFirst => pool_cf(self.g, xi, yi, ii),
+                    DataLayout::ChannelsLast => pool_cl(self.g, xi, yi, ii),
                 }
             }
-            ids
         });
-        let mut at = 0;
-        for part in idx_parts {
-            idx[at..at + part.len()].copy_from_slice(&part);
-            at += part.len();
-        }
         Ok((y, idx))
     }
+}
 
-    fn forward_cf(&self, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
-        let g = &self.g;
+/// The input rows (or columns) covered by output position `o`, clipped to the image.
+#[inline(always)]
+fn span(o: usize, s: usize, k: usize, pad: usize, len: usize) -> (usize, usize) {
+    let start = o * s;
+    let lo = start.saturating_sub(pad).min(len);
+    let hi = (start + k).saturating_sub(pad).min(len);
+    (lo, hi.max(lo))
+}
+
+multiversion! {
+    /// Max pooling of one channels-first image.
+    fn pool_cf(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
         for c in 0..g.c {
             let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
             for oh in 0..g.oh {
-                let (h0, h1) = Self::span(oh, g.sh, g.kh, g.pt, g.h);
+                let (h0, h1) = span(oh, g.sh, g.kh, g.pt, g.h);
                 for ow in 0..g.ow {
-                    let (w0, w1) = Self::span(ow, g.sw, g.kw, g.pl, g.w);
-                    let mut best = f32::NEG_INFINITY;
+                    let (w0, w1) = span(ow, g.sw, g.kw, g.pl, g.w);
                     let mut at = h0 * g.w + w0;
+                    let mut best = plane[at];
                     for ih in h0..h1 {
-                        for iw in w0..w1 {
-                            let v = plane[ih * g.w + iw];
-                            if v > best {
-                                best = v;
-                                at = ih * g.w + iw;
-                            }
+                        for (iw, &v) in plane[ih * g.w + w0..ih * g.w + w1].iter().enumerate() {
+                            let gt = v > best;
+                            best = if gt { v } else { best };
+                            at = if gt { ih * g.w + w0 + iw } else { at };
                         }
                     }
                     let o = (c * g.oh + oh) * g.ow + ow;
-                    y[o] = if at < plane.len() { plane[at] } else { best };
+                    y[o] = best;
                     idx[o] = at as u32;
                 }
             }
         }
     }
+}
 
-    fn forward_cl(&self, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
-        let (g, c) = (&self.g, self.g.c);
+multiversion! {
+    /// Max pooling of one channels-last image.
+    fn pool_cl(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+        let c = g.c;
         for oh in 0..g.oh {
-            let (h0, h1) = Self::span(oh, g.sh, g.kh, g.pt, g.h);
+            let (h0, h1) = span(oh, g.sh, g.kh, g.pt, g.h);
             for ow in 0..g.ow {
-                let (w0, w1) = Self::span(ow, g.sw, g.kw, g.pl, g.w);
+                let (w0, w1) = span(ow, g.sw, g.kw, g.pl, g.w);
                 let o = (oh * g.ow + ow) * c;
                 let (yo, io) = (&mut y[o..o + c], &mut idx[o..o + c]);
                 let first = h0 * g.w + w0;
@@ -142,16 +151,22 @@ impl MaxPoolOp {
                 for ih in h0..h1 {
                     for iw in w0..w1 {
                         let at = ih * g.w + iw;
-                        for ((b, i), &v) in yo.iter_mut().zip(io.iter_mut()).zip(&x[at * c..(at + 1) * c]) {
-                            if v > *b {
-                                *b = v;
-                                *i = at as u32;
-                            }
-                        }
+                        max_update(&x[at * c..(at + 1) * c], at as u32, yo, io);
                     }
                 }
             }
         }
+    }
+}
+
+/// `best = max(best, v)` per channel, recording `at` where `v` wins (strictly, so the
+/// first maximum is kept); branch-free so it vectorises.
+#[inline(always)]
+fn max_update(v: &[f32], at: u32, best: &mut [f32], idx: &mut [u32]) {
+    for ((b, i), &x) in best.iter_mut().zip(idx.iter_mut()).zip(v) {
+        let gt = x > *b;
+        *b = if gt { x } else { *b };
+        *i = if gt { at } else { *i };
     }
 }
 
@@ -199,16 +214,21 @@ impl CustomOp1 for MaxPoolOp {
                 match self.layout {
                     DataLayout::ChannelsFirst => {
                         let per_plane = g.out_plane();
-                        for (o, (&d, &at)) in dyi.iter().zip(ii).enumerate() {
-                            if let Some(v) = dxi.get_mut((o / per_plane) * plane + at as usize) {
-                                *v += d;
+                        for ((d, ii), dxp) in dyi.chunks_exact(per_plane).zip(ii.chunks_exact(per_plane)).zip(dxi.chunks_exact_mut(plane)) {
+                            for (&d, &at) in d.iter().zip(ii) {
+                                if let Some(v) = dxp.get_mut(at as usize) {
+                                    *v += d;
+                                }
                             }
                         }
                     }
                     DataLayout::ChannelsLast => {
-                        for (o, (&d, &at)) in dyi.iter().zip(ii).enumerate() {
-                            if let Some(v) = dxi.get_mut(at as usize * g.c + o % g.c) {
-                                *v += d;
+                        let c = g.c;
+                        for (d, ii) in dyi.chunks_exact(c).zip(ii.chunks_exact(c)) {
+                            for (ci, (&d, &at)) in d.iter().zip(ii).enumerate() {
+                                if let Some(v) = dxi.get_mut(at as usize * c + ci) {
+                                    *v += d;
+                                }
                             }
                         }
                     }

@@ -25,10 +25,11 @@ fn valid_range(out: usize, s: usize, r: usize, pad: usize, len: usize) -> (usize
     (lo.min(hi), hi)
 }
 
-/// Channels-first im2col of one image.
-pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32]) {
+/// Channels-first im2col of one image. Row `(c, r, s)` of the patch matrix starts at
+/// `col[row · ld]` (`ld >= OH·OW`, so several images can sit side by side).
+pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
     let (p, ow) = (g.out_plane(), g.ow);
-    let mut rows = col.chunks_exact_mut(p);
+    let mut rows = col.chunks_mut(ld.max(p)).filter(|r| r.len() >= p).map(|r| &mut r[..p]);
     for c in 0..g.c {
         let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
         for r in 0..g.kh {
@@ -60,10 +61,10 @@ pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32]) {
     }
 }
 
-/// Channels-first col2im of one image: `dx += fold(dcol)`.
-pub(crate) fn col2im_cf(dcol: &[f32], g: &Geometry, dx: &mut [f32]) {
+/// Channels-first col2im of one image: `dx += fold(dcol)`, rows `ld` apart as in [`im2col_cf`].
+pub(crate) fn col2im_cf(dcol: &[f32], g: &Geometry, dx: &mut [f32], ld: usize) {
     let (p, ow) = (g.out_plane(), g.ow);
-    let mut rows = dcol.chunks_exact(p);
+    let mut rows = dcol.chunks(ld.max(p)).filter(|r| r.len() >= p).map(|r| &r[..p]);
     for c in 0..g.c {
         let plane = &mut dx[c * g.in_plane()..(c + 1) * g.in_plane()];
         for r in 0..g.kh {

@@ -77,6 +77,21 @@ multiversion! {
 }
 
 multiversion! {
+    /// `out = g` where `y > 0` (or everywhere when `y` is None), else 0: the relu backward
+    /// from the relu's output, written to a new place.
+    pub(crate) fn mask_copy(g: &[f32], y: Option<&[f32]>, out: &mut [f32]) {
+        match y {
+            Some(y) => {
+                for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                    *o = if y > 0.0 { g } else { 0.0 };
+                }
+            }
+            None => out.copy_from_slice(&g[..out.len()]),
+        }
+    }
+}
+
+multiversion! {
     /// `x[i] += b[i]` (then relu if `relu`).
     pub(crate) fn add_row(x: &mut [f32], b: &[f32], relu: bool) {
         if relu {
