@@ -24,14 +24,17 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+use std::ops::Range;
 use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::math::{multiversion, sigmoid, tanh};
-use super::cpu::parallel::threads;
+use super::cpu::parallel::{map_chunks_mut, split, threads};
 use super::dense::dense;
 use super::params::{FusedActivation, LstmActivation};
 use super::reference;
@@ -147,24 +150,20 @@ fn act_grad_from_value(a: LstmActivation, y: f32) -> f32 {
 }
 
 #[inline(always)]
-fn cell_forward_with(a: LstmActivation, z: &[f32], c_prev: Option<&[f32]>, gates: &mut [f32], c: &mut [f32], h: &mut [f32]) {
+fn cell_forward_with(a: LstmActivation, z: &[f32], c_prev: &[f32], gates: &mut [f32], c: &mut [f32], h: &mut [f32]) {
     let hn = h.len();
-    let (zi, rest) = z.split_at(hn);
-    let (zf, rest) = rest.split_at(hn);
-    let (zg, zo) = rest.split_at(hn);
+    // Slices of exactly `hn` values, so the loop has no bounds checks and vectorises.
+    let (zi, zf, zg, zo) = (&z[..hn], &z[hn..2 * hn], &z[2 * hn..3 * hn], &z[3 * hn..4 * hn]);
     let (gi, rest) = gates.split_at_mut(hn);
     let (gf, rest) = rest.split_at_mut(hn);
     let (gg, go) = rest.split_at_mut(hn);
+    let (go, c_prev, c) = (&mut go[..hn], &c_prev[..hn], &mut c[..hn]);
     for j in 0..hn {
         let i = sigmoid(zi[j]);
         let f = sigmoid(zf[j]);
         let g = act(a, zg[j]);
         let o = sigmoid(zo[j]);
-        let cp = match c_prev {
-            Some(cp) => cp[j],
-            None => 0.0,
-        };
-        let cj = f * cp + i * g;
+        let cj = f * c_prev[j] + i * g;
         gi[j] = i;
         gf[j] = f;
         gg[j] = g;
@@ -176,7 +175,7 @@ fn cell_forward_with(a: LstmActivation, z: &[f32], c_prev: Option<&[f32]>, gates
 
 multiversion! {
     /// One sample's gates, cell and hidden state at one step from its pre-activations `z (4H)`.
-    fn cell_forward(a: LstmActivation, z: &[f32], c_prev: Option<&[f32]>, gates: &mut [f32], c: &mut [f32], h: &mut [f32]) {
+    fn cell_forward(a: LstmActivation, z: &[f32], c_prev: &[f32], gates: &mut [f32], c: &mut [f32], h: &mut [f32]) {
         // One loop per activation, so the match is not inside the vectorised loop.
         match a {
             LstmActivation::Tanh => cell_forward_with(LstmActivation::Tanh, z, c_prev, gates, c, h),
@@ -191,7 +190,8 @@ multiversion! {
 struct CellBack<'a> {
     gates: &'a [f32],
     c: &'a [f32],
-    c_prev: Option<&'a [f32]>,
+    /// c_{t-1} (zeros at the first step).
+    c_prev: &'a [f32],
     /// Gradient reaching h_t (from the output and from step t+1).
     dh: &'a [f32],
 }
@@ -199,26 +199,23 @@ struct CellBack<'a> {
 #[inline(always)]
 fn cell_backward_with(a: LstmActivation, s: &CellBack<'_>, dc_next: &mut [f32], dz: &mut [f32]) {
     let hn = s.c.len();
-    let (gi, rest) = s.gates.split_at(hn);
-    let (gf, rest) = rest.split_at(hn);
-    let (gg, go) = rest.split_at(hn);
+    let g4 = s.gates;
+    let (gi, gf, gg, go) = (&g4[..hn], &g4[hn..2 * hn], &g4[2 * hn..3 * hn], &g4[3 * hn..4 * hn]);
+    let (c, cp, dhs, dcn) = (&s.c[..hn], &s.c_prev[..hn], &s.dh[..hn], &mut dc_next[..hn]);
     let (dzi, rest) = dz.split_at_mut(hn);
     let (dzf, rest) = rest.split_at_mut(hn);
     let (dzg, dzo) = rest.split_at_mut(hn);
+    let dzo = &mut dzo[..hn];
     for j in 0..hn {
         let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
-        let ac = act(a, s.c[j]);
-        let dh = s.dh[j];
-        let dc = dh * o * act_grad_from_value(a, ac) + dc_next[j];
-        let cp = match s.c_prev {
-            Some(cp) => cp[j],
-            None => 0.0,
-        };
+        let ac = act(a, c[j]);
+        let dh = dhs[j];
+        let dc = dh * o * act_grad_from_value(a, ac) + dcn[j];
         dzi[j] = dc * g * i * (1.0 - i);
-        dzf[j] = dc * cp * f * (1.0 - f);
+        dzf[j] = dc * cp[j] * f * (1.0 - f);
         dzg[j] = dc * i * act_grad_from_value(a, g);
         dzo[j] = dh * ac * o * (1.0 - o);
-        dc_next[j] = dc * f;
+        dcn[j] = dc * f;
     }
 }
 
@@ -236,12 +233,11 @@ multiversion! {
 }
 
 impl LstmOp {
-    fn threads(&self) -> usize {
-        if self.n * self.h * 4 * self.h >= PARALLEL_MACS {
-            threads()
-        } else {
-            1
-        }
+    /// The sample chunks the recurrence runs in: samples are independent, so each chunk
+    /// runs all its time steps on its own thread, with no synchronisation per step.
+    fn chunks(&self) -> Vec<Range<usize>> {
+        // Below 8 samples per chunk the per-step products get too thin to pay.
+        split(self.n, threads().min(self.n / 8).max(1))
     }
 
     fn forward(&self, xp: &[f32], u: &[f32]) -> Result<Saved> {
@@ -252,19 +248,52 @@ impl LstmOp {
         let mut gates = vec![0.0f32; n * t * h4];
         let mut cells = vec![0.0f32; n * t * h];
         let mut hidden = vec![0.0f32; n * t * h];
+        let chunks = self.chunks();
+        let mut parts = Vec::with_capacity(chunks.len());
+        let (mut g_rest, mut c_rest, mut h_rest) = (&mut gates[..], &mut cells[..], &mut hidden[..]);
+        for r in &chunks {
+            let (g0, g1) = g_rest.split_at_mut(r.len() * t * h4);
+            let (c0, c1) = c_rest.split_at_mut(r.len() * t * h);
+            let (h0, h1) = h_rest.split_at_mut(r.len() * t * h);
+            parts.push((r.clone(), g0, c0, h0));
+            (g_rest, c_rest, h_rest) = (g1, c1, h1);
+        }
+        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS { threads() } else { 1 };
+        parts
+            .into_par_iter()
+            .map(|(r, g, c, hs)| self.forward_chunk(&xp[r.start * t * h4..r.end * t * h4], u, r.len(), g, c, hs, inner))
+            .collect::<Result<Vec<()>>>()?;
+        Ok(Saved { gates, cells, hidden })
+    }
+
+    /// The recurrence over all steps for `n` samples (their slices of every buffer).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_chunk(
+        &self,
+        xp: &[f32],
+        u: &[f32],
+        n: usize,
+        gates: &mut [f32],
+        cells: &mut [f32],
+        hidden: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        let (t, h) = (self.t, self.h);
+        let h4 = 4 * h;
         let mut z = vec![0.0f32; n * h4];
+        let zeros = vec![0.0f32; h];
         for step in 0..t {
             for s in 0..n {
                 z[s * h4..(s + 1) * h4].copy_from_slice(&xp[(s * t + step) * h4..(s * t + step + 1) * h4]);
             }
             if step > 0 {
                 let h_prev = Mat::strided(&hidden[(step - 1) * h..], n, h, t * h, 1);
-                matmul(OP, &mut z, h4, h_prev, Mat::rows(u, h, h4), true, self.threads())?;
+                matmul(OP, &mut z, h4, h_prev, Mat::rows(u, h, h4), true, threads)?;
             }
             for s in 0..n {
                 let at = s * t + step;
                 let (before, from) = cells.split_at_mut(at * h);
-                let c_prev = (step > 0).then(|| &before[(at - 1) * h..at * h]);
+                let c_prev = if step > 0 { &before[(at - 1) * h..at * h] } else { &zeros[..] };
                 cell_forward(
                     self.activation,
                     &z[s * h4..(s + 1) * h4],
@@ -275,7 +304,51 @@ impl LstmOp {
                 );
             }
         }
-        Ok(Saved { gates, cells, hidden })
+        Ok(())
+    }
+
+    /// Backpropagation through time for `n` samples: fills their `dz` (the gradient of the
+    /// pre-activations, `4H` per step) from their output gradient `dout`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_chunk(&self, saved: (&[f32], &[f32]), dout: &[f32], u: &[f32], n: usize, dz: &mut [f32], threads: usize) -> Result<()> {
+        let (t, h) = (self.t, self.h);
+        let h4 = 4 * h;
+        let (gates, cells) = saved;
+        let mut dh_next = vec![0.0f32; n * h];
+        let mut dc_next = vec![0.0f32; n * h];
+        let mut dh = vec![0.0f32; h];
+        let zeros = vec![0.0f32; h];
+        for step in (0..t).rev() {
+            for s in 0..n {
+                let at = s * t + step;
+                dh.copy_from_slice(&dh_next[s * h..(s + 1) * h]);
+                let from_out = if self.return_sequences {
+                    Some(&dout[at * h..(at + 1) * h])
+                } else if step + 1 == t {
+                    Some(&dout[s * h..(s + 1) * h])
+                } else {
+                    None
+                };
+                if let Some(d) = from_out {
+                    for (a, &b) in dh.iter_mut().zip(d) {
+                        *a += b;
+                    }
+                }
+                let back = CellBack {
+                    gates: &gates[at * h4..(at + 1) * h4],
+                    c: &cells[at * h..(at + 1) * h],
+                    c_prev: if step > 0 { &cells[(at - 1) * h..at * h] } else { &zeros[..] },
+                    dh: &dh,
+                };
+                cell_backward(self.activation, &back, &mut dc_next[s * h..(s + 1) * h], &mut dz[at * h4..(at + 1) * h4]);
+            }
+            if step > 0 {
+                // dh_{t-1} (n, H) = dz_t (n, 4H) · Uᵀ (4H, H)
+                let dz_t = Mat::strided(&dz[step * h4..], n, h4, t * h4, 1);
+                matmul(OP, &mut dh_next, h, dz_t, Mat::transposed(u, h4, h), false, threads)?;
+            }
+        }
+        Ok(())
     }
 
     fn output(&self, saved: &Saved) -> Vec<f32> {
@@ -328,40 +401,16 @@ impl CustomOp2 for LstmOp {
         let dout = grad_guard.data()?;
         expect_len(OP, "the output gradient", &dout, if self.return_sequences { n * t * h } else { n * h })?;
 
+        let per_out = if self.return_sequences { t * h } else { h };
         let mut dz = vec![0.0f32; n * t * h4];
-        let mut dh_next = vec![0.0f32; n * h];
-        let mut dc_next = vec![0.0f32; n * h];
-        let mut dh = vec![0.0f32; h];
-        for step in (0..t).rev() {
-            for s in 0..n {
-                let at = s * t + step;
-                dh.copy_from_slice(&dh_next[s * h..(s + 1) * h]);
-                let from_out = if self.return_sequences {
-                    Some(&dout[at * h..(at + 1) * h])
-                } else if step + 1 == t {
-                    Some(&dout[s * h..(s + 1) * h])
-                } else {
-                    None
-                };
-                if let Some(d) = from_out {
-                    for (a, &b) in dh.iter_mut().zip(d) {
-                        *a += b;
-                    }
-                }
-                let back = CellBack {
-                    gates: &saved.gates[at * h4..(at + 1) * h4],
-                    c: &saved.cells[at * h..(at + 1) * h],
-                    c_prev: (step > 0).then(|| &saved.cells[(at - 1) * h..at * h]),
-                    dh: &dh,
-                };
-                cell_backward(self.activation, &back, &mut dc_next[s * h..(s + 1) * h], &mut dz[at * h4..(at + 1) * h4]);
-            }
-            if step > 0 {
-                // dh_{t-1} (N, H) = dz_t (N, 4H) · Uᵀ (4H, H)
-                let dz_t = Mat::strided(&dz[step * h4..], n, h4, t * h4, 1);
-                matmul(OP, &mut dh_next, h, dz_t, Mat::transposed(&uw, h4, h), false, self.threads())?;
-            }
-        }
+        let chunks = self.chunks();
+        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS { threads() } else { 1 };
+        map_chunks_mut(&mut dz, t * h4, &chunks, |r, dzs| {
+            let saved_part = (&saved.gates[r.start * t * h4..r.end * t * h4], &saved.cells[r.start * t * h..r.end * t * h]);
+            self.backward_chunk(saved_part, &dout[r.start * per_out..r.end * per_out], &uw, r.len(), dzs, inner)
+        })
+        .into_iter()
+        .collect::<Result<Vec<()>>>()?;
 
         let du = if u.track_op() {
             // dU (H, 4H) = Σ_t h_{t-1}ᵀ · dz_t, one product over all (sample, step) rows.
