@@ -173,3 +173,57 @@ fn shape_errors_name_the_op_and_shapes() -> Result<()> {
     assert!(conv2d(&x, &kernel, None, &p).is_err());
     Ok(())
 }
+
+#[test]
+fn fused_conv_max_pool_matches_conv_then_pool() {
+    use dlkit::ops::{conv2d_max_pool, MaxPoolParams};
+    use DataLayout::*;
+    use FusedActivation::*;
+    use Padding::*;
+    // (case, pool window, pool stride, pool padding)
+    let cases = [
+        (case(2, 1, (13, 13), 4, (3, 3), 1, Valid, ChannelsFirst, Relu), (2, 2), (2, 2), Valid), // 11x11 -> 5x5
+        (case(3, 3, (10, 10), 5, (3, 3), 1, Valid, ChannelsLast, Relu), (2, 2), (2, 2), Valid),
+        (case(2, 2, (9, 9), 3, (3, 3), 1, Same, ChannelsFirst, Linear), (2, 2), (2, 2), Same), // 9x9 -> 5x5
+        (case(1, 2, (12, 11), 6, (5, 5), 1, Valid, ChannelsLast, Linear), (3, 3), (2, 2), Valid),
+        (case(33, 3, (12, 12), 8, (3, 3), 1, Valid, ChannelsFirst, Relu), (2, 2), (2, 2), Valid),
+        (case(33, 3, (12, 12), 8, (3, 3), 2, Same, ChannelsLast, Relu), (2, 2), (1, 1), Same),
+    ];
+    for (i, (c, window, stride, padding)) in cases.iter().enumerate() {
+        let seed = 900 + 10 * i as u64;
+        let inputs = [randn(&x_shape(c), seed), randn(&[c.k, c.c, c.kh, c.kw], seed + 1), randn(&[c.k], seed + 2)];
+        let p = params(c);
+        let mp = MaxPoolParams { pool: *window, stride: *stride, padding: *padding };
+        let (y, g) = grads(&inputs, seed + 3, |t| conv2d_max_pool(&t[0], &t[1], Some(&t[2]), &p, &mp));
+        let (y_ref, g_ref) = grads(&inputs, seed + 3, |t| {
+            let y = ops::reference::conv2d(&t[0], &t[1], Some(&t[2]), &p)?;
+            ops::reference::max_pool2d(&y, *window, *stride, *padding, c.layout)
+        });
+        let what = format!("fused case {i}");
+        assert_close(&y, &y_ref, 1e-4, 1e-4, &format!("{what}: forward"));
+        for (j, name) in ["input", "kernel", "bias"].iter().enumerate() {
+            let (a, b) = (g[j].as_ref().unwrap(), g_ref[j].as_ref().unwrap());
+            let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_close(a, b, 1e-5 * scale.max(1.0), 1e-4, &format!("{what}: {name} gradient"));
+        }
+        // The fused op equals the two fast ops one after the other.
+        let two = ops::max_pool2d(&conv2d(&inputs[0], &inputs[1], Some(&inputs[2]), &p).unwrap(), *window, *stride, *padding, c.layout).unwrap();
+        assert_close(&y, &two, 0.0, 0.0, &format!("{what}: fused vs conv2d + max_pool2d"));
+    }
+}
+
+#[test]
+fn fused_conv_max_pool_finite_differences() {
+    use dlkit::ops::{conv2d_max_pool, MaxPoolParams};
+    // Piecewise linear in x once the max and relu pattern is fixed; eps 1e-3 rarely crosses
+    // a switch. Same tolerance reasoning as `finite_differences_agree`.
+    let inputs = [randn(&[2, 2, 9, 9], 31), randn(&[3, 2, 3, 3], 32).affine(0.3, 0.0).unwrap(), randn(&[3], 33)];
+    let p = Conv2dParams { activation: FusedActivation::Relu, ..Default::default() };
+    let mp = MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid }; // 7x7 -> 3x3
+    let f = |t: &[Tensor]| conv2d_max_pool(&t[0], &t[1], Some(&t[2]), &p, &mp);
+    let (_, g) = grads(&inputs, 34, f);
+    for which in 0..3 {
+        let checks = finite_differences(&inputs, which, 34, 1e-3, 24, g[which].as_ref().unwrap(), f);
+        assert_fd(&checks, 2e-3, 1e-2, &format!("fused input {which}"));
+    }
+}

@@ -23,6 +23,9 @@
 //! ```
 
 use std::ops::Range;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
@@ -31,7 +34,8 @@ use super::cpu::gemm::{matmul, Mat};
 use super::cpu::im2col::{col2im_cf, col2im_cl, col_len, im2col_cf, im2col_cl};
 use super::cpu::math::{add_assign, add_row, add_scalar, mask_copy, sum};
 use super::cpu::parallel::{batch_chunks, map_chunks_mut, threads};
-use super::params::{image_dims, Conv2dParams, DataLayout, FusedActivation, Geometry};
+use super::params::{image_dims, Conv2dParams, DataLayout, FusedActivation, Geometry, Padding};
+use super::pool::{pool_cf, pool_cl};
 use super::reference;
 
 const OP: &str = "conv2d";
@@ -46,7 +50,43 @@ pub fn conv2d(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, params: &Conv2
     if !fast {
         return reference::conv2d(x, kernel, bias, params);
     }
-    let op = Conv2dOp { params: *params, g, n, k };
+    apply(x, kernel, bias, Conv2dOp { params: *params, g, n, k, pool: None })
+}
+
+/// The window of a max pooling fused after a convolution, Keras `MaxPooling2D` semantics
+/// (see [`max_pool2d`](super::max_pool2d)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPoolParams {
+    pub pool: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: Padding,
+}
+
+/// `max_pool2d(act(conv2d(x, kernel) + bias))` in one op: the same values and gradients as
+/// [`conv2d`] followed by [`max_pool2d`](super::max_pool2d), but the full-size convolution
+/// output and its gradient never exist in memory (each image's is made in a cache-sized
+/// scratch buffer and pooled at once), and candle tracks one node instead of two. Use it
+/// for a `Conv2D` directly followed by `MaxPooling2D`.
+pub fn conv2d_max_pool(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    params: &Conv2dParams,
+    pool: &MaxPoolParams,
+) -> Result<Tensor> {
+    let (n, g, k) = check_shapes(x, kernel, bias, params)?;
+    let pg = Geometry::new("conv2d_max_pool", (k, g.oh, g.ow), pool.pool, pool.stride, pool.padding)?;
+    let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
+    if !fast {
+        let y = reference::conv2d(x, kernel, bias, params)?;
+        return reference::max_pool2d(&y, pool.pool, pool.stride, pool.padding, params.layout);
+    }
+    let plan = PoolPlan { g: pg, argmax: Mutex::new(None) };
+    apply(x, kernel, bias, Conv2dOp { params: *params, g, n, k, pool: Some(plan) })
+}
+
+fn apply(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, op: Conv2dOp) -> Result<Tensor> {
+    let k = op.k;
     match bias {
         Some(b) => x.apply_op3(kernel, b, op),
         // A constant zero bias keeps one op type; its gradient is never computed.
@@ -80,11 +120,21 @@ fn check_shapes(
     Ok((n, g, k))
 }
 
+/// A max pooling applied to each image's convolution output inside the op.
+struct PoolPlan {
+    /// The pooling geometry over one convolution output `(K, OH, OW)`.
+    g: Geometry,
+    /// Per pooled value, the index of its maximum in its convolution output plane
+    /// (`oh·OW + ow`), from the forward pass for the backward pass.
+    argmax: Mutex<Option<Vec<u32>>>,
+}
+
 struct Conv2dOp {
     params: Conv2dParams,
     g: Geometry,
     n: usize,
     k: usize,
+    pool: Option<PoolPlan>,
 }
 
 impl Conv2dOp {
@@ -93,11 +143,50 @@ impl Conv2dOp {
     }
 
     fn out_shape(&self) -> Shape {
-        let (n, k, g) = (self.n, self.k, &self.g);
+        let (n, k) = (self.n, self.k);
+        let (oh, ow) = match &self.pool {
+            Some(p) => (p.g.oh, p.g.ow),
+            None => (self.g.oh, self.g.ow),
+        };
         match self.params.layout {
-            DataLayout::ChannelsFirst => (n, k, g.oh, g.ow).into(),
-            DataLayout::ChannelsLast => (n, g.oh, g.ow, k).into(),
+            DataLayout::ChannelsFirst => (n, k, oh, ow).into(),
+            DataLayout::ChannelsLast => (n, oh, ow, k).into(),
         }
+    }
+
+    /// Values per image of the op's output (pooled, if pooling).
+    fn out_img(&self) -> usize {
+        match &self.pool {
+            Some(p) => self.k * p.g.out_plane(),
+            None => self.k * self.g.out_plane(),
+        }
+    }
+
+    /// Forward pass with pooling: each group's convolution output goes to a scratch buffer
+    /// and is pooled into `ys`/`ids` at once.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_pooled(&self, pg: Geometry, x: &[f32], wm: &[f32], b: &[f32], range: Range<usize>, ys: &mut [f32], ids: &mut [u32], threads: usize) -> Result<()> {
+        let conv_img = self.k * self.g.out_plane();
+        let pool_img = self.k * pg.out_plane();
+        let group = self.group();
+        let mut scratch = vec![0.0f32; group.min(range.len()) * conv_img];
+        let mut col = Vec::new();
+        let mut s0 = range.start;
+        while s0 < range.end {
+            let s1 = (s0 + group).min(range.end);
+            let conv = &mut scratch[..(s1 - s0) * conv_img];
+            self.forward_range(x, wm, b, s0..s1, conv, &mut col, threads)?;
+            for (j, i) in (s0..s1).enumerate() {
+                let at = (i - range.start) * pool_img;
+                let (yc, yo, io) = (&conv[j * conv_img..(j + 1) * conv_img], &mut ys[at..at + pool_img], &mut ids[at..at + pool_img]);
+                match self.params.layout {
+                    DataLayout::ChannelsFirst => pool_cf(pg, yc, yo, io),
+                    DataLayout::ChannelsLast => pool_cl(pg, yc, yo, io),
+                }
+            }
+            s0 = s1;
+        }
+        Ok(())
     }
 
     /// The kernel as the gemm wants it: `(K, C·kh·kw)` channels-first (as given) or
@@ -212,15 +301,41 @@ impl CustomOp3 for Conv2dOp {
         expect_len(OP, "the kernel", &w, self.k * g.c * g.window())?;
         expect_len(OP, "the bias", &b, self.k)?;
         let wm = self.kernel_matrix(&w);
-        let mut y = vec![0.0f32; self.n * out_img];
         let chunks = batch_chunks(self.n);
         // Small batches leave cores idle between chunks: let gemm split instead.
         let inner = if chunks.len() < threads() { threads() } else { 1 };
-        let results = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| -> Result<()> {
-            let mut col = Vec::new();
-            self.forward_range(&x, &wm, &b, range, ys, &mut col, inner)
-        });
-        results.into_iter().collect::<Result<Vec<()>>>()?;
+        let y = match &self.pool {
+            None => {
+                let mut y = vec![0.0f32; self.n * out_img];
+                let results = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| -> Result<()> {
+                    let mut col = Vec::new();
+                    self.forward_range(&x, &wm, &b, range, ys, &mut col, inner)
+                });
+                results.into_iter().collect::<Result<Vec<()>>>()?;
+                y
+            }
+            Some(plan) => {
+                let pool_img = self.out_img();
+                let mut y = vec![0.0f32; self.n * pool_img];
+                let mut idx = vec![0u32; self.n * pool_img];
+                let mut parts = Vec::with_capacity(chunks.len());
+                let (mut y_rest, mut i_rest) = (&mut y[..], &mut idx[..]);
+                for r in &chunks {
+                    let (yh, yt) = y_rest.split_at_mut(r.len() * pool_img);
+                    let (ih, it) = i_rest.split_at_mut(r.len() * pool_img);
+                    parts.push((r.clone(), yh, ih));
+                    (y_rest, i_rest) = (yt, it);
+                }
+                parts
+                    .into_par_iter()
+                    .map(|(r, ys, ids)| self.forward_pooled(plan.g, &x, &wm, &b, r, ys, ids, inner))
+                    .collect::<Result<Vec<()>>>()?;
+                if let Ok(mut slot) = plan.argmax.lock() {
+                    *slot = Some(idx);
+                }
+                y
+            }
+        };
         Ok((CpuStorage::F32(y), self.out_shape()))
     }
 
@@ -237,15 +352,33 @@ impl CustomOp3 for Conv2dOp {
         let (img, out_img, crs) = (g.c * g.in_plane(), k * p, g.c * g.window());
         let (want_x, want_w, want_b) = (x.track_op(), kernel.track_op(), bias.track_op());
 
+        // With pooling, `dy` and `y` are the pooled gradient and output (`res_img` per image).
+        let res_img = self.out_img();
         let grad_guard = CpuF32::new(OP, grad)?;
         let dy = grad_guard.data()?;
-        expect_len(OP, "the output gradient", &dy, self.n * out_img)?;
+        expect_len(OP, "the output gradient", &dy, self.n * res_img)?;
         let res_guard = CpuF32::new(OP, res)?;
         let y = if self.params.activation == FusedActivation::Relu { Some(res_guard.data()?) } else { None };
         if let Some(y) = &y {
-            expect_len(OP, "the output", y, self.n * out_img)?;
+            expect_len(OP, "the output", y, self.n * res_img)?;
         }
         let y = y.as_deref();
+        // The guard holds the pooling indices for the whole backward pass (and leaves them
+        // in place for another backward pass through the same graph).
+        let argmax_guard = match &self.pool {
+            None => None,
+            Some(plan) => match plan.argmax.lock() {
+                Ok(guard) => Some((plan.g, guard)),
+                Err(_) => bail!("{OP}: the pooling indices were poisoned by a panic"),
+            },
+        };
+        let argmax = match &argmax_guard {
+            None => None,
+            Some((pg, guard)) => match guard.as_ref() {
+                Some(idx) if idx.len() == self.n * res_img => Some((*pg, idx.as_slice())),
+                _ => bail!("{OP}: the pooling indices of the forward pass are missing"),
+            },
+        };
         let x_guard = CpuF32::new(OP, x)?;
         let xs = if want_w { x_guard.data()? } else { Vec::new().into() };
         if want_w {
@@ -276,8 +409,43 @@ impl CustomOp3 for Conv2dOp {
                 // The group's output gradient through the relu, as one matrix:
                 // (K, m·P) channels-first, (m·P, K) channels-last.
                 let dz = &mut dz[..m * out_img];
-                let (dy_g, y_g) = (&dy[s0 * out_img..s1 * out_img], y.map(|y| &y[s0 * out_img..s1 * out_img]));
-                if self.channels_last() {
+                let (dy_g, y_g) = (&dy[s0 * res_img..s1 * res_img], y.map(|y| &y[s0 * res_img..s1 * res_img]));
+                if let Some((pg, idx)) = &argmax {
+                    // Un-pool: each pooled gradient goes to its maximum, through the relu
+                    // (the maximum was positive exactly when the pooled value is).
+                    dz.fill(0.0);
+                    let idx_g = &idx[s0 * res_img..s1 * res_img];
+                    let pp = pg.out_plane();
+                    for j in 0..m {
+                        let base = j * res_img;
+                        for q in 0..res_img {
+                            let mut d = dy_g[base + q];
+                            if let Some(y) = y_g {
+                                if y[base + q] <= 0.0 {
+                                    d = 0.0;
+                                }
+                            }
+                            let at = idx_g[base + q] as usize;
+                            let dst = if self.channels_last() {
+                                (j * p + at) * k + q % k
+                            } else {
+                                (q / pp) * mp + j * p + at
+                            };
+                            if let Some(v) = dz.get_mut(dst) {
+                                *v += d;
+                            }
+                        }
+                    }
+                    if self.channels_last() {
+                        for row in dz.chunks_exact(k) {
+                            add_assign(&mut db, row);
+                        }
+                    } else {
+                        for (d, row) in db.iter_mut().zip(dz.chunks_exact(mp)) {
+                            *d += sum(row);
+                        }
+                    }
+                } else if self.channels_last() {
                     mask_copy(dy_g, y_g, dz);
                     for row in dz.chunks_exact(k) {
                         add_assign(&mut db, row);

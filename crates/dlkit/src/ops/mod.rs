@@ -7,6 +7,7 @@
 //! | op | inputs | output |
 //! |----|--------|--------|
 //! | [`conv2d`] | x `(N,C,H,W)` or `(N,H,W,C)`, kernel `(K,C,kh,kw)`, bias `(K)` | `(N,K,OH,OW)` or `(N,OH,OW,K)` |
+//! | [`conv2d_max_pool`] | as `conv2d` | `max_pool2d(conv2d(..))`, without the full-size intermediate |
 //! | [`max_pool2d`] | x `(N,C,H,W)` or `(N,H,W,C)` | pooled, same layout |
 //! | [`dropout`] | any shape | same shape |
 //! | [`dense`] | x `(N,in)`, kernel `(in,out)`, bias `(out)` | `(N,out)` |
@@ -28,7 +29,7 @@ mod pool;
 pub mod reference;
 
 pub use alloc::tune_allocator;
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_max_pool, MaxPoolParams};
 pub use dense::dense;
 pub use dropout::dropout;
 pub use loss::{softmax, softmax_cross_entropy};

@@ -110,7 +110,7 @@ fn span(o: usize, s: usize, k: usize, pad: usize, len: usize) -> (usize, usize) 
 
 multiversion! {
     /// Max pooling of one channels-first image.
-    fn pool_cf(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+    pub(crate) fn pool_cf(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
         for c in 0..g.c {
             let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
             for oh in 0..g.oh {
@@ -137,7 +137,7 @@ multiversion! {
 
 multiversion! {
     /// Max pooling of one channels-last image.
-    fn pool_cl(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+    pub(crate) fn pool_cl(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
         let c = g.c;
         for oh in 0..g.oh {
             let (h0, h1) = span(oh, g.sh, g.kh, g.pt, g.h);
