@@ -416,23 +416,30 @@ impl CustomOp3 for Conv2dOp {
                     dz.fill(0.0);
                     let idx_g = &idx[s0 * res_img..s1 * res_img];
                     let pp = pg.out_plane();
+                    let relu_mask = |d: f32, q: usize, base: usize| match y_g {
+                        Some(y) if y[base + q] <= 0.0 => 0.0,
+                        _ => d,
+                    };
                     for j in 0..m {
                         let base = j * res_img;
-                        for q in 0..res_img {
-                            let mut d = dy_g[base + q];
-                            if let Some(y) = y_g {
-                                if y[base + q] <= 0.0 {
-                                    d = 0.0;
+                        let (dyj, idj) = (&dy_g[base..base + res_img], &idx_g[base..base + res_img]);
+                        if self.channels_last() {
+                            let dzj = &mut dz[j * p * k..(j + 1) * p * k];
+                            for (pos, (dq, iq)) in dyj.chunks_exact(k).zip(idj.chunks_exact(k)).enumerate() {
+                                for (ci, (&d, &at)) in dq.iter().zip(iq).enumerate() {
+                                    if let Some(v) = dzj.get_mut(at as usize * k + ci) {
+                                        *v += relu_mask(d, pos * k + ci, base);
+                                    }
                                 }
                             }
-                            let at = idx_g[base + q] as usize;
-                            let dst = if self.channels_last() {
-                                (j * p + at) * k + q % k
-                            } else {
-                                (q / pp) * mp + j * p + at
-                            };
-                            if let Some(v) = dz.get_mut(dst) {
-                                *v += d;
+                        } else {
+                            for (kk, (dq, iq)) in dyj.chunks_exact(pp).zip(idj.chunks_exact(pp)).enumerate() {
+                                let dzk = &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p];
+                                for (q, (&d, &at)) in dq.iter().zip(iq).enumerate() {
+                                    if let Some(v) = dzk.get_mut(at as usize) {
+                                        *v += relu_mask(d, kk * pp + q, base);
+                                    }
+                                }
                             }
                         }
                     }

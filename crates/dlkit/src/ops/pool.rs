@@ -111,6 +111,10 @@ fn span(o: usize, s: usize, k: usize, pad: usize, len: usize) -> (usize, usize) 
 multiversion! {
     /// Max pooling of one channels-first image.
     pub(crate) fn pool_cf(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+        let inside = 2 * g.oh <= g.h && 2 * g.ow <= g.w;
+        if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pl) == (2, 2, 2, 2, 0, 0) && inside {
+            return pool_cf_2x2(g, x, y, idx);
+        }
         for c in 0..g.c {
             let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
             for oh in 0..g.oh {
@@ -154,6 +158,39 @@ multiversion! {
                         max_update(&x[at * c..(at + 1) * c], at as u32, yo, io);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The common 2×2, stride 2 pooling without padding, channels-first: fixed windows, no
+/// clipping, no bounds checks in the inner loop.
+#[inline(always)]
+fn pool_cf_2x2(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
+    let (w, ow, op) = (g.w, g.ow, g.out_plane());
+    for c in 0..g.c {
+        let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
+        for oh in 0..g.oh {
+            let top = 2 * oh * w;
+            let r0 = &plane[top..top + 2 * ow];
+            let r1 = &plane[top + w..top + w + 2 * ow];
+            let o = c * op + oh * ow;
+            let (yr, ir) = (&mut y[o..o + ow], &mut idx[o..o + ow]);
+            for (q, (((a, b), yv), iv)) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(yr.iter_mut()).zip(ir.iter_mut()).enumerate() {
+                // Row-major order with strict comparisons keeps the first maximum.
+                let at = (top + 2 * q) as u32;
+                let (mut m, mut i) = (a[0], at);
+                if a[1] > m {
+                    (m, i) = (a[1], at + 1);
+                }
+                if b[0] > m {
+                    (m, i) = (b[0], at + w as u32);
+                }
+                if b[1] > m {
+                    (m, i) = (b[1], at + w as u32 + 1);
+                }
+                *yv = m;
+                *iv = i;
             }
         }
     }
