@@ -40,8 +40,9 @@ use super::reference;
 
 const OP: &str = "conv2d";
 
-/// Patch-matrix floats per gemm group (256 KiB: half of a Zen 3 L2).
-const GROUP_FLOATS: usize = 1 << 16;
+/// Patch-matrix floats per gemm group (512 KiB, a Zen 3 core's L2): small layers get
+/// products wide enough to run gemm near its best, large ones one image per product.
+const GROUP_FLOATS: usize = 1 << 17;
 
 /// `act(conv2d(x, kernel) + bias)`; see the module documentation for shapes and layouts.
 pub fn conv2d(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
@@ -248,12 +249,25 @@ impl Conv2dOp {
                     im2col_cl(&x[i * img..(i + 1) * img], g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
                 }
                 matmul(OP, y, k, Mat::rows(col, m * p, crs), Mat::transposed(wm, crs, k), false, threads)?;
-            } else {
-                // Outputs are (K, P) per image, so one product per image: (K, P) = W · col.
+            } else if m == 1 {
+                // (K, P) = W (K, CRS) · col (CRS, P), straight into the output.
                 col.resize(col_len(g), 0.0);
+                im2col_cf(&x[s0 * img..(s0 + 1) * img], g, col, p);
+                matmul(OP, y, p, Mat::rows(wm, k, crs), Mat::rows(col, crs, p), false, threads)?;
+            } else {
+                // The group's patches side by side, (CRS, m·P), make one wide product
+                // (K, m·P), whose column blocks are then each image's (K, P) output.
+                let mp = m * p;
+                col.resize(m * col_len(g) + k * mp, 0.0);
+                let (cols, prod) = col.split_at_mut(m * col_len(g));
                 for (j, i) in (s0..s1).enumerate() {
-                    im2col_cf(&x[i * img..(i + 1) * img], g, col, p);
-                    matmul(OP, &mut y[j * out_img..(j + 1) * out_img], p, Mat::rows(wm, k, crs), Mat::rows(col, crs, p), false, threads)?;
+                    im2col_cf(&x[i * img..(i + 1) * img], g, &mut cols[j * p..], mp);
+                }
+                matmul(OP, prod, mp, Mat::rows(wm, k, crs), Mat::rows(cols, crs, mp), false, threads)?;
+                for (kk, row) in prod.chunks_exact(mp).enumerate() {
+                    for (j, part) in row.chunks_exact(p).enumerate() {
+                        y[j * out_img + kk * p..j * out_img + (kk + 1) * p].copy_from_slice(part);
+                    }
                 }
             }
             for yi in y.chunks_exact_mut(out_img) {

@@ -7,6 +7,7 @@
 //! Padded positions read as zero and receive no gradient. Callers check slice lengths
 //! against the geometry first (`im2col_len`); the loops index within those lengths.
 
+use super::math::multiversion;
 use crate::ops::params::Geometry;
 
 /// The number of values in one image's patch matrix.
@@ -25,10 +26,49 @@ fn valid_range(out: usize, s: usize, r: usize, pad: usize, len: usize) -> (usize
     (lo.min(hi), hi)
 }
 
+/// `dst = src` for the short rows of small images: fixed 8-value moves (the last one
+/// overlapping), where `copy_from_slice` would be a `memcpy` call costing more than the copy.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n >= 64 || n < 8 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+        i += 8;
+    }
+    if i < n {
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    }
+}
+
+multiversion! {
 /// Channels-first im2col of one image. Row `(c, r, s)` of the patch matrix starts at
 /// `col[row · ld]` (`ld >= OH·OW`, so several images can sit side by side).
 pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
     let (p, ow) = (g.out_plane(), g.ow);
+    if (g.sh, g.sw, g.pt, g.pl) == (1, 1, 0, 0) && g.oh + g.kh <= g.h + 1 && g.ow + g.kw <= g.w + 1 {
+        // Stride 1 without padding: every window is inside, each row is plain copies.
+        let mut row_at = 0;
+        for c in 0..g.c {
+            let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
+            for r in 0..g.kh {
+                for s in 0..g.kw {
+                    let row = &mut col[row_at..row_at + p];
+                    row_at += ld;
+                    for (oh, dst) in row.chunks_exact_mut(ow).enumerate() {
+                        let from = (oh + r) * g.w + s;
+                        copy_row(dst, &plane[from..from + ow]);
+                    }
+                }
+            }
+        }
+        return;
+    }
     let mut rows = col.chunks_mut(ld.max(p)).filter(|r| r.len() >= p).map(|r| &mut r[..p]);
     for c in 0..g.c {
         let plane = &x[c * g.in_plane()..(c + 1) * g.in_plane()];
@@ -48,7 +88,7 @@ pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
                     if ow_lo < ow_hi {
                         let iw0 = ow_lo * g.sw + s - g.pl;
                         if g.sw == 1 {
-                            dst[ow_lo..ow_hi].copy_from_slice(&src[iw0..iw0 + (ow_hi - ow_lo)]);
+                            copy_row(&mut dst[ow_lo..ow_hi], &src[iw0..iw0 + (ow_hi - ow_lo)]);
                         } else {
                             for (d, &v) in dst[ow_lo..ow_hi].iter_mut().zip(src[iw0..].iter().step_by(g.sw)) {
                                 *d = v;
@@ -61,9 +101,31 @@ pub(crate) fn im2col_cf(x: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
     }
 }
 
+}
+
+multiversion! {
 /// Channels-first col2im of one image: `dx += fold(dcol)`, rows `ld` apart as in [`im2col_cf`].
 pub(crate) fn col2im_cf(dcol: &[f32], g: &Geometry, dx: &mut [f32], ld: usize) {
     let (p, ow) = (g.out_plane(), g.ow);
+    if (g.sh, g.sw, g.pt, g.pl) == (1, 1, 0, 0) && g.oh + g.kh <= g.h + 1 && g.ow + g.kw <= g.w + 1 {
+        let mut row_at = 0;
+        for c in 0..g.c {
+            let plane = &mut dx[c * g.in_plane()..(c + 1) * g.in_plane()];
+            for r in 0..g.kh {
+                for s in 0..g.kw {
+                    let row = &dcol[row_at..row_at + p];
+                    row_at += ld;
+                    for (oh, src) in row.chunks_exact(ow).enumerate() {
+                        let from = (oh + r) * g.w + s;
+                        for (d, &v) in plane[from..from + ow].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     let mut rows = dcol.chunks(ld.max(p)).filter(|r| r.len() >= p).map(|r| &r[..p]);
     for c in 0..g.c {
         let plane = &mut dx[c * g.in_plane()..(c + 1) * g.in_plane()];
@@ -93,6 +155,8 @@ pub(crate) fn col2im_cf(dcol: &[f32], g: &Geometry, dx: &mut [f32], ld: usize) {
             }
         }
     }
+}
+
 }
 
 /// Channels-last im2col of one image.
