@@ -72,6 +72,9 @@ fn matches_candle_channels_first() {
         case(2, 3, (7, 9), 4, (2, 3), 1, Same, CF, Relu),
         case(33, 3, (12, 12), 8, (3, 3), 1, Valid, CF, Relu),
         case(4, 2, (13, 13), 3, (5, 5), 2, Same, CF, Relu),
+        // Wide enough (OW >= 16) for the native channels-first products.
+        case(3, 3, (20, 18), 4, (3, 3), 1, Valid, CF, Relu),
+        case(2, 2, (17, 33), 5, (3, 4), 2, Same, CF, Linear),
     ];
     for (i, c) in cases.iter().enumerate() {
         check_against_reference(c, 100 + 10 * i as u64);

@@ -220,6 +220,70 @@ fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
     Ok(())
 }
 
+fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
+    println!("\n## conv2d + max_pool2d 2x2, forward + backward: candle ops / dlkit conv2d then max_pool2d / dlkit conv2d_max_pool");
+    println!(
+        "{:<38} {:>5} {:>10} {:>10} {:>10} {:>8} {:>9} {:>7} {:>10} {:>10} {:>10}",
+        "layer", "batch", "candle ms", "2 ops ms", "fused ms", "speedup", "fused GF", "% peak", "candle cpu", "2 ops cpu", "fused cpu"
+    );
+    let mut rng = Rng::new(7);
+    let pool = ops::MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid };
+    for case in conv_cases().into_iter().filter(|c| !c.name.contains("conv1 1x28x28 -> 32 3x3")) {
+        let (n, c, hw, k, ks) = (case.batch, case.c, case.hw, case.k, case.ks);
+        let shape = match case.layout {
+            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
+            DataLayout::ChannelsLast => vec![n, hw, hw, c],
+        };
+        let x_data = randn(&shape, &mut rng, 1.0)?;
+        let x = if case.input_grad { Var::from_tensor(&x_data)?.as_tensor().clone() } else { x_data };
+        let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
+        let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
+        let params = Conv2dParams {
+            layout: case.layout,
+            activation: if case.relu { FusedActivation::Relu } else { FusedActivation::Linear },
+            ..Default::default()
+        };
+        let oh = hw - ks + 1;
+        let macs = (n * k * oh * oh * c * ks * ks) as f64;
+        let our_flops = 2.0 * macs * if case.input_grad { 3.0 } else { 2.0 };
+        let candle_pool = |y: Tensor| match case.layout {
+            DataLayout::ChannelsFirst => y.max_pool2d(2),
+            DataLayout::ChannelsLast => y.permute((0, 3, 1, 2))?.max_pool2d(2)?.permute((0, 2, 3, 1)),
+        };
+        let (tc, t2) = race(
+            rounds,
+            || fwd_bwd(&|| candle_pool(candle_conv(&x, w.as_tensor(), b.as_tensor(), &case)?)),
+            || {
+                fwd_bwd(&|| {
+                    let y = ops::conv2d(&x, w.as_tensor(), Some(b.as_tensor()), &params)?;
+                    ops::max_pool2d(&y, (2, 2), (2, 2), Padding::Valid, case.layout)
+                })
+            },
+        )?;
+        let (_, tf) = race(
+            rounds,
+            || Ok(()),
+            || fwd_bwd(&|| ops::conv2d_max_pool(&x, w.as_tensor(), Some(b.as_tensor()), &params, &pool)),
+        )?;
+        let gf = our_flops / tf.wall / 1e6;
+        println!(
+            "{:<38} {:>5} {:>10.2} {:>10.2} {:>10.2} {:>7.1}x {:>9.1} {:>6.0}% {:>10.2} {:>10.2} {:>10.2}",
+            case.name,
+            n,
+            tc.wall,
+            t2.wall,
+            tf.wall,
+            tc.wall / tf.wall,
+            gf,
+            100.0 * gf / peak,
+            tc.cpu,
+            t2.cpu,
+            tf.cpu
+        );
+    }
+    Ok(())
+}
+
 fn bench_pool(rounds: usize) -> Result<()> {
     println!("\n## max_pool2d 2x2, forward + backward (candle: max_pool2d and its autograd; NHWC via permutes)");
     println!("{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}", "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu");
@@ -374,7 +438,10 @@ fn main() -> Result<()> {
     let avx2 = cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
     // f32 FMA peak: threads × GHz × 2 FMA pipes × 8 lanes (AVX2; 4 with SSE) × 2 flops per FMA.
     let peak = threads as f64 * mhz / 1e3 * 2.0 * if avx2 { 8.0 } else { 4.0 } * 2.0;
+    // Both candle and dlkit run in this process, so the allocator setting applies to both.
+    let tuned = std::env::var_os("DLKIT_NO_TUNE_ALLOCATOR").is_none() && ops::tune_allocator();
     println!("# dlkit ops benchmark");
+    println!("allocator tuned with dlkit::ops::tune_allocator(): {tuned} (set DLKIT_NO_TUNE_ALLOCATOR=1 to keep glibc's defaults)");
     println!(
         "threads {threads}; clock {mhz:.0} MHz ({how}; /proc/cpuinfo says {:.0}); AVX2+FMA {avx2}: f32 peak {peak:.1} GFLOP/s",
         cpu_mhz()
@@ -385,6 +452,9 @@ fn main() -> Result<()> {
     }
     if filter.is_empty() || "pool".contains(&filter) {
         bench_pool(rounds)?;
+    }
+    if filter.is_empty() || "fused".contains(&filter) {
+        bench_conv_pool(rounds, peak)?;
     }
     if filter.is_empty() || "dropout".contains(&filter) {
         bench_dropout(rounds)?;
