@@ -1,4 +1,5 @@
 //! `dlkit::ops::conv2d` against candle's conv2d (the reference path) and finite differences.
+#![allow(clippy::needless_range_loop)]
 
 #[path = "ops_util.rs"]
 mod ops_util;
@@ -55,6 +56,7 @@ fn check_against_reference(case: &Case, seed: u64) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn case(n: usize, c: usize, hw: (usize, usize), k: usize, kernel: (usize, usize), stride: usize, padding: Padding, layout: DataLayout, activation: FusedActivation) -> Case {
     Case { n, c, h: hw.0, w: hw.1, k, kh: kernel.0, kw: kernel.1, stride, padding, layout, activation }
 }

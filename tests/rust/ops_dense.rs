@@ -1,4 +1,5 @@
 //! `dlkit::ops::dense` against `matmul + bias (+ relu)` and finite differences.
+#![allow(clippy::needless_range_loop)]
 
 #[path = "ops_util.rs"]
 mod ops_util;

@@ -59,7 +59,7 @@ fn deterministic_per_seed_and_different_across_seeds() {
 fn gradient_is_mask_times_scale() {
     let x = randn(&[50, 70], 2);
     let rate = 0.4f32;
-    let (y, g) = grads(&[x.clone()], 5, |t| dropout(&t[0], rate, 1234));
+    let (y, g) = grads(std::slice::from_ref(&x), 5, |t| dropout(&t[0], rate, 1234));
     let w = values(&randn(&[50, 70], 5));
     let (xv, yv, gv) = (values(&x), values(&y), values(&g[0].clone().unwrap()));
     let scale = 1.0 / (1.0 - rate);

@@ -1,5 +1,6 @@
 //! `dlkit::ops::lstm` against a step-by-step LSTM written with candle ops, and finite
 //! differences.
+#![allow(clippy::needless_range_loop)]
 
 #[path = "ops_util.rs"]
 mod ops_util;

@@ -30,7 +30,7 @@ fn matches_reference_values_and_gradients() {
         for (i, &(n, c, h, w, pool, stride, padding)) in cases.iter().enumerate() {
             // Continuous random values have no ties, so the gradient is unambiguous.
             let x = randn(&shape(layout, n, c, h, w), 40 + i as u64);
-            let (y, g) = grads(&[x.clone()], 7, |t| max_pool2d(&t[0], pool, stride, padding, layout));
+            let (y, g) = grads(std::slice::from_ref(&x), 7, |t| max_pool2d(&t[0], pool, stride, padding, layout));
             let (y_ref, g_ref) = grads(&[x], 7, |t| ops::reference::max_pool2d(&t[0], pool, stride, padding, layout));
             let what = format!("{layout:?} case {i}");
             // Both pick input values and copy gradients: exact equality.
@@ -43,7 +43,7 @@ fn matches_reference_values_and_gradients() {
 #[test]
 fn odd_size_11_by_11() {
     let x = randn(&[2, 3, 11, 11], 5);
-    let (y, g) = grads(&[x.clone()], 6, |t| max_pool2d(&t[0], (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst));
+    let (y, g) = grads(std::slice::from_ref(&x), 6, |t| max_pool2d(&t[0], (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst));
     assert_eq!(y.dims(), &[2, 3, 5, 5]);
     let g = g[0].clone().unwrap();
     // The last row and column belong to no window.
@@ -70,7 +70,7 @@ fn same_padding_shapes_follow_keras() {
     // Padding never wins even when every value is negative.
     let neg = (randn(&[1, 1, 5, 5], 2).abs().unwrap() * -1.0).unwrap().affine(1.0, -1.0).unwrap();
     let y = max_pool2d(&neg, (2, 2), (2, 2), Padding::Same, DataLayout::ChannelsFirst).unwrap();
-    assert!(values(&y).iter().all(|&v| v < -1.0 + 1e-6 && v < 0.0));
+    assert!(values(&y).iter().all(|&v| v <= -1.0));
 }
 
 #[test]

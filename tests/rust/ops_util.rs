@@ -93,7 +93,7 @@ pub fn finite_differences(
     let mut rng = Rng::new(weights_seed ^ 0x5eed);
     for j in 0..count.min(n) {
         let i = (j * step + rng.below(step as u64) as usize).min(n - 1);
-        let mut at = |delta: f32| {
+        let at = |delta: f32| {
             let mut v = base.clone();
             v[i] += delta;
             let mut ts = inputs.to_vec();

@@ -4,11 +4,14 @@
 //! always candle's `(K, C, kh, kw)`; the output is `(N, K, OH, OW)` or `(N, OH, OW, K)`.
 //! Keras' `valid` and `same` paddings and any stride are supported.
 //!
-//! The CPU/f32 path unfolds each image into a patch matrix (im2col) in a per-chunk scratch
-//! buffer that stays in cache and multiplies it with the kernel matrix (gemm); chunks of the
-//! batch run in parallel with single-threaded gemms. The backward pass recomputes the patch
-//! matrix to get the kernel gradient (gemm), sums the bias gradient, and computes the input
-//! gradient (gemm + col2im) only when candle tracks the input.
+//! The CPU/f32 path unfolds images into a patch matrix (im2col) in a per-chunk scratch
+//! buffer that stays in cache and multiplies it with the kernel matrix (gemm); small images
+//! are grouped so that one product covers several of them, and channels-first images with
+//! narrow outputs are computed in the channels-last formulation (transposed on the way in and
+//! out), whose patch rows are long contiguous runs. Chunks of the batch run in parallel with
+//! single-threaded gemms. The backward pass recomputes the patch matrix for the kernel
+//! gradient (gemm), sums the bias gradient, and computes the input gradient (gemm + col2im)
+//! only when candle tracks the input. [`conv2d_max_pool`] fuses a following max pooling.
 //!
 //! ```
 //! use dlkit::ops::{conv2d, Conv2dParams, FusedActivation, Padding};
@@ -258,6 +261,7 @@ impl Conv2dOp {
     }
 
     /// Forward pass of images `range` into `ys` (their outputs), reusing `col`.
+    #[allow(clippy::too_many_arguments)]
     fn forward_range(&self, x: &[f32], wm: &[f32], b: &[f32], range: Range<usize>, ys: &mut [f32], col: &mut Vec<f32>, threads: usize) -> Result<()> {
         let g = &self.g;
         let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());

@@ -32,7 +32,7 @@ fn valid_range(out: usize, s: usize, r: usize, pad: usize, len: usize) -> (usize
 fn copy_row(dst: &mut [f32], src: &[f32]) {
     let n = dst.len();
     let src = &src[..n];
-    if n >= 64 || n < 8 {
+    if !(8..64).contains(&n) {
         dst.copy_from_slice(src);
         return;
     }

@@ -36,8 +36,8 @@ pub(crate) fn exp(x: f32) -> f32 {
     // Plain multiply-adds, not `mul_add`: without FMA hardware that is a slow libm call.
     let t = x * std::f32::consts::LOG2_E + MAGIC;
     let n = t - MAGIC;
-    // Cody–Waite: ln 2 split so that n·C1 is exact.
-    let r = x - n * 0.693_359_375;
+    // Cody–Waite: ln 2 split so that n·C1 is exact (C1 = 0.693359375 = 355/512).
+    let r = x - n * 0.693_359_4;
     let r = r + n * 2.121_944_4e-4;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_199_9e-3;
