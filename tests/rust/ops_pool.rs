@@ -25,6 +25,8 @@ fn matches_reference_values_and_gradients() {
         (2, 2, 11, 11, (2, 2), (2, 2), Padding::Same),
         (2, 3, 10, 9, (3, 2), (2, 3), Padding::Same),
         (33, 5, 12, 12, (2, 2), (1, 1), Padding::Valid),
+        // Rows of 18 outputs: two 8-wide vector steps and a scalar tail.
+        (2, 3, 41, 36, (2, 2), (2, 2), Padding::Valid),
     ];
     for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
         for (i, &(n, c, h, w, pool, stride, padding)) in cases.iter().enumerate() {

@@ -430,6 +430,225 @@ fn bench_loss(rounds: usize) -> Result<()> {
     Ok(())
 }
 
+/// One tutorial model's layers as a training step would run them: forward, loss, backward
+/// (no optimizer update, no data loading), with dlkit's ops or with candle's.
+struct Model {
+    name: &'static str,
+    batch: usize,
+    /// Keras 3 (TensorFlow CPU) seconds per epoch from the tutorial's reference machine.
+    keras: f64,
+    input: Vec<usize>,
+    params: Vec<Var>,
+    step: fn(&[Tensor], &Tensor, &Tensor, bool, u64) -> Result<Tensor>,
+}
+
+fn var(shape: &[usize], rng: &mut Rng, scale: f64) -> Result<Var> {
+    Var::from_tensor(&randn(shape, rng, scale)?)
+}
+
+fn cf(relu: bool) -> Conv2dParams {
+    Conv2dParams { activation: if relu { FusedActivation::Relu } else { FusedActivation::Linear }, ..Default::default() }
+}
+
+fn cl(relu: bool) -> Conv2dParams {
+    Conv2dParams { layout: DataLayout::ChannelsLast, ..cf(relu) }
+}
+
+const POOL2: ops::MaxPoolParams = ops::MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid };
+
+/// candle's conv + bias (+ relu), NCHW (NHWC permuted in and out).
+fn c_conv(x: &Tensor, w: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
+    let k = w.dim(0)?;
+    let xf = if p.layout == DataLayout::ChannelsLast { x.permute((0, 3, 1, 2))? } else { x.clone() };
+    let mut y = xf.conv2d(w, 0, 1, 1, 1)?.broadcast_add(&b.reshape((1, k, 1, 1))?)?;
+    if p.activation == FusedActivation::Relu {
+        y = y.relu()?;
+    }
+    if p.layout == DataLayout::ChannelsLast {
+        y = y.permute((0, 2, 3, 1))?;
+    }
+    Ok(y)
+}
+
+fn c_pool(y: &Tensor, layout: DataLayout) -> Result<Tensor> {
+    match layout {
+        DataLayout::ChannelsFirst => y.max_pool2d(2),
+        DataLayout::ChannelsLast => y.permute((0, 3, 1, 2))?.max_pool2d(2)?.permute((0, 2, 3, 1)),
+    }
+}
+
+fn c_dense(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    let y = x.matmul(w)?.broadcast_add(b)?;
+    if relu {
+        y.relu()
+    } else {
+        Ok(y)
+    }
+}
+
+fn d_dense(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    ops::dense(x, w, Some(b), if relu { FusedActivation::Relu } else { FusedActivation::Linear })
+}
+
+fn c_drop(x: &Tensor, rate: f32) -> Result<Tensor> {
+    candle_nn::ops::dropout(x, rate)
+}
+
+fn loss(logits: &Tensor, y: &Tensor, ours: bool) -> Result<Tensor> {
+    if ours {
+        ops::softmax_cross_entropy(logits, y)
+    } else {
+        candle_nn::loss::cross_entropy(logits, y)
+    }
+}
+
+fn conv_pool(x: &Tensor, p: &[Tensor], conv: &Conv2dParams, ours: bool) -> Result<Tensor> {
+    if ours {
+        ops::conv2d_max_pool(x, &p[0], Some(&p[1]), conv, &POOL2)
+    } else {
+        c_pool(&c_conv(x, &p[0], &p[1], conv)?, conv.layout)
+    }
+}
+
+fn conv(x: &Tensor, p: &[Tensor], conv: &Conv2dParams, ours: bool) -> Result<Tensor> {
+    if ours {
+        ops::conv2d(x, &p[0], Some(&p[1]), conv)
+    } else {
+        c_conv(x, &p[0], &p[1], conv)
+    }
+}
+
+fn dense(x: &Tensor, p: &[Tensor], relu: bool, ours: bool) -> Result<Tensor> {
+    if ours {
+        d_dense(x, &p[0], &p[1], relu)
+    } else {
+        c_dense(x, &p[0], &p[1], relu)
+    }
+}
+
+fn drop_out(x: &Tensor, rate: f32, ours: bool, seed: u64) -> Result<Tensor> {
+    if ours {
+        ops::dropout(x, rate, seed)
+    } else {
+        c_drop(x, rate)
+    }
+}
+
+fn models() -> Result<Vec<Model>> {
+    let mut rng = Rng::new(11);
+    let r = &mut rng;
+    let mut out = Vec::new();
+    let mut m = |name, batch, keras, input: Vec<usize>, shapes: &[&[usize]], step, r: &mut Rng| -> Result<()> {
+        let params = shapes.iter().map(|s| var(s, r, 0.05)).collect::<Result<Vec<_>>>()?;
+        out.push(Model { name, batch, keras, input, params, step });
+        Ok(())
+    };
+    m("001 cnn", 32, 42.0, vec![1, 28, 28], &[&[32, 1, 3, 3], &[32], &[32, 32, 3, 3], &[32], &[4608, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
+        let h = conv(x, &p[0..2], &cf(true), o)?;
+        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+        let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
+        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
+        loss(&dense(&h, &p[6..8], false, o)?, y, o)
+    }, r)?;
+    m("002 mlp", 200, 4.2, vec![784], &[&[784, 784], &[784], &[784, 10], &[10]], |p, x, y, o, _| {
+        let h = dense(x, &p[0..2], true, o)?;
+        loss(&dense(&h, &p[2..4], false, o)?, y, o)
+    }, r)?;
+    m("002 simple cnn", 200, 10.6, vec![1, 28, 28], &[&[32, 1, 5, 5], &[32], &[4608, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
+        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+        let h = dense(&h, &p[2..4], true, o)?;
+        loss(&dense(&h, &p[4..6], false, o)?, y, o)
+    }, r)?;
+    m("002 larger cnn", 200, 9.4, vec![1, 28, 28], &[&[30, 1, 5, 5], &[30], &[15, 30, 3, 3], &[15], &[375, 128], &[128], &[128, 50], &[50], &[50, 10], &[10]], |p, x, y, o, s| {
+        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+        let h = dense(&h, &p[4..6], true, o)?;
+        let h = dense(&h, &p[6..8], true, o)?;
+        loss(&dense(&h, &p[8..10], false, o)?, y, o)
+    }, r)?;
+    m("003 cnn", 200, 7.9, vec![1, 28, 28], &[&[16, 1, 5, 5], &[16], &[16, 16, 5, 5], &[16], &[256, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
+        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.2, o, s + 1)?;
+        loss(&dense(&h, &p[6..8], false, o)?, y, o)
+    }, r)?;
+    m("004 cnn (NHWC)", 32, 20.0, vec![28, 28, 1], &[&[32, 1, 3, 3], &[32], &[5408, 100], &[100], &[100, 10], &[10]], |p, x, y, o, _| {
+        let h = conv_pool(x, &p[0..2], &cl(false), o)?.flatten_from(1)?;
+        let h = dense(&h, &p[2..4], true, o)?;
+        loss(&dense(&h, &p[4..6], false, o)?, y, o)
+    }, r)?;
+    m("004 dnn", 32, 9.7, vec![784], &[&[784, 128], &[128], &[128, 128], &[128], &[128, 10], &[10]], |p, x, y, o, _| {
+        let h = dense(x, &p[0..2], true, o)?;
+        let h = dense(&h, &p[2..4], true, o)?;
+        loss(&dense(&h, &p[4..6], false, o)?, y, o)
+    }, r)?;
+    m("004 lstm", 32, 79.0, vec![28, 28], &[&[28, 512], &[128, 512], &[512], &[128, 512], &[128, 512], &[512], &[128, 32], &[32], &[32, 10], &[10]], |p, x, y, o, s| {
+        let lstm = if o { ops::lstm } else { ops::reference::lstm };
+        let h = lstm(x, &p[0], &p[1], Some(&p[2]), LstmActivation::Relu, true)?;
+        let h = drop_out(&h, 0.2, o, s)?;
+        let h = lstm(&h, &p[3], &p[4], Some(&p[5]), LstmActivation::Relu, false)?;
+        let h = drop_out(&h, 0.2, o, s + 1)?;
+        let h = drop_out(&dense(&h, &p[6..8], true, o)?, 0.2, o, s + 2)?;
+        loss(&dense(&h, &p[8..10], false, o)?, y, o)
+    }, r)?;
+    m("000 mnist_cnn (NHWC)", 128, 81.0, vec![28, 28, 1], &[&[32, 1, 3, 3], &[32], &[64, 32, 3, 3], &[64], &[9216, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
+        let h = conv(x, &p[0..2], &cl(true), o)?;
+        let h = conv_pool(&h, &p[2..4], &cl(true), o)?;
+        let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
+        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
+        loss(&dense(&h, &p[6..8], false, o)?, y, o)
+    }, r)?;
+    Ok(out)
+}
+
+fn bench_models(rounds: usize) -> Result<()> {
+    println!("\n## whole tutorial models: one training step (forward, loss, backward; no optimizer, no data loading)");
+    println!("s/epoch = ms/step x 60000/batch; Keras = Keras 3 on TensorFlow CPU, full fit() epoch, on the tutorials' reference machine (not this one)");
+    println!(
+        "{:<24} {:>5} {:>10} {:>10} {:>8} {:>12} {:>12} {:>9} {:>10} {:>10}",
+        "model", "batch", "candle ms", "dlkit ms", "speedup", "candle s/ep", "dlkit s/ep", "Keras s/ep", "candle cpu", "dlkit cpu"
+    );
+    let mut rng = Rng::new(12);
+    for model in models()? {
+        let mut shape = vec![model.batch];
+        shape.extend(&model.input);
+        let x = randn(&shape, &mut rng, 1.0)?;
+        let labels: Vec<u32> = (0..model.batch).map(|_| rng.below(10) as u32).collect();
+        let y = Tensor::new(labels.as_slice(), &Device::Cpu)?;
+        let p: Vec<Tensor> = model.params.iter().map(|v| v.as_tensor().clone()).collect();
+        let mut seed = 0u64;
+        let mut run = |ours: bool| -> Result<()> {
+            seed += 3;
+            let l = (model.step)(&p, &x, &y, ours, seed)?;
+            std::hint::black_box(l.backward()?);
+            Ok(())
+        };
+        let (tc, to) = {
+            // Both closures need `run`; alternate through one closure with a flag.
+            let cell = std::cell::RefCell::new(&mut run);
+            race(rounds, || (cell.borrow_mut())(false), || (cell.borrow_mut())(true))?
+        };
+        let per_epoch = 60000.0 / model.batch as f64 / 1e3;
+        println!(
+            "{:<24} {:>5} {:>10.1} {:>10.1} {:>7.1}x {:>12.1} {:>12.1} {:>9.1} {:>10.1} {:>10.1}",
+            model.name,
+            model.batch,
+            tc.wall,
+            to.wall,
+            tc.wall / to.wall,
+            tc.wall * per_epoch,
+            to.wall * per_epoch,
+            model.keras,
+            tc.cpu,
+            to.cpu
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let filter = std::env::args().nth(1).unwrap_or_default();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
@@ -447,6 +666,9 @@ fn main() -> Result<()> {
         cpu_mhz()
     );
     println!("{rounds} rounds, candle and dlkit alternately; medians of wall-clock ms per batch, and of process CPU ms (all threads)");
+    if filter.is_empty() || "models".contains(&filter) {
+        bench_models(rounds)?;
+    }
     if filter.is_empty() || "conv".contains(&filter) {
         bench_conv(rounds, peak)?;
     }

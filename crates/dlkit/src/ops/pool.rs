@@ -176,7 +176,15 @@ fn pool_cf_2x2(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
             let r1 = &plane[top + w..top + w + 2 * ow];
             let o = c * op + oh * ow;
             let (yr, ir) = (&mut y[o..o + ow], &mut idx[o..o + ow]);
-            for (q, (((a, b), yv), iv)) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(yr.iter_mut()).zip(ir.iter_mut()).enumerate() {
+            let done = pool_2x2_rows_simd(r0, r1, top as u32, w as u32, yr, ir);
+            for (q, (((a, b), yv), iv)) in r0
+                .chunks_exact(2)
+                .zip(r1.chunks_exact(2))
+                .zip(yr.iter_mut())
+                .zip(ir.iter_mut())
+                .enumerate()
+                .skip(done)
+            {
                 // Row-major order with strict comparisons keeps the first maximum.
                 let at = (top + 2 * q) as u32;
                 let (mut m, mut i) = (a[0], at);
@@ -194,6 +202,64 @@ fn pool_cf_2x2(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
             }
         }
     }
+}
+
+/// 2×2 pooling of two input rows into `y`/`idx`, 8 outputs at a time with AVX2 where the
+/// CPU has it; returns how many outputs it wrote (the rest are left to the scalar loop).
+#[inline(always)]
+fn pool_2x2_rows_simd(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [f32], idx: &mut [u32]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let n = y.len().min(idx.len()).min(r0.len() / 2).min(r1.len() / 2);
+        if n >= 8 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present; the function reads r0/r1[..2n] and writes y/idx[..n],
+            // all within the slices by the `n` above.
+            return unsafe { pool_2x2_rows_avx2(r0, r1, top, w, y, idx, n) };
+        }
+    }
+    let _ = (r0, r1, top, w, y, idx);
+    0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_2x2_rows_avx2(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [f32], idx: &mut [u32], n: usize) -> usize {
+    use std::arch::x86_64::*;
+    // Even and odd elements of 16 consecutive values, in order.
+    #[inline(always)]
+    unsafe fn split(p: *const f32) -> (__m256, __m256) {
+        let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+        let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+        let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+        let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+        (fix(even), fix(odd))
+    }
+    let lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    let (one, down) = (_mm256_set1_epi32(1), _mm256_set1_epi32(w as i32));
+    let step = |q: usize| {
+        let (a0, a1) = split(r0.as_ptr().add(2 * q));
+        let (b0, b1) = split(r1.as_ptr().add(2 * q));
+        let at = _mm256_add_epi32(_mm256_set1_epi32((top as usize + 2 * q) as i32), lanes);
+        let (mut m, mut i) = (a0, at);
+        // The same strict comparisons, in the same order, as the scalar loop.
+        for (v, off) in [(a1, one), (b0, down), (b1, _mm256_add_epi32(down, one))] {
+            let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(v, m);
+            m = _mm256_blendv_ps(m, v, gt);
+            i = _mm256_blendv_epi8(i, _mm256_add_epi32(at, off), _mm256_castps_si256(gt));
+        }
+        (m, i)
+    };
+    let mut q = 0;
+    while q < n {
+        // The last step overlaps the previous one instead of leaving a scalar tail:
+        // recomputing an output gives the same value.
+        let at = q.min(n - 8);
+        let (m, i) = step(at);
+        _mm256_storeu_ps(y.as_mut_ptr().add(at), m);
+        _mm256_storeu_si256(idx.as_mut_ptr().add(at) as *mut __m256i, i);
+        q = at + 8;
+    }
+    n
 }
 
 /// `best = max(best, v)` per channel, recording `at` where `v` wins (strictly, so the
