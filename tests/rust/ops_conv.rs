@@ -74,6 +74,9 @@ fn matches_candle_channels_first() {
         case(2, 3, (7, 9), 4, (2, 3), 1, Same, CF, Relu),
         case(33, 3, (12, 12), 8, (3, 3), 1, Valid, CF, Relu),
         case(4, 2, (13, 13), 3, (5, 5), 2, Same, CF, Relu),
+        // Narrow, with 9 channels: computed channels-last through 8x8 transposes plus edges.
+        case(3, 9, (10, 11), 10, (3, 3), 1, Valid, CF, Relu),
+        case(2, 17, (9, 9), 9, (3, 3), 1, Same, CF, Linear),
         // Wide enough (OW >= 16) for the native channels-first products.
         case(3, 3, (20, 18), 4, (3, 3), 1, Valid, CF, Relu),
         case(2, 2, (17, 33), 5, (3, 4), 2, Same, CF, Linear),

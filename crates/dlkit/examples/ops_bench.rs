@@ -649,8 +649,38 @@ fn bench_models(rounds: usize) -> Result<()> {
     Ok(())
 }
 
+/// `ops_bench profile NAME [steps]`: only dlkit's training steps of one model, for a profiler.
+fn profile(name: &str, steps: usize) -> Result<()> {
+    let mut rng = Rng::new(12);
+    for model in models()?.into_iter().filter(|m| m.name.contains(name)) {
+        let mut shape = vec![model.batch];
+        shape.extend(&model.input);
+        let x = randn(&shape, &mut rng, 1.0)?;
+        let labels: Vec<u32> = (0..model.batch).map(|_| rng.below(10) as u32).collect();
+        let y = Tensor::new(labels.as_slice(), &Device::Cpu)?;
+        let p: Vec<Tensor> = model.params.iter().map(|v| v.as_tensor().clone()).collect();
+        let (t, c) = (Instant::now(), cpu_ms());
+        for s in 0..steps {
+            std::hint::black_box((model.step)(&p, &x, &y, true, s as u64)?.backward()?);
+        }
+        println!(
+            "{}: {:.2} ms/step wall, {:.2} ms/step CPU",
+            model.name,
+            t.elapsed().as_secs_f64() * 1e3 / steps as f64,
+            (cpu_ms() - c) / steps as f64
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let filter = std::env::args().nth(1).unwrap_or_default();
+    if filter == "profile" {
+        ops::tune_allocator();
+        let name = std::env::args().nth(2).unwrap_or_default();
+        let steps = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(30);
+        return profile(&name, steps);
+    }
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
     let (mhz, how) = measured_mhz();
     let threads = rayon::current_num_threads();
