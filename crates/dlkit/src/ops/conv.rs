@@ -160,6 +160,29 @@ impl Conv2dOp {
         self.compute_cl() && !self.channels_last()
     }
 
+    /// The channels-last patch matrix of image `j` of a group of `m`, as rows `j·P..(j+1)·P`
+    /// of the group's `(m·P, kh·kw·C)` matrix. With one channel both layouts of the image are
+    /// the same and the channels-first im2col (long row copies instead of copies of `kw`
+    /// values) fills the transposed matrix; [`Self::patch_rows`] reads it back as rows.
+    fn im2col_rows(&self, x: &[f32], col: &mut [f32], j: usize, m: usize) {
+        let (g, p) = (&self.g, self.g.out_plane());
+        if g.c == 1 {
+            im2col_cf(x, g, &mut col[j * p..], m * p);
+        } else {
+            im2col_cl(x, g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
+        }
+    }
+
+    /// The `(rows, kh·kw·C)` patch matrix filled by [`Self::im2col_rows`].
+    fn patch_rows<'a>(&self, col: &'a [f32], rows: usize) -> Mat<'a> {
+        let crs = self.g.c * self.g.window();
+        if self.g.c == 1 {
+            Mat::transposed(col, rows, crs)
+        } else {
+            Mat::rows(col, rows, crs)
+        }
+    }
+
     /// Image `i` of `x` in channels-last order: borrowed, or transposed into `buf`.
     fn image_cl<'a>(&self, x: &'a [f32], i: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
         let (c, hw) = (self.g.c, self.g.in_plane());
@@ -276,9 +299,9 @@ impl Conv2dOp {
                 // All the group's patches in one product: (m·P, K) = col (m·P, RSC) · Wᵀ.
                 col.resize(m * col_len(g), 0.0);
                 for (j, i) in (s0..s1).enumerate() {
-                    im2col_cl(&x[i * img..(i + 1) * img], g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
+                    self.im2col_rows(&x[i * img..(i + 1) * img], col, j, m);
                 }
-                matmul(OP, y, k, Mat::rows(col, m * p, crs), Mat::transposed(wm, crs, k), false, threads)?;
+                matmul(OP, y, k, self.patch_rows(col, m * p), Mat::transposed(wm, crs, k), false, threads)?;
             } else if self.transposing() {
                 // As above from transposed images, then each image's (P, K) result transposed.
                 let mut xt = Vec::new();
@@ -620,7 +643,7 @@ impl CustomOp3 for Conv2dOp {
                     for (j, i) in (s0..s1).enumerate() {
                         if self.compute_cl() {
                             let xi = self.image_cl(&xs, i, &mut xt);
-                            im2col_cl(xi, g, &mut col[j * col_len(g)..(j + 1) * col_len(g)]);
+                            self.im2col_rows(xi, col, j, m);
                         } else {
                             im2col_cf(&xs[i * img..(i + 1) * img], g, &mut col[j * p..], mp);
                         }
@@ -628,7 +651,7 @@ impl CustomOp3 for Conv2dOp {
                     if self.compute_cl() {
                         // dW (K, RSC) += dzᵀ (K, m·P) · col (m·P, RSC)
                         let dz_t = Mat { data: dz, rows: k, cols: mp, rs: dz_cl.cs, cs: dz_cl.rs };
-                        matmul(OP, &mut dw, crs, dz_t, Mat::rows(col, mp, crs), true, inner)?;
+                        matmul(OP, &mut dw, crs, dz_t, self.patch_rows(col, mp), true, inner)?;
                     } else {
                         // dW (K, CRS) += dz (K, m·P) · colᵀ (m·P, CRS)
                         matmul(OP, &mut dw, crs, Mat::rows(dz, k, mp), Mat::transposed(col, mp, crs), true, inner)?;
