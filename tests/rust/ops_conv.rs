@@ -235,3 +235,28 @@ fn fused_conv_max_pool_finite_differences() {
         assert_fd(&checks, 2e-3, 1e-2, &format!("fused input {which}"));
     }
 }
+
+#[test]
+fn empty_batches_work_through_every_op() {
+    use dlkit::ops::{dense, dropout, lstm, max_pool2d, LstmActivation};
+    // A batch of zero images is a valid (if useless) input: no op may panic on it.
+    let k = Var::from_tensor(&randn(&[4, 3, 3, 3], 1)).unwrap();
+    for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
+        let x = Tensor::zeros(x_shape(&case(0, 3, (8, 8), 4, (3, 3), 1, Padding::Valid, layout, FusedActivation::Relu)), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
+        let p = Conv2dParams { layout, activation: FusedActivation::Relu, ..Default::default() };
+        let y = conv2d(&x, k.as_tensor(), None, &p).unwrap();
+        let y = max_pool2d(&y, (2, 2), (2, 2), Padding::Valid, layout).unwrap();
+        let y = dropout(&y, 0.5, 1).unwrap();
+        assert_eq!(y.elem_count(), 0);
+        y.sum_all().unwrap().backward().unwrap();
+    }
+    let w = Var::from_tensor(&randn(&[5, 3], 2)).unwrap();
+    let y = dense(&Tensor::zeros((0, 5), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap(), w.as_tensor(), None, FusedActivation::Relu).unwrap();
+    assert_eq!(y.dims(), &[0, 3]);
+    y.sum_all().unwrap().backward().unwrap();
+    let (kk, u) = (Var::from_tensor(&randn(&[5, 8], 3)).unwrap(), Var::from_tensor(&randn(&[2, 8], 4)).unwrap());
+    let x = Tensor::zeros((0, 4, 5), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
+    let y = lstm(&x, kk.as_tensor(), u.as_tensor(), None, LstmActivation::Tanh, true).unwrap();
+    assert_eq!(y.dims(), &[0, 4, 2]);
+    y.sum_all().unwrap().backward().unwrap();
+}
