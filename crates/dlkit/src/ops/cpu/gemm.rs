@@ -28,6 +28,10 @@ impl<'a> Mat<'a> {
     pub fn strided(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
         Mat { data, rows, cols, rs, cs }
     }
+    /// The transposed view.
+    pub fn t(self) -> Self {
+        Mat { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+    }
     fn fits(&self, len: usize) -> bool {
         self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < len
     }
