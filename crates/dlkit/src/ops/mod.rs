@@ -16,6 +16,12 @@
 //!
 //! The backward passes compute the gradient of an input only when candle tracks it
 //! (`Tensor::track_op`): the image batch fed to the first layer gets none.
+//!
+//! Work is split over rayon's threads in chunks that depend only on the batch size and the
+//! thread count, and partial sums are combined in chunk order, so results repeat bit for bit
+//! for a given thread count. [`tune_allocator`] is an optional process-wide malloc setting
+//! that keeps freed tensor memory for reuse. Measurements: `benchmarks/OPS.md`
+//! (`cargo run --release -p dlkit --example ops_bench`).
 
 mod alloc;
 mod conv;
