@@ -86,7 +86,9 @@ pub fn conv2d_max_pool(
         let y = reference::conv2d(x, kernel, bias, params)?;
         return reference::max_pool2d(&y, pool.pool, pool.stride, pool.padding, params.layout);
     }
-    let plan = PoolPlan { g: pg, argmax: Mutex::new(None) };
+    // Without a tracked input there is no backward pass: keep no indices (inference).
+    let keep = x.track_op() || kernel.track_op() || bias.is_some_and(|b| b.track_op());
+    let plan = PoolPlan { g: pg, keep, argmax: Mutex::new(None) };
     apply(x, kernel, bias, Conv2dOp { params: *params, g, n, k, pool: Some(plan) })
 }
 
@@ -129,6 +131,8 @@ fn check_shapes(
 struct PoolPlan {
     /// The pooling geometry over one convolution output `(K, OH, OW)`.
     g: Geometry,
+    /// Whether to keep the indices for a backward pass.
+    keep: bool,
     /// Per pooled value, the index of its maximum in its convolution output plane
     /// (`oh·OW + ow`), from the forward pass for the backward pass.
     argmax: Mutex<Option<Vec<u32>>>,
@@ -411,8 +415,10 @@ impl CustomOp3 for Conv2dOp {
                     .into_par_iter()
                     .map(|(r, ys, ids)| self.forward_pooled(plan.g, &x, &wm, &b, r, ys, ids, inner))
                     .collect::<Result<Vec<()>>>()?;
-                if let Ok(mut slot) = plan.argmax.lock() {
-                    *slot = Some(idx);
+                if plan.keep {
+                    if let Ok(mut slot) = plan.argmax.lock() {
+                        *slot = Some(idx);
+                    }
                 }
                 y
             }

@@ -59,9 +59,11 @@ pub fn lstm(
         return reference::lstm(x, kernel, recurrent_kernel, bias, activation, return_sequences);
     }
     let xp = dense(&x.reshape((n * t, f))?, kernel, bias, FusedActivation::Linear)?.reshape((n, t, 4 * h))?;
+    // Without a tracked input there is no backward pass: keep nothing (inference).
+    let keep = xp.track_op() || recurrent_kernel.track_op();
     xp.apply_op2(
         recurrent_kernel,
-        LstmOp { n, t, h, activation, return_sequences, saved: Mutex::new(None) },
+        LstmOp { n, t, h, activation, return_sequences, keep, saved: Mutex::new(None) },
     )
 }
 
@@ -119,6 +121,8 @@ struct LstmOp {
     h: usize,
     activation: LstmActivation,
     return_sequences: bool,
+    /// Whether to keep the forward pass's gates and states for a backward pass.
+    keep: bool,
     saved: Mutex<Option<Saved>>,
 }
 
@@ -378,8 +382,10 @@ impl CustomOp2 for LstmOp {
         let u = storage_f32(OP, s2, l2)?;
         let saved = self.forward(&xp, &u)?;
         let out = self.output(&saved);
-        if let Ok(mut slot) = self.saved.lock() {
-            *slot = Some(saved);
+        if self.keep {
+            if let Ok(mut slot) = self.saved.lock() {
+                *slot = Some(saved);
+            }
         }
         Ok((CpuStorage::F32(out), self.out_shape()))
     }

@@ -47,13 +47,16 @@ pub fn max_pool2d(
     if !is_cpu_f32(x) {
         return reference::max_pool2d(x, pool, stride, padding, layout);
     }
-    x.apply_op1(MaxPoolOp { g, n, layout, argmax: Mutex::new(None) })
+    // Without a tracked input there is no backward pass: keep no indices (inference).
+    x.apply_op1(MaxPoolOp { g, n, layout, keep: x.track_op(), argmax: Mutex::new(None) })
 }
 
 struct MaxPoolOp {
     g: Geometry,
     n: usize,
     layout: DataLayout,
+    /// Whether to keep the indices for a backward pass.
+    keep: bool,
     /// For each output value, the index of its maximum within its image plane
     /// (`ih·W + iw`), filled by the forward pass for the backward pass.
     argmax: Mutex<Option<Vec<u32>>>,
@@ -281,8 +284,10 @@ impl CustomOp1 for MaxPoolOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = storage_f32(OP, s, l)?;
         let (y, idx) = self.forward(&x)?;
-        if let Ok(mut slot) = self.argmax.lock() {
-            *slot = Some(idx);
+        if self.keep {
+            if let Ok(mut slot) = self.argmax.lock() {
+                *slot = Some(idx);
+            }
         }
         Ok((CpuStorage::F32(y), self.out_shape()))
     }
