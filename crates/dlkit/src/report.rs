@@ -19,7 +19,7 @@ pub const RESULT_MIME: &str = "application/vnd.dlkit.result+json";
 /// How a tutorial states its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Figure {
+pub enum Measure {
     /// Test accuracy, higher is better.
     Accuracy,
     /// Test error in percent (100 − accuracy·100), lower is better.
@@ -31,7 +31,7 @@ pub enum Figure {
 pub struct Comparison {
     pub tutorial: String,
     pub model: String,
-    pub metric: Figure,
+    pub metric: Measure,
     /// The tutorial's figure (accuracy in [0, 1], or error in percent);
     /// `None` when the tutorial reports none.
     pub published: Option<f64>,
@@ -47,7 +47,7 @@ impl Comparison {
         Comparison {
             tutorial: tutorial.into(),
             model: model.into(),
-            metric: Figure::Accuracy,
+            metric: Measure::Accuracy,
             published: published.into(),
             ours,
             train_seconds: None,
@@ -57,7 +57,7 @@ impl Comparison {
     /// Compares test errors in percent, from our accuracy in [0, 1].
     pub fn error(tutorial: &str, model: &str, published_error_percent: f64, our_accuracy: f64) -> Self {
         Comparison {
-            metric: Figure::Error,
+            metric: Measure::Error,
             published: Some(published_error_percent),
             ours: 100.0 * (1.0 - our_accuracy),
             ..Comparison::accuracy(tutorial, model, None, 0.0)
@@ -73,8 +73,8 @@ impl Comparison {
     /// Whether we reached the tutorial's figure.
     pub fn meets_published(&self) -> Option<bool> {
         self.published.map(|p| match self.metric {
-            Figure::Accuracy => self.ours >= p,
-            Figure::Error => self.ours <= p,
+            Measure::Accuracy => self.ours >= p,
+            Measure::Error => self.ours <= p,
         })
     }
 
@@ -88,8 +88,8 @@ impl Comparison {
 
     fn format(&self, value: f64) -> String {
         match self.metric {
-            Figure::Accuracy => format!("{:.2}%", 100.0 * value),
-            Figure::Error => format!("{value:.2}% error"),
+            Measure::Accuracy => format!("{:.2}%", 100.0 * value),
+            Measure::Error => format!("{value:.2}% error"),
         }
     }
 
@@ -115,6 +115,18 @@ impl Comparison {
         let table = self.table();
         emit(&[("text/html", &table.to_html()), ("text/plain", &table.to_text()), (RESULT_MIME, &json)]);
     }
+}
+
+/// Several results in one table (shown without the JSON, which each result's
+/// own cell already gave).
+pub fn table(results: &[Comparison]) -> HtmlTable {
+    let mut table = HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"]);
+    for r in results {
+        if let Some(row) = r.table().rows().first() {
+            table.push_row(row);
+        }
+    }
+    table
 }
 
 impl std::fmt::Display for Comparison {

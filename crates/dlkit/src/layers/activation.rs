@@ -3,7 +3,7 @@
 //! (`model.add(Activation::Softmax)`, Keras' `Activation('softmax')`).
 
 use super::{first, single_input, ForwardCtx, LayerKind};
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ impl Activation {
             Activation::Relu => x.relu(),
             Activation::Sigmoid => candle_nn::ops::sigmoid(x),
             Activation::Tanh => x.tanh(),
-            Activation::Softmax => candle_nn::ops::softmax(x, D::Minus1),
+            Activation::Softmax => crate::ops::softmax(x),
         }
     }
 

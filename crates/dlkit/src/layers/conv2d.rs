@@ -137,6 +137,43 @@ pub(crate) fn window_output(
     }
 }
 
+impl Conv2D {
+    /// Whether this layer's activation can run inside the fused conv + pool kernel.
+    pub(crate) fn fuses_with_pooling(&self) -> bool {
+        matches!(self.activation, Activation::Linear | Activation::Relu)
+    }
+
+    fn ops_params(&self) -> candle_core::Result<Conv2dParams> {
+        let format = self.format().map_err(candle_core::Error::Msg)?;
+        Ok(Conv2dParams {
+            stride: self.strides,
+            padding: self.padding.to_ops(),
+            layout: format.to_ops(),
+            activation: match self.activation {
+                Activation::Relu => FusedActivation::Relu,
+                _ => FusedActivation::Linear,
+            },
+        })
+    }
+
+    /// This convolution followed by `pool`, as one op: the same values and
+    /// gradients as the two layers one after the other.
+    pub(crate) fn forward_pooled(
+        &self,
+        inputs: &[Tensor],
+        weights: &[Tensor],
+        pool: &super::MaxPooling2D,
+    ) -> candle_core::Result<Tensor> {
+        let x = first("Conv2D", inputs)?;
+        let pool = ops::MaxPoolParams {
+            pool: pool.pool_size,
+            stride: pool.strides.unwrap_or(pool.pool_size),
+            padding: pool.padding.to_ops(),
+        };
+        ops::conv2d_max_pool(x, &weights[0], weights.get(1), &self.ops_params()?, &pool)
+    }
+}
+
 impl LayerKind for Conv2D {
     fn class_name(&self) -> &'static str {
         "Conv2D"
@@ -186,18 +223,15 @@ impl LayerKind for Conv2D {
         ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
         let x = first("Conv2D", inputs)?;
-        let format = self.format().map_err(candle_core::Error::Msg)?;
         let activation = self.activation.unless_skipped(ctx);
-        let (fused, after) = match activation {
-            Activation::Relu => (FusedActivation::Relu, Activation::Linear),
-            other => (FusedActivation::Linear, other),
+        let after = match activation {
+            Activation::Relu | Activation::Linear => Activation::Linear,
+            other => other,
         };
-        let params = Conv2dParams {
-            stride: self.strides,
-            padding: self.padding.to_ops(),
-            layout: format.to_ops(),
-            activation: fused,
-        };
+        let mut params = self.ops_params()?;
+        if activation != Activation::Relu {
+            params.activation = FusedActivation::Linear;
+        }
         let y = ops::conv2d(x, &weights[0], weights.get(1), &params)?;
         after.apply(&y)
     }

@@ -114,7 +114,7 @@ impl LayerKind for LSTM {
     ) -> candle_core::Result<Tensor> {
         let x = first("LSTM", inputs)?;
         let activation = self.ops_activation().map_err(candle_core::Error::Msg)?;
-        ops::lstm(x, &weights[0], &weights[1], &weights[2], activation, self.return_sequences)
+        ops::lstm(x, &weights[0], &weights[1], Some(&weights[2]), activation, self.return_sequences)
     }
 }
 

@@ -231,10 +231,14 @@ impl Model {
     /// graph for gradients; `skip_softmax` leaves a final softmax out so the
     /// loss can work on logits.
     pub(crate) fn run(&mut self, x: &Tensor, training: bool, skip_softmax: bool) -> Result<Tensor> {
+        let fused_pools = self.fusable_pools();
         let Model { nodes, rng, output, .. } = self;
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
         values[0] = Some(x.clone());
         for (i, node) in nodes.iter().enumerate().skip(1) {
+            if values[i].is_some() {
+                continue; // computed together with the layer before it
+            }
             let inputs: Vec<Tensor> = node
                 .inputs
                 .iter()
@@ -250,19 +254,47 @@ impl Model {
                 rng,
                 skip_softmax: skip_softmax && i == *output,
             };
-            let y = node.layer.forward(&inputs, &weights, &mut ctx).map_err(|e| {
+            let fail = |e: candle_core::Error| {
                 Error::Shape(format!(
                     "layer '{}' ({}) failed on inputs of shape {}: {e}",
                     node.name,
                     node.class_name(),
                     inputs.iter().map(|t| format!("{:?}", t.dims())).collect::<Vec<_>>().join(", ")
                 ))
-            })?;
-            values[i] = Some(y);
+            };
+            match (&node.layer, fused_pools.get(&i).map(|&j| (j, &nodes[j].layer))) {
+                (Layer::Conv2D(conv), Some((j, Layer::MaxPooling2D(pool)))) => {
+                    values[j] = Some(conv.forward_pooled(&inputs, &weights, pool).map_err(fail)?);
+                }
+                _ => values[i] = Some(node.layer.forward(&inputs, &weights, &mut ctx).map_err(fail)?),
+            }
         }
         values[*output]
             .take()
             .ok_or_else(|| Error::Shape("model has no output".into()))
+    }
+
+    /// Conv2D layers whose only reader is a MaxPooling2D right after them, mapped
+    /// to that pooling layer: the two run as one fused op, so the full-size
+    /// convolution output and its gradient never exist.
+    fn fusable_pools(&self) -> std::collections::HashMap<usize, usize> {
+        let mut readers = vec![0usize; self.nodes.len()];
+        for node in &self.nodes {
+            for &j in &node.inputs {
+                readers[j] += 1;
+            }
+        }
+        (1..self.nodes.len().saturating_sub(1))
+            .filter(|&i| {
+                let next = &self.nodes[i + 1];
+                matches!(&self.nodes[i].layer, Layer::Conv2D(c) if c.fuses_with_pooling())
+                    && matches!(next.layer, Layer::MaxPooling2D(_))
+                    && next.inputs == [i]
+                    && readers[i] == 1
+                    && i != self.output
+            })
+            .map(|i| (i, i + 1))
+            .collect()
     }
 
     /// The output layer's activation decides whether the loss can take logits.

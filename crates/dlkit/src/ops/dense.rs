@@ -1,0 +1,183 @@
+//! A fully connected layer's product with fused bias and relu: `y = act(x·W + b)`.
+//!
+//! `x` is `(N, in)`, the kernel `(in, out)` (Keras' layout, not candle-nn's `(out, in)`),
+//! the bias `(out)`, the output `(N, out)`. The backward pass gives the kernel and bias
+//! gradients, and the input gradient only when candle tracks the input (not for the
+//! first layer's data).
+//!
+//! ```
+//! use dlkit::ops::{dense, FusedActivation};
+//! use dlkit::{Device, Tensor};
+//! let x = Tensor::new(&[[1f32, -2.0]], &Device::Cpu)?;
+//! let w = Tensor::new(&[[1f32, 0.0, 2.0], [0.0, 1.0, 1.0]], &Device::Cpu)?;
+//! let b = Tensor::new(&[0f32, 0.5, 0.0], &Device::Cpu)?;
+//! let y = dense(&x, &w, Some(&b), FusedActivation::Relu)?;
+//! assert_eq!(y.to_vec2::<f32>()?, vec![vec![1.0, 0.0, 0.0]]);
+//! # Ok::<(), candle_core::Error>(())
+//! ```
+
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+
+use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
+use super::cpu::gemm::{matmul, Mat};
+use super::cpu::math::{add_assign, add_row, relu_backward_inplace};
+use super::cpu::parallel::{split, threads};
+use super::params::FusedActivation;
+use super::reference;
+
+const OP: &str = "dense";
+
+/// Products smaller than this many multiply-adds run on one thread: splitting them costs
+/// more than it saves.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// `act(x·kernel + bias)` for `x (N, in)`, `kernel (in, out)`, `bias (out)`.
+pub fn dense(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, activation: FusedActivation) -> Result<Tensor> {
+    let (n, din, dout) = check_shapes(x, kernel, bias)?;
+    let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
+    if !fast {
+        return reference::dense(x, kernel, bias, activation);
+    }
+    let op = DenseOp { n, din, dout, activation };
+    match bias {
+        Some(b) => x.apply_op3(kernel, b, op),
+        None => x.apply_op3(kernel, &Tensor::zeros(dout, x.dtype(), x.device())?, op),
+    }
+}
+
+fn check_shapes(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>) -> Result<(usize, usize, usize)> {
+    let &[n, din] = x.dims() else {
+        bail!("{OP}: the input must be (batch, features), got shape {:?}", x.dims());
+    };
+    let &[kin, dout] = kernel.dims() else {
+        bail!("{OP}: the kernel must be (in_features, out_features), got shape {:?}", kernel.dims());
+    };
+    if kin != din {
+        bail!("{OP}: the input {:?} has {din} features but the kernel {:?} expects {kin}", x.dims(), kernel.dims());
+    }
+    if let Some(b) = bias {
+        if b.dims() != [dout] {
+            bail!("{OP}: the bias must be ({dout}) for kernel {:?}, got shape {:?}", kernel.dims(), b.dims());
+        }
+    }
+    Ok((n, din, dout))
+}
+
+struct DenseOp {
+    n: usize,
+    din: usize,
+    dout: usize,
+    activation: FusedActivation,
+}
+
+impl DenseOp {
+    fn threads(&self) -> usize {
+        if self.n * self.din * self.dout >= PARALLEL_MACS {
+            threads()
+        } else {
+            1
+        }
+    }
+}
+
+/// Column sums of a row-major `(rows, cols)` matrix, in a fixed order.
+pub(crate) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; cols];
+    for row in m.chunks_exact(cols.max(1)) {
+        add_assign(&mut out, row);
+    }
+    out
+}
+
+impl CustomOp3 for DenseOp {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, din, dout) = (self.n, self.din, self.dout);
+        let x = storage_f32(OP, s1, l1)?;
+        let w = storage_f32(OP, s2, l2)?;
+        let b = storage_f32(OP, s3, l3)?;
+        expect_len(OP, "the input", &x, n * din)?;
+        expect_len(OP, "the kernel", &w, din * dout)?;
+        expect_len(OP, "the bias", &b, dout)?;
+        let mut y = vec![0.0f32; n * dout];
+        matmul(OP, &mut y, dout, Mat::rows(&x, n, din), Mat::rows(&w, din, dout), false, self.threads())?;
+        let relu = self.activation == FusedActivation::Relu;
+        for row in y.chunks_exact_mut(dout.max(1)) {
+            add_row(row, &b, relu);
+        }
+        Ok((CpuStorage::F32(y), (n, dout).into()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        kernel: &Tensor,
+        bias: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, din, dout) = (self.n, self.din, self.dout);
+        let grad_guard = CpuF32::new(OP, grad)?;
+        let mut dz = grad_guard.data()?;
+        expect_len(OP, "the output gradient", &dz, n * dout)?;
+        if self.activation == FusedActivation::Relu {
+            let res_guard = CpuF32::new(OP, res)?;
+            let y = res_guard.data()?;
+            expect_len(OP, "the output", &y, n * dout)?;
+            relu_backward_inplace(dz.to_mut(), &y);
+        }
+        let dz: &[f32] = &dz;
+        let threads = self.threads();
+
+        let db = if bias.track_op() { Some(tensor(bias_grad(dz, n, dout), dout)?) } else { None };
+        let dw = if kernel.track_op() {
+            let x_guard = CpuF32::new(OP, x)?;
+            let xs = x_guard.data()?;
+            expect_len(OP, "the input", &xs, n * din)?;
+            let mut dw = vec![0.0f32; din * dout];
+            // dW (in, out) = xᵀ (in, N) · dz (N, out)
+            matmul(OP, &mut dw, dout, Mat::transposed(&xs, din, n), Mat::rows(dz, n, dout), false, threads)?;
+            Some(tensor(dw, (din, dout))?)
+        } else {
+            None
+        };
+        let dx = if x.track_op() {
+            let w_guard = CpuF32::new(OP, kernel)?;
+            let w = w_guard.data()?;
+            expect_len(OP, "the kernel", &w, din * dout)?;
+            let mut dx = vec![0.0f32; n * din];
+            // dx (N, in) = dz (N, out) · Wᵀ (out, in)
+            matmul(OP, &mut dx, din, Mat::rows(dz, n, dout), Mat::transposed(&w, dout, din), false, threads)?;
+            Some(tensor(dx, (n, din))?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+/// The bias gradient: column sums of `dz (n, cols)`, over fixed row blocks in parallel
+/// when large, combined in block order.
+pub(crate) fn bias_grad(dz: &[f32], n: usize, cols: usize) -> Vec<f32> {
+    if n * cols < PARALLEL_MACS {
+        return column_sums(dz, cols);
+    }
+    let blocks = split(n, threads());
+    let parts = super::cpu::parallel::map_chunks(&blocks, |r| column_sums(&dz[r.start * cols..r.end * cols], cols));
+    let mut out = vec![0.0f32; cols];
+    for p in parts {
+        add_assign(&mut out, &p);
+    }
+    out
+}

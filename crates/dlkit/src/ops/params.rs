@@ -1,0 +1,144 @@
+//! The small configuration types the ops take, and the output-size/padding arithmetic
+//! shared by convolution and pooling (Keras/TensorFlow semantics).
+
+/// How a convolution or pooling window treats the border.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// No padding: the output is `floor((H - k) / s) + 1` long.
+    #[default]
+    Valid,
+    /// TensorFlow's `same`: the output is `ceil(H / s)` long; the total padding
+    /// `max((ceil(H/s) - 1)·s + k - H, 0)` is split with the extra on the bottom/right.
+    Same,
+}
+
+/// Where the channels are in an image batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DataLayout {
+    /// `(N, C, H, W)`, candle's and PyTorch's convention.
+    #[default]
+    ChannelsFirst,
+    /// `(N, H, W, C)`, Keras' default.
+    ChannelsLast,
+}
+
+/// An activation applied inside an op's forward pass (and undone in its backward pass),
+/// saving a separate pass over the output and its gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FusedActivation {
+    #[default]
+    Linear,
+    Relu,
+}
+
+/// The activation of an LSTM's cell input and output (Keras' `activation` argument); the
+/// gates always use the sigmoid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LstmActivation {
+    #[default]
+    Tanh,
+    Relu,
+    Sigmoid,
+    Linear,
+}
+
+/// Everything [`conv2d`](super::conv2d) needs besides its tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dParams {
+    /// (vertical, horizontal) step of the window.
+    pub stride: (usize, usize),
+    pub padding: Padding,
+    pub layout: DataLayout,
+    pub activation: FusedActivation,
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams {
+            stride: (1, 1),
+            padding: Padding::Valid,
+            layout: DataLayout::ChannelsFirst,
+            activation: FusedActivation::Linear,
+        }
+    }
+}
+
+/// Output length and padding before (top/left) along one spatial axis, or `None` when the
+/// window does not fit (valid padding with `k > len`) or an argument is zero.
+pub(crate) fn axis_geometry(len: usize, k: usize, s: usize, padding: Padding) -> Option<(usize, usize)> {
+    if len == 0 || k == 0 || s == 0 {
+        return None;
+    }
+    match padding {
+        Padding::Valid => (k <= len).then(|| ((len - k) / s + 1, 0)),
+        Padding::Same => {
+            let out = len.div_ceil(s);
+            let total = ((out - 1) * s + k).saturating_sub(len);
+            Some((out, total / 2))
+        }
+    }
+}
+
+/// The spatial geometry of a 2-d window op on one image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    /// Padding before the first row / column.
+    pub pt: usize,
+    pub pl: usize,
+}
+
+impl Geometry {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        op: &str,
+        (c, h, w): (usize, usize, usize),
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+        padding: Padding,
+    ) -> candle_core::Result<Self> {
+        let rows = axis_geometry(h, kh, sh, padding);
+        let cols = axis_geometry(w, kw, sw, padding);
+        match (rows, cols) {
+            (Some((oh, pt)), Some((ow, pl))) => Ok(Geometry { c, h, w, kh, kw, sh, sw, oh, ow, pt, pl }),
+            _ => candle_core::bail!(
+                "{op}: a {kh}x{kw} window with stride ({sh}, {sw}) and {padding:?} padding does not fit \
+                 an image of {h}x{w} (window and stride must be at least 1 and, with Valid padding, \
+                 no larger than the image)"
+            ),
+        }
+    }
+
+    pub fn in_plane(&self) -> usize {
+        self.h * self.w
+    }
+    pub fn out_plane(&self) -> usize {
+        self.oh * self.ow
+    }
+    pub fn window(&self) -> usize {
+        self.kh * self.kw
+    }
+}
+
+/// Splits `(N, C, H, W)` or `(N, H, W, C)` dims into `(n, (c, h, w))`.
+pub(crate) fn image_dims(op: &str, dims: &[usize], layout: DataLayout) -> candle_core::Result<(usize, (usize, usize, usize))> {
+    match (dims, layout) {
+        (&[n, c, h, w], DataLayout::ChannelsFirst) => Ok((n, (c, h, w))),
+        (&[n, h, w, c], DataLayout::ChannelsLast) => Ok((n, (c, h, w))),
+        _ => candle_core::bail!(
+            "{op}: expected a 4-d image batch {}, got shape {dims:?}",
+            match layout {
+                DataLayout::ChannelsFirst => "(N, C, H, W)",
+                DataLayout::ChannelsLast => "(N, H, W, C)",
+            }
+        ),
+    }
+}
