@@ -1,0 +1,355 @@
+"""Run the project's notebooks on the `rust` (evcxr) kernel and tabulate their results.
+
+Used by scripts/notebooks, scripts/test and binder/postBuild:
+
+    nbtool.py warmup                      compile dlkit in a kernel slot (first-cell timing)
+    nbtool.py execute [--out DIR] [--smoke] [NOTEBOOK ...]
+                                          run notebooks top to bottom (in place by default)
+    nbtool.py results [--write FILE] [NOTEBOOK ...]
+                                          results table from executed notebooks
+
+A notebook reports a result by displaying a value whose rich output carries a
+JSON bundle of type `application/vnd.dlkit.result+json` (one object, or a list
+of objects) with the keys in RESULT_KEYS. The table adds the notebook's wall
+time, which `execute` stores in the notebook's metadata under "dlkit".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+KERNEL = "rust"
+RESULT_MIME = "application/vnd.dlkit.result+json"
+RESULT_KEYS = {
+    "tutorial": str,
+    "model": str,
+    "metric": str,
+    "published": (int, float),
+    "ours": (int, float),
+    "train_seconds": (int, float),
+}
+METRICS = ("accuracy", "error")
+DEFAULT_DEP = ':dep dlkit = { path = "../crates/dlkit" }'
+
+
+# evcxr 0.22 answers "ok" to a cell whose code fails at run time: an error
+# returned with `?` and a panic only show up as text on stderr (a compile error
+# is a real error reply). dlkit writes nothing to stderr, so stderr output means
+# the cell failed, unless the cell carries this tag (a panic fails regardless).
+STDERR_OK_TAG = "dlkit-stderr-ok"
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be run or read; the message names it."""
+
+
+def runtime_error(outputs, tags) -> str | None:
+    """The stderr text of a cell's outputs if it shows a run-time failure, else None."""
+    stderr = "".join(
+        o.get("text", "") for o in outputs
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+    if not stderr.strip():
+        return None
+    if STDERR_OK_TAG in tags and "panicked at" not in stderr:
+        return None
+    return stderr
+
+
+def discover(paths: list[str]) -> list[Path]:
+    """The notebooks named on the command line, or all of notebooks/*.ipynb."""
+    if paths:
+        found = [Path(p).resolve() for p in paths]
+        missing = [str(p) for p in found if not p.is_file()]
+        if missing:
+            raise NotebookError(f"no such notebook: {', '.join(missing)}")
+        return found
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def kernel_environment(smoke: bool) -> None:
+    """The kernel inherits this process's environment: set the smoke switch there."""
+    if smoke:
+        os.environ["DLKIT_SMOKE"] = "1"
+    else:
+        os.environ.pop("DLKIT_SMOKE", None)
+    # Prefer the kernelspec installed in this (virtual) environment over a
+    # user-wide `rust` kernel that may point at another evcxr.
+    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+
+
+def run_notebook(nb, cwd: Path, timeout: int, label: str):
+    """Execute `nb` in place on the rust kernel with `cwd` as working directory.
+
+    Returns (wall seconds, seconds per code cell). Raises NotebookError naming
+    the notebook and the failing cell.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=timeout,
+        startup_timeout=120,
+        record_timing=True,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    cell_seconds: list[float] = []
+    start = time.monotonic()
+    with client.setup_kernel():
+        code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        # "Cell N" counts code cells from 0, as nbval names its test items
+        for number, (index, cell) in enumerate(code_cells):
+            t0 = time.monotonic()
+            try:
+                client.execute_cell(cell, index)
+            except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+                raise NotebookError(f"{label}: Cell {number} failed:\n{err}") from err
+            stderr = runtime_error(cell.outputs, cell.metadata.get("tags", []))
+            if stderr is not None:
+                raise NotebookError(
+                    f"{label}: Cell {number} failed at run time (evcxr reports it on stderr only;"
+                    f" tag the cell {STDERR_OK_TAG} if that output is expected):\n{stderr}"
+                )
+            cell_seconds.append(time.monotonic() - t0)
+            first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            print(f"    Cell {number:>3}  {cell_seconds[-1]:8.1f} s  {first_line[:60]}", flush=True)
+    return time.monotonic() - start, cell_seconds
+
+
+def cmd_warmup(args) -> int:
+    """Compile dlkit and its dependencies in the first free kernel slot.
+
+    Runs the first code cell's `:` commands (the `:dep` line and settings) of
+    the first notebook, so the build uses exactly the notebooks' flags, then
+    one cell that calls into candle through dlkit.
+    """
+    import nbformat
+
+    setup = DEFAULT_DEP
+    notebooks = discover([])
+    if notebooks:
+        nb = nbformat.read(notebooks[0], as_version=4)
+        first = next((c for c in nb.cells if c.cell_type == "code"), None)
+        if first is not None:
+            commands = [l for l in first.source.splitlines() if l.strip().startswith(":")]
+            if commands:
+                setup = "\n".join(commands)
+    probe = (
+        "let t = dlkit::Tensor::arange(0f32, 6f32, &dlkit::Device::Cpu)?.reshape((2, 3))?;\n"
+        "let total = t.sum_all()?.to_scalar::<f32>()?;\n"
+        "assert_eq!(total, 15.0);\n"
+        "total"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(probe)]
+    kernel_environment(smoke=False)
+    print(f"  warm-up cells (cwd {NOTEBOOKS.relative_to(REPO)}/):", flush=True)
+    NOTEBOOKS.mkdir(exist_ok=True)
+    wall, cells = run_notebook(nb, NOTEBOOKS, args.timeout, "warm-up")
+    print(f"  time to first cell: {cells[0]:.1f} s; first dlkit call: {cells[1]:.1f} s;"
+          f" session: {wall:.1f} s", flush=True)
+    return 0
+
+
+def cmd_execute(args) -> int:
+    """Run notebooks top to bottom and save them with their outputs."""
+    import nbformat
+
+    if args.smoke and not args.out:
+        print("--smoke needs --out: committed notebooks carry full runs only", file=sys.stderr)
+        return 2
+    notebooks = discover(args.notebooks)
+    if not notebooks:
+        print(f"no notebooks in {NOTEBOOKS}", file=sys.stderr)
+        return 1
+    kernel_environment(args.smoke)
+    out_dir = Path(args.out).resolve() if args.out else None
+    failed = []
+    written = []
+    for path in notebooks:
+        print(f"  {path.name} ({'smoke' if args.smoke else 'full'} run)", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        started = dt.datetime.now(dt.timezone.utc)
+        try:
+            wall, _ = run_notebook(nb, path.parent, args.timeout, path.name)
+        except NotebookError as err:
+            # Keep the failed run for inspection, never over the committed notebook.
+            keep = REPO / ".evcxr" / "failed" / path.name
+            write_atomically(keep, nbformat.writes(nb))
+            print(f"  FAILED: {err}\n  partial run saved to {keep}", file=sys.stderr, flush=True)
+            failed.append(path.name)
+            continue
+        nb.metadata["dlkit"] = {
+            "executed_at": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 1),
+            "smoke": bool(args.smoke),
+        }
+        target = out_dir / path.name if out_dir else path
+        write_atomically(target, nbformat.writes(nb))
+        written.append(target)
+        print(f"  {path.name}: {wall / 60:.1f} min -> {target}", flush=True)
+    if written:
+        table_path = (out_dir or NOTEBOOKS) / "RESULTS.md"
+        sources = sorted(set(written) | (set() if out_dir else set(discover([]))))
+        write_atomically(table_path, results_markdown(sources))
+        print(f"  results table -> {table_path}", flush=True)
+    if failed:
+        print(f"  {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def result_bundles(path: Path) -> list[dict]:
+    """Every result bundle a notebook displayed, in cell order, validated."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if RESULT_MIME not in data:
+                continue
+            value = data[RESULT_MIME]
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as err:
+                    raise NotebookError(
+                        f"{path.name}: Cell {number}: {RESULT_MIME} is not valid JSON ({err})"
+                    ) from err
+            for entry in value if isinstance(value, list) else [value]:
+                found.append(validate_result(entry, f"{path.name}: Cell {number}"))
+    return found
+
+
+def validate_result(entry, where: str) -> dict:
+    """Check one bundle has every key with the right type; the message says what is wrong."""
+    if not isinstance(entry, dict):
+        raise NotebookError(f"{where}: a result must be a JSON object, found {type(entry).__name__}")
+    for key, kind in RESULT_KEYS.items():
+        if key not in entry:
+            raise NotebookError(f"{where}: result {entry} lacks the key '{key}'")
+        value = entry[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise NotebookError(f"{where}: result key '{key}' = {value!r} has the wrong type")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise NotebookError(f"{where}: result key '{key}' = {value!r} is not finite")
+    if entry["metric"] not in METRICS:
+        raise NotebookError(f"{where}: metric '{entry['metric']}' is not one of {METRICS}")
+    return entry
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def verdict(entry: dict) -> str:
+    """Whether our figure reaches the published one (higher accuracy, lower error is better)."""
+    ours, published = entry["ours"], entry["published"]
+    gap = 100 * (ours - published)
+    better = gap >= 0 if entry["metric"] == "accuracy" else gap <= 0
+    return "yes" if better else f"no ({gap:+.2f} pp)"
+
+
+def results_markdown(notebooks: list[Path]) -> str:
+    """The results table (markdown) of the given executed notebooks."""
+    import nbformat
+
+    rows = []
+    notes = []
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        meta = nb.metadata.get("dlkit", {})
+        wall = meta.get("wall_seconds")
+        minutes = f"{wall / 60:.1f}" if isinstance(wall, (int, float)) else "not run"
+        if meta.get("smoke"):
+            notes.append(f"{path.name} holds a smoke run (DLKIT_SMOKE=1), not a full run.")
+        bundles = result_bundles(path)
+        if not bundles:
+            notes.append(f"{path.name} displayed no {RESULT_MIME} result.")
+        for entry in bundles:
+            rows.append(
+                f"| {entry['tutorial']} | {path.name} | {entry['model']} | {entry['metric']} "
+                f"| {percent(entry['published'])} | {percent(entry['ours'])} | {verdict(entry)} "
+                f"| {entry['train_seconds'] / 60:.1f} | {minutes} |"
+            )
+    lines = [
+        "# Results",
+        "",
+        "Written by `scripts/notebooks --execute` from the executed notebooks' "
+        f"`{RESULT_MIME}` outputs; full runs on the kernel `rust` (evcxr).",
+        "*Training* is the time spent in `fit`; *notebook* is the whole run, compiling included.",
+        "",
+        "| Tutorial | Notebook | Model | Metric | Published | Ours | Reaches published "
+        "| Training (min) | Notebook (min) |",
+        "| --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: |",
+        *rows,
+    ]
+    if notes:
+        lines += ["", *(f"- {n}" for n in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_results(args) -> int:
+    notebooks = discover(args.notebooks)
+    table = results_markdown(notebooks)
+    if args.write:
+        write_atomically(Path(args.write), table)
+        print(f"  results table -> {args.write}")
+    else:
+        print(table, end="")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nbtool.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--timeout", type=int, default=4 * 3600,
+                        help="seconds one cell may take (default: 4 h)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("warmup", help="compile dlkit in a kernel slot").set_defaults(run=cmd_warmup)
+    ex = sub.add_parser("execute", help="run notebooks top to bottom")
+    ex.add_argument("--out", help="write executed copies here instead of in place")
+    ex.add_argument("--smoke", action="store_true", help="set DLKIT_SMOKE=1 (needs --out)")
+    ex.add_argument("notebooks", nargs="*")
+    ex.set_defaults(run=cmd_execute)
+    res = sub.add_parser("results", help="results table of executed notebooks")
+    res.add_argument("--write", help="write the table to this file")
+    res.add_argument("notebooks", nargs="*")
+    res.set_defaults(run=cmd_results)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,263 @@
+"""Tests of the notebook harness itself.
+
+* nbval really fails a notebook whose tagged output differs (the accuracy-floor
+  convention) and one whose cell errors: run on the fixtures in fixtures/failing/.
+* A result bundle displayed by a notebook reaches the results table through the
+  evcxr kernel (scripts/lib/nbtool.py), and malformed bundles are refused.
+* Every notebook in notebooks/ follows the conventions the harness relies on.
+* The set-up files (scripts, .ci/run, binder/) are well-formed.
+
+The tests that start a kernel need the `rust` kernelspec (scripts/test installs it).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FIXTURES = HERE / "fixtures"
+sys.path.insert(0, str(REPO / "scripts" / "lib"))
+import nbtool  # noqa: E402
+
+NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "nbval-raises-exception"}
+KNOWN_TAGS = NBVAL_TAGS | {nbtool.STDERR_OK_TAG}
+
+
+def run_nbval(notebook: Path, smoke: bool) -> subprocess.CompletedProcess:
+    """nbval on one notebook, with this suite's configuration, in a child pytest."""
+    env = dict(os.environ, DLKIT_HARNESS_SELFTEST="1")
+    if smoke:
+        env["DLKIT_SMOKE"] = "1"
+    else:
+        env.pop("DLKIT_SMOKE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(REPO),
+         "-q", str(notebook)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=3600,
+    )
+
+
+def summary(result: subprocess.CompletedProcess) -> str:
+    lines = [l for l in result.stdout.splitlines() if l.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- nbval fails when it must ------------------------------------------------
+
+def test_smoke_run_below_accuracy_floor_fails():
+    notebook = FIXTURES / "failing" / "below_floor.ipynb"
+    result = run_nbval(notebook, smoke=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Cell outputs differ" in result.stdout
+    # the floor cell fails, the three cells before it pass
+    assert re.search(r"\b1 failed, 3 passed\b", summary(result)), result.stdout
+    failed = [l for l in result.stdout.splitlines() if l.startswith("FAILED")]
+    assert len(failed) == 1 and "Cell 3" in failed[0], result.stdout
+
+
+def test_full_run_of_the_same_notebook_passes():
+    # The same fixture reaches its floor on the full data: the failure above is
+    # the floor's doing, not the fixture's.
+    notebook = FIXTURES / "failing" / "below_floor.ipynb"
+    result = run_nbval(notebook, smoke=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b4 passed\b", summary(result)), result.stdout
+
+
+def test_cell_errors_fail():
+    # evcxr answers "ok" to the `?` error and the panic; conftest.py must fail them.
+    notebook = FIXTURES / "failing" / "cell_errors.ipynb"
+    result = run_nbval(notebook, smoke=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"\b3 failed, 3 passed\b", summary(result)), result.stdout
+    failed = sorted(l.split("::")[-1].split(" - ")[0] for l in result.stdout.splitlines()
+                    if l.startswith("FAILED"))
+    assert failed == ["Cell 2", "Cell 3", "Cell 4"], result.stdout
+    assert "Shape mismatch" in result.stdout  # the `?` error
+    assert "index out of bounds" in result.stdout  # the panic
+    assert "cannot find value `undefined_name`" in result.stdout  # the compile error
+
+
+def test_execute_refuses_a_notebook_that_fails_at_run_time(tmp_path, monkeypatch):
+    # The maintainers' full runs (scripts/notebooks --execute) must stop at the
+    # first cell that failed at run time and never write the notebook.
+    monkeypatch.delenv("DLKIT_SMOKE", raising=False)
+    notebook = FIXTURES / "failing" / "cell_errors.ipynb"
+    assert nbtool.main(["execute", "--out", str(tmp_path), str(notebook)]) == 1
+    assert not (tmp_path / notebook.name).exists()
+
+
+@pytest.mark.parametrize("outputs, tags, failed", [
+    ([], [], False),
+    ([{"output_type": "stream", "name": "stdout", "text": "Epoch 1/1\n"}], [], False),
+    ([{"output_type": "stream", "name": "stderr", "text": "Shape mismatch\n"}], [], True),
+    ([{"output_type": "stream", "name": "stderr", "text": "a note\n"}], [nbtool.STDERR_OK_TAG], False),
+    ([{"output_type": "stream", "name": "stderr", "text": "thread '<unnamed>' panicked at src/lib.rs:3:1\n"}],
+     [nbtool.STDERR_OK_TAG], True),
+])
+def test_runtime_error_detection(outputs, tags, failed):
+    assert (nbtool.runtime_error(outputs, tags) is not None) == failed
+
+
+# --- results table -----------------------------------------------------------
+
+def test_result_bundle_reaches_the_table(tmp_path, monkeypatch):
+    """Runs the passing fixture on the kernel and reads its bundle back."""
+    monkeypatch.delenv("DLKIT_SMOKE", raising=False)  # restored after the test
+    source = FIXTURES / "tensor_basics.ipynb"
+    code = nbtool.main(["execute", "--out", str(tmp_path), "--smoke", str(source)])
+    assert code == 0
+    executed = tmp_path / source.name
+    nb = nbformat.read(executed, as_version=4)
+    bundles = [o["data"][nbtool.RESULT_MIME] for c in nb.cells if c.cell_type == "code"
+               for o in c.get("outputs", []) if nbtool.RESULT_MIME in o.get("data", {})]
+    # evcxr passes the custom mime type through and jupyter stores it as JSON
+    assert bundles == [{"tutorial": "fixture", "model": "argmax of fixed logits",
+                        "metric": "accuracy", "published": 0.75, "ours": 1,
+                        "train_seconds": 1.5}]
+    assert nb.metadata["dlkit"]["smoke"] is True
+    assert nb.metadata["dlkit"]["wall_seconds"] > 0
+    table = (tmp_path / "RESULTS.md").read_text()
+    row = next(l for l in table.splitlines() if l.startswith("| fixture |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:8] == ["fixture", "tensor_basics.ipynb", "argmax of fixed logits", "accuracy",
+                         "75.00 %", "100.00 %", "yes", "0.0"]
+    assert float(cells[8]) == pytest.approx(nb.metadata["dlkit"]["wall_seconds"] / 60, abs=0.06)
+    assert "smoke run" in table  # a smoke run is flagged in the table's notes
+
+
+def notebook_with_outputs(tmp_path, outputs, name="x.ipynb"):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("result")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=d, execution_count=1)
+                    for d in outputs]
+    nb.cells = [cell]
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+GOOD = {"tutorial": "002", "model": "Simple CNN", "metric": "error", "published": 0.011,
+        "ours": 0.0098, "train_seconds": 123.4}
+
+
+def test_results_accept_lists_and_json_strings(tmp_path):
+    second = dict(GOOD, model="Larger CNN", ours=0.0095)
+    path = notebook_with_outputs(tmp_path, [
+        {"text/plain": "Simple CNN", nbtool.RESULT_MIME: GOOD},
+        {nbtool.RESULT_MIME: json.dumps([second])},
+    ])
+    assert [b["model"] for b in nbtool.result_bundles(path)] == ["Simple CNN", "Larger CNN"]
+    table = nbtool.results_markdown([path])
+    assert "| 002 | x.ipynb | Simple CNN | error | 1.10 % | 0.98 % | yes | 2.1 | not run |" in table
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({k: v for k, v in GOOD.items() if k != "ours"}, "lacks the key 'ours'"),
+    (dict(GOOD, metric="loss"), "metric 'loss'"),
+    (dict(GOOD, published="1.1 %"), "'published'"),
+    (dict(GOOD, ours=float("nan")), "not finite"),
+    ("{not json", "not valid JSON"),
+])
+def test_malformed_results_are_refused(tmp_path, bad, message):
+    path = notebook_with_outputs(tmp_path, [{nbtool.RESULT_MIME: bad}], name="bad.ipynb")
+    with pytest.raises(nbtool.NotebookError, match=re.escape(message)) as err:
+        nbtool.result_bundles(path)
+    assert "bad.ipynb: Cell 0" in str(err.value)
+
+
+def test_verdict_direction_depends_on_the_metric():
+    assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.9912)) == "yes"
+    assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.985)) == "no (-0.50 pp)"
+    assert nbtool.verdict(dict(GOOD, metric="error", published=0.0174, ours=0.0180)) == "no (+0.06 pp)"
+
+
+# --- conventions of the notebooks ---------------------------------------------
+
+def check_conventions(path: Path, dep_path: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "rust", f"{path.name}: kernel is not 'rust'"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{path.name}: no code cells"
+    first = code[0].source.lstrip()
+    assert first.startswith(f':dep dlkit = {{ path = "{dep_path}"'), \
+        f"{path.name}: the first code cell must be `:dep dlkit = {{ path = \"{dep_path}\" }}`"
+    assert any("DLKIT_SMOKE" in c.source for c in code[1:3]), \
+        f"{path.name}: the settings cell (right after :dep) must read DLKIT_SMOKE"
+    for index, cell in enumerate(nb.cells):
+        assert "NBVAL_" not in cell.source, \
+            f"{path.name}: cell {index}: nbval ignores `NBVAL_` comments; use cell tags"
+        unknown = {t for t in cell.metadata.get("tags", [])
+                   if t.startswith(("nbval", "dlkit"))} - KNOWN_TAGS
+        assert not unknown, f"{path.name}: cell {index}: unknown tags {unknown}"
+    floor_cells = [c for c in code if "nbval-check-output" in c.metadata.get("tags", [])
+                   and re.search(r"\baccuracy\w*\s*>=\s*accuracy_floor\b", c.source)]
+    assert floor_cells, f"{path.name}: no cell tagged nbval-check-output checks `accuracy >= accuracy_floor`"
+    for cell in floor_cells:
+        assert cell.execution_count is not None, f"{path.name}: the floor cell was never run"
+        shown = [o.get("data", {}).get("text/plain") for o in cell.outputs]
+        assert shown == ["true"], f"{path.name}: the committed floor cell shows {shown}, not true"
+
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_conventions(path):
+    check_conventions(path, "../crates/dlkit")
+
+
+def test_fixture_follows_the_conventions():
+    check_conventions(FIXTURES / "tensor_basics.ipynb", "../../../crates/dlkit")
+
+
+# --- set-up files --------------------------------------------------------------
+
+SHELL_FILES = ["scripts/notebooks", "scripts/test", "scripts/lib/common.sh",
+               "scripts/lib/rust-kernel", ".ci/run", "binder/postBuild", "binder/start"]
+
+
+@pytest.mark.parametrize("name", SHELL_FILES)
+def test_shell_files_parse(name):
+    path = REPO / name
+    assert path.is_file(), name
+    subprocess.run(["bash", "-n", str(path)], check=True)
+    if name != "scripts/lib/common.sh":  # sourced, not run
+        assert os.access(path, os.X_OK), f"{name} is not executable"
+        assert path.read_text().startswith("#!"), f"{name} has no #! line"
+
+
+def pins(path: Path) -> dict:
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path}: {line} is not pinned with =="
+            found[name.lower().replace("_", "-")] = version
+    return found
+
+
+def test_binder_pins_match_the_local_ones():
+    local = pins(REPO / "scripts" / "requirements.txt")
+    binder = pins(REPO / "binder" / "requirements.txt")
+    assert binder, "binder/requirements.txt pins nothing"
+    for name, version in binder.items():
+        assert local.get(name) == version, f"binder pins {name}=={version}, scripts pin {local.get(name)}"
+
+
+def test_kernelspec_runs_the_wrapper():
+    out = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
+                         capture_output=True, text=True, check=True,
+                         env=dict(os.environ, JUPYTER_PREFER_ENV_PATH="1"))
+    spec = json.loads(out.stdout)["kernelspecs"]["rust"]["spec"]
+    assert spec["argv"][1] == str(REPO / "scripts" / "lib" / "rust-kernel")
+    assert spec["argv"][-1] == "{connection_file}"
+    assert os.access(spec["argv"][2], os.X_OK), f"{spec['argv'][2]} is not an executable evcxr_jupyter"
