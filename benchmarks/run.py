@@ -89,7 +89,7 @@ def parse_result(stdout, impl, model, command):
     return result
 
 
-def run_one(template, impl, model, fields, log):
+def run_one(template, impl, model, fields, log, env=None):
     """Runs one benchmark command from the repository root and returns its result."""
     command = template.format(model=model, **fields)
     argv = shlex.split(command)
@@ -97,7 +97,7 @@ def run_one(template, impl, model, fields, log):
     started = time.perf_counter()
     try:
         # stderr passes through (progress lines); stdout is kept for the JSON line.
-        proc = subprocess.run(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.run(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, env=env)
     except OSError as e:
         raise RunError(f"cannot start {command!r}: {e}") from None
     if proc.returncode != 0:
@@ -274,6 +274,12 @@ def parse_args(argv=None):
     p.add_argument("--keras-cmd", default=DEFAULT_KERAS_CMD, help="template; fields {python} {model} {epochs} {threads}")
     p.add_argument("--dlkit-cmd", default=DEFAULT_DLKIT_CMD, help="template; fields as --keras-cmd")
     p.add_argument("--build-cmd", default=DEFAULT_BUILD_CMD, help="run once before timing; '' to skip")
+    p.add_argument(
+        "--datasets",
+        default=os.environ.get("DLKIT_DATASETS", "/work/shared/datasets"),
+        help="folder holding mnist/*.gz, given to both sides as DLKIT_DATASETS "
+        "(default: $DLKIT_DATASETS, else /work/shared/datasets)",
+    )
     p.add_argument("--skip-keras", action="store_true", help="run dlkit only")
     p.add_argument("--skip-dlkit", action="store_true", help="run Keras only")
     args = p.parse_args(argv)
@@ -295,6 +301,11 @@ def main(argv=None):
     fields = {"python": shlex.quote(args.python), "epochs": args.epochs, "threads": args.threads}
     extra = f" --train-samples {args.train_samples}" if args.train_samples else ""
     keras_cmd, dlkit_cmd = args.keras_cmd + extra, args.dlkit_cmd + extra
+    # Both sides read the same files; dlkit would otherwise look in its download cache.
+    env = {**os.environ, "DLKIT_DATASETS": args.datasets}
+    if not (Path(args.datasets) / "mnist").is_dir():
+        print(f"run.py: {args.datasets}/mnist does not exist; give --datasets or set DLKIT_DATASETS", file=log)
+        return 2
 
     if not args.skip_keras and "{python}" in args.keras_cmd and not Path(args.python).exists():
         print(f"run.py: {args.python} does not exist; run `bash benchmarks/setup.sh` first", file=log)
@@ -316,7 +327,7 @@ def main(argv=None):
                     pair.append(None)
                     continue
                 try:
-                    result = run_one(template, impl, model, fields, log)
+                    result = run_one(template, impl, model, fields, log, env)
                 except RunError as e:
                     print(f"[run.py] FAILED: {e}", file=log, flush=True)
                     failures.append(f"{impl} {model} round {round_no}: {str(e).splitlines()[0]}")

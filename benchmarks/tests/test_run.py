@@ -29,6 +29,7 @@ class RunnerTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
+        (self.dir / "data" / "mnist").mkdir(parents=True)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -36,7 +37,10 @@ class RunnerTest(unittest.TestCase):
     def main(self, *argv):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = run.main(["--build-cmd", "", "--results-dir", str(self.dir / "results"), *argv])
+            status = run.main([
+                "--build-cmd", "", "--results-dir", str(self.dir / "results"),
+                "--datasets", str(self.dir / "data"), *argv,
+            ])
         return status, out.getvalue(), err.getvalue()
 
     def table_row(self, text, model):
@@ -64,6 +68,14 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(len(lines), 12)
         self.assertEqual([l["impl"] for l in lines[:2]], ["keras", "dlkit"])
         self.assertEqual([l["round"] for l in lines[:6]], [1, 1, 2, 2, 3, 3])
+        self.assertEqual({l["datasets"] for l in lines}, {str(self.dir / "data")})
+
+    def test_missing_datasets_folder_stops_before_any_run(self):
+        status, out, err = self.main("--datasets", str(self.dir / "nowhere"), "--keras-cmd", fake("keras", 1.0),
+                                     "--dlkit-cmd", fake("dlkit", 1.0))
+        self.assertEqual(status, 2)
+        self.assertIn("nowhere/mnist does not exist", err)
+        self.assertFalse((self.dir / "results").exists())
 
     def test_failed_runs_are_reported_and_the_rest_tabulated(self):
         status, out, err = self.main(
