@@ -15,6 +15,10 @@ set each epoch as their tutorials do, that validation pass too. The first
 epoch also pays for tracing the `tf.function`s of the train (and validation)
 step; use 3 or more epochs so the median leaves it out.
 
+By default TensorFlow's oneDNN kernels are on (`--onednn`) and the
+channels-first recipes are built channels-last on the same data
+(`--channels-first` for the tutorials' layout); README.md says why.
+
 MNIST is read from `$DLKIT_DATASETS/mnist/*.gz` (default /work/shared/datasets),
 never downloaded.
 """
