@@ -67,12 +67,13 @@ ensure_rust() {
     fi
     command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1 ||
         die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
-    # evcxr's rust-analyzer reads the standard library's source
+    # evcxr's rust-analyzer reads the standard library's source when it is
+    # there (better inferred types); evcxr runs without it, as on this machine
     if command -v rustup >/dev/null 2>&1 &&
         ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-        echo "    adding the rust-src component (evcxr needs it)"
+        echo "    adding the rust-src component (optional: evcxr infers std types better with it)"
         rustup component add rust-src ||
-            echo "    warning: rustup component add rust-src failed; evcxr may not start" >&2
+            echo "    note: rustup could not add rust-src; the notebooks run without it" >&2
     fi
     echo "    $(rustc --version), $(cargo --version)"
 }

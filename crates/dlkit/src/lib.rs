@@ -19,6 +19,7 @@
 pub mod datasets;
 pub mod display;
 pub mod error;
+mod fresh_ids;
 mod fs;
 pub mod image;
 pub mod layers;

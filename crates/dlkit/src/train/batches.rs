@@ -1,5 +1,6 @@
 //! Cutting a dataset into (optionally shuffled) batches.
 
+use crate::fresh_ids::fresh_leaf;
 use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor};
 
@@ -37,7 +38,10 @@ impl Dataset {
             (self.x.index_select(&idx, 0)?, self.y.index_select(&idx, 0)?)
         };
         let classes = indices.iter().map(|&i| self.classes[i as usize]).collect();
-        Ok((to_f32(&x)?.to_device(device)?, y.to_device(device)?, classes))
+        // New ids: the data may come from another notebook cell (see fresh_ids).
+        let x = fresh_leaf(&to_f32(&x)?.to_device(device)?)?;
+        let y = fresh_leaf(&y.to_device(device)?)?;
+        Ok((x, y, classes))
     }
 
     /// The last `fraction` of the samples as a separate set (Keras' `validation_split`).

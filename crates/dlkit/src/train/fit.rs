@@ -176,6 +176,8 @@ impl Model {
     ) -> Result<History> {
         let from_logits = self.loss_takes_logits();
         let device = self.device.clone();
+        // In a notebook the weights may come from another cell's id counter.
+        self.renew_weight_ids()?;
         let vars = self.trainable_variables();
         let steps = train.len().div_ceil(options.batch_size);
         let mut progress = Progress::new(options.verbose, options.epochs, steps);
