@@ -34,7 +34,7 @@ RESULT_KEYS = {
     "tutorial": str,
     "model": str,
     "metric": str,
-    "published": (int, float),
+    "published": (int, float, type(None)),  # null: the tutorial quotes no figure
     "ours": (int, float),
     "train_seconds": (int, float),
 }
@@ -266,13 +266,15 @@ def validate_result(entry, where: str) -> dict:
     return entry
 
 
-def percent(value: float) -> str:
-    return f"{100 * value:.2f} %"
+def percent(value: float | None) -> str:
+    return "none quoted" if value is None else f"{100 * value:.2f} %"
 
 
 def verdict(entry: dict) -> str:
     """Whether our figure reaches the published one (higher accuracy, lower error is better)."""
     ours, published = entry["ours"], entry["published"]
+    if published is None:
+        return "n/a"
     gap = 100 * (ours - published)
     better = gap >= 0 if entry["metric"] == "accuracy" else gap <= 0
     return "yes" if better else f"no ({gap:+.2f} pp)"

@@ -177,6 +177,8 @@ def test_verdict_direction_depends_on_the_metric():
     assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.9912)) == "yes"
     assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.985)) == "no (-0.50 pp)"
     assert nbtool.verdict(dict(GOOD, metric="error", published=0.0174, ours=0.0180)) == "no (+0.06 pp)"
+    assert nbtool.verdict(dict(GOOD, published=None)) == "n/a"
+    assert nbtool.percent(None) == "none quoted"
 
 
 # --- conventions of the notebooks ---------------------------------------------
