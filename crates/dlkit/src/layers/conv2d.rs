@@ -202,19 +202,11 @@ impl LayerKind for Conv2D {
             .and_then(|f| f.chw(&inputs[0]))
             .map_or(0, |(c, _, _)| c);
         let (kh, kw) = self.kernel_size;
-        let mut specs = vec![WeightSpec {
-            name: "kernel",
-            shape: vec![self.filters, in_channels, kh, kw],
-            init: self.kernel_initializer,
-        }];
-        if self.use_bias {
-            specs.push(WeightSpec {
-                name: "bias",
-                shape: vec![self.filters],
-                init: self.bias_initializer,
-            });
-        }
-        specs
+        WeightSpec::kernel_and_bias(
+            vec![self.filters, in_channels, kh, kw],
+            self.kernel_initializer,
+            self.use_bias.then_some((self.filters, self.bias_initializer)),
+        )
     }
     fn forward(
         &self,

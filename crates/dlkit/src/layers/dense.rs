@@ -101,19 +101,11 @@ impl LayerKind for Dense {
     }
     fn weight_specs(&self, inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
         let input_dim = inputs[0].last().copied().unwrap_or(0);
-        let mut specs = vec![WeightSpec {
-            name: "kernel",
-            shape: vec![input_dim, self.units],
-            init: self.kernel_initializer,
-        }];
-        if self.use_bias {
-            specs.push(WeightSpec {
-                name: "bias",
-                shape: vec![self.units],
-                init: self.bias_initializer,
-            });
-        }
-        specs
+        WeightSpec::kernel_and_bias(
+            vec![input_dim, self.units],
+            self.kernel_initializer,
+            self.use_bias.then_some((self.units, self.bias_initializer)),
+        )
     }
     fn forward(
         &self,

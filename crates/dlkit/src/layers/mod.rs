@@ -67,6 +67,20 @@ pub struct WeightSpec {
     pub init: Initializer,
 }
 
+impl WeightSpec {
+    /// A `kernel` of `kernel_shape`, then (with `bias`) a `bias` of `units`
+    /// values: the weights of Dense and Conv2D, in Keras' order.
+    pub(crate) fn kernel_and_bias(
+        kernel_shape: Vec<usize>,
+        kernel_init: Initializer,
+        bias: Option<(usize, Initializer)>,
+    ) -> Vec<WeightSpec> {
+        let kernel = WeightSpec { name: "kernel", shape: kernel_shape, init: kernel_init };
+        let bias = bias.map(|(units, init)| WeightSpec { name: "bias", shape: vec![units], init });
+        std::iter::once(kernel).chain(bias).collect()
+    }
+}
+
 /// What a forward pass needs besides the inputs and weights.
 pub struct ForwardCtx<'a> {
     /// Dropout is active only when training.
