@@ -10,7 +10,9 @@ Used by scripts/notebooks, scripts/test and binder/postBuild:
 
 A notebook reports a result by displaying a value whose rich output carries a
 JSON bundle of type `application/vnd.dlkit.result+json` (one object, or a list
-of objects) with the keys in RESULT_KEYS. The table adds the notebook's wall
+of objects) with the keys in RESULT_KEYS, in the units dlkit::report::Comparison
+writes: an accuracy as a fraction in [0, 1], an error in percent, in [0, 100].
+The table adds the notebook's wall
 time, which `execute` stores in the notebook's metadata under "dlkit".
 """
 
@@ -263,19 +265,33 @@ def validate_result(entry, where: str) -> dict:
             raise NotebookError(f"{where}: result key '{key}' = {value!r} is not finite")
     if entry["metric"] not in METRICS:
         raise NotebookError(f"{where}: metric '{entry['metric']}' is not one of {METRICS}")
+    top = 1 if entry["metric"] == "accuracy" else 100
+    for key in ("published", "ours"):
+        value = entry[key]
+        if value is not None and not 0 <= value <= top:
+            unit = "a fraction in [0, 1]" if top == 1 else "in percent, in [0, 100]"
+            raise NotebookError(f"{where}: {entry['metric']} '{key}' = {value!r} must be {unit}")
     return entry
 
 
+def in_percent(entry: dict, key: str) -> float | None:
+    """An accuracy (a fraction) or an error (already in percent) as percent."""
+    value = entry[key]
+    if value is None or entry["metric"] == "error":
+        return value
+    return 100 * value
+
+
 def percent(value: float | None) -> str:
-    return "none quoted" if value is None else f"{100 * value:.2f} %"
+    return "none quoted" if value is None else f"{value:.2f} %"
 
 
 def verdict(entry: dict) -> str:
     """Whether our figure reaches the published one (higher accuracy, lower error is better)."""
-    ours, published = entry["ours"], entry["published"]
+    ours, published = in_percent(entry, "ours"), in_percent(entry, "published")
     if published is None:
         return "n/a"
-    gap = 100 * (ours - published)
+    gap = ours - published
     better = gap >= 0 if entry["metric"] == "accuracy" else gap <= 0
     return "yes" if better else f"no ({gap:+.2f} pp)"
 
@@ -299,7 +315,7 @@ def results_markdown(notebooks: list[Path]) -> str:
         for entry in bundles:
             rows.append(
                 f"| {entry['tutorial']} | {path.name} | {entry['model']} | {entry['metric']} "
-                f"| {percent(entry['published'])} | {percent(entry['ours'])} | {verdict(entry)} "
+                f"| {percent(in_percent(entry, 'published'))} | {percent(in_percent(entry, 'ours'))} | {verdict(entry)} "
                 f"| {entry['train_seconds'] / 60:.1f} | {minutes} |"
             )
     lines = [

@@ -144,12 +144,13 @@ def notebook_with_outputs(tmp_path, outputs, name="x.ipynb"):
     return path
 
 
-GOOD = {"tutorial": "002", "model": "Simple CNN", "metric": "error", "published": 0.011,
-        "ours": 0.0098, "train_seconds": 123.4}
+# An error is in percent, an accuracy a fraction (as dlkit::report::Comparison writes them).
+GOOD = {"tutorial": "002", "model": "Simple CNN", "metric": "error", "published": 1.1,
+        "ours": 0.98, "train_seconds": 123.4}
 
 
 def test_results_accept_lists_and_json_strings(tmp_path):
-    second = dict(GOOD, model="Larger CNN", ours=0.0095)
+    second = dict(GOOD, model="Larger CNN", ours=0.95)
     path = notebook_with_outputs(tmp_path, [
         {"text/plain": "Simple CNN", nbtool.RESULT_MIME: GOOD},
         {nbtool.RESULT_MIME: json.dumps([second])},
@@ -164,6 +165,8 @@ def test_results_accept_lists_and_json_strings(tmp_path):
     (dict(GOOD, metric="loss"), "metric 'loss'"),
     (dict(GOOD, published="1.1 %"), "'published'"),
     (dict(GOOD, ours=float("nan")), "not finite"),
+    (dict(GOOD, metric="accuracy", ours=99.2), "must be a fraction in [0, 1]"),
+    (dict(GOOD, ours=174.0), "must be in percent, in [0, 100]"),
     ("{not json", "not valid JSON"),
 ])
 def test_malformed_results_are_refused(tmp_path, bad, message):
@@ -176,9 +179,11 @@ def test_malformed_results_are_refused(tmp_path, bad, message):
 def test_verdict_direction_depends_on_the_metric():
     assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.9912)) == "yes"
     assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.985)) == "no (-0.50 pp)"
-    assert nbtool.verdict(dict(GOOD, metric="error", published=0.0174, ours=0.0180)) == "no (+0.06 pp)"
+    assert nbtool.verdict(dict(GOOD, metric="error", published=1.74, ours=1.80)) == "no (+0.06 pp)"
+    assert nbtool.verdict(dict(GOOD, metric="error", published=1.10, ours=0.98)) == "yes"
     assert nbtool.verdict(dict(GOOD, published=None)) == "n/a"
     assert nbtool.percent(None) == "none quoted"
+    assert nbtool.in_percent(dict(GOOD, metric="accuracy", ours=0.9912), "ours") == pytest.approx(99.12)
 
 
 # --- conventions of the notebooks ---------------------------------------------
