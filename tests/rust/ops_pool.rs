@@ -27,6 +27,9 @@ fn matches_reference_values_and_gradients() {
         (33, 5, 12, 12, (2, 2), (1, 1), Padding::Valid),
         // Rows of 18 outputs: two 8-wide vector steps and a scalar tail.
         (2, 3, 41, 36, (2, 2), (2, 2), Padding::Valid),
+        // Channels-last pools 8 channels at a time: two blocks and a 3-channel tail.
+        (2, 19, 9, 9, (2, 2), (2, 2), Padding::Valid),
+        (3, 32, 13, 13, (3, 3), (2, 2), Padding::Same),
     ];
     for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
         for (i, &(n, c, h, w, pool, stride, padding)) in cases.iter().enumerate() {
@@ -93,4 +96,30 @@ fn errors_instead_of_panics() {
     assert!(max_pool2d(&x, (2, 2), (0, 1), Padding::Valid, DataLayout::ChannelsFirst).is_err());
     let err = max_pool2d(&randn(&[3, 3], 1), (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst).unwrap_err();
     assert!(err.to_string().contains("max_pool2d") && err.to_string().contains("[3, 3]"), "{err}");
+}
+
+#[test]
+fn ties_send_the_gradient_to_the_first_maximum_of_the_window() {
+    // All-zero windows (what a relu leaves behind): every channel's gradient goes to the
+    // window's top-left value, in the 8-channel blocks and in the tail alike.
+    for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
+        let c = 19;
+        let x = Var::from_tensor(&Tensor::zeros(shape(layout, 1, c, 4, 4), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap()).unwrap();
+        let y = max_pool2d(x.as_tensor(), (2, 2), (2, 2), Padding::Valid, layout).unwrap();
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let g = g.get(x.as_tensor()).unwrap();
+        let g = match layout {
+            DataLayout::ChannelsFirst => g.clone(),
+            DataLayout::ChannelsLast => g.permute((0, 3, 1, 2)).unwrap(),
+        };
+        let g: Vec<Vec<Vec<f32>>> = g.squeeze(0).unwrap().to_vec3().unwrap();
+        for (ch, plane) in g.iter().enumerate() {
+            for (h, row) in plane.iter().enumerate() {
+                for (w, &v) in row.iter().enumerate() {
+                    let want = if h % 2 == 0 && w % 2 == 0 { 1.0 } else { 0.0 };
+                    assert_eq!(v, want, "{layout:?} channel {ch} at ({h}, {w})");
+                }
+            }
+        }
+    }
 }

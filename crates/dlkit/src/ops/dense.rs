@@ -20,7 +20,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
-use super::cpu::math::{add_assign, add_row, relu_backward_inplace};
+use super::cpu::math::{add_assign, add_row, mask_copy};
 use super::cpu::parallel::{split, threads};
 use super::params::FusedActivation;
 use super::reference;
@@ -135,7 +135,10 @@ impl CustomOp3 for DenseOp {
             let res_guard = CpuF32::new(OP, res)?;
             let y = res_guard.data()?;
             expect_len(OP, "the output", &y, n * dout)?;
-            relu_backward_inplace(dz.to_mut(), &y);
+            // Into a new buffer: masking in place compiles to slow masked stores.
+            let mut masked = vec![0.0f32; n * dout];
+            mask_copy(&dz, Some(&y), &mut masked);
+            dz = masked.into();
         }
         let dz: &[f32] = &dz;
         let threads = self.threads();

@@ -25,7 +25,7 @@
 
 mod alloc;
 mod conv;
-mod cpu;
+pub(crate) mod cpu;
 mod dense;
 mod dropout;
 mod loss;

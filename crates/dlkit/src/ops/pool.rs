@@ -151,18 +151,55 @@ multiversion! {
             for ow in 0..g.ow {
                 let (w0, w1) = span(ow, g.sw, g.kw, g.pl, g.w);
                 let o = (oh * g.ow + ow) * c;
-                let (yo, io) = (&mut y[o..o + c], &mut idx[o..o + c]);
-                let first = h0 * g.w + w0;
-                yo.copy_from_slice(&x[first * c..(first + 1) * c]);
-                io.fill(first as u32);
-                for ih in h0..h1 {
-                    for iw in w0..w1 {
-                        let at = ih * g.w + iw;
-                        max_update(&x[at * c..(at + 1) * c], at as u32, yo, io);
-                    }
-                }
+                let window = (h0..h1).flat_map(|ih| (w0..w1).map(move |iw| ih * g.w + iw));
+                pool_window_cl(x, c, h0 * g.w + w0, window, &mut y[o..o + c], &mut idx[o..o + c]);
             }
         }
+    }
+}
+
+/// The maximum over the window positions `window` (starting with `first`) of each of the
+/// `c` channels, and where it is (the first one, by strict comparisons).
+///
+/// Channels go in blocks of 8 whose running maxima and indices stay in local arrays
+/// (registers) over the whole window and are stored once. Updating `y` and `idx` in place
+/// per position compiles to masked stores (`vmaskmovps`), which are microcoded on AMD and
+/// stall the following load: they took two thirds of this loop's time.
+#[inline(always)]
+fn pool_window_cl(
+    x: &[f32],
+    c: usize,
+    first: usize,
+    window: impl Iterator<Item = usize> + Clone,
+    y: &mut [f32],
+    idx: &mut [u32],
+) {
+    const LANES: usize = 8;
+    let blocks = c / LANES * LANES;
+    for c0 in (0..blocks).step_by(LANES) {
+        let mut best = [0f32; LANES];
+        best.copy_from_slice(&x[first * c + c0..first * c + c0 + LANES]);
+        let mut at = [first as u32; LANES];
+        for p in window.clone() {
+            let v = &x[p * c + c0..p * c + c0 + LANES];
+            for l in 0..LANES {
+                let gt = v[l] > best[l];
+                best[l] = if gt { v[l] } else { best[l] };
+                at[l] = if gt { p as u32 } else { at[l] };
+            }
+        }
+        y[c0..c0 + LANES].copy_from_slice(&best);
+        idx[c0..c0 + LANES].copy_from_slice(&at);
+    }
+    for ch in blocks..c {
+        let (mut best, mut at) = (x[first * c + ch], first as u32);
+        for p in window.clone() {
+            if x[p * c + ch] > best {
+                (best, at) = (x[p * c + ch], p as u32);
+            }
+        }
+        y[ch] = best;
+        idx[ch] = at;
     }
 }
 
@@ -263,17 +300,6 @@ unsafe fn pool_2x2_rows_avx2(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [
         q = at + 8;
     }
     n
-}
-
-/// `best = max(best, v)` per channel, recording `at` where `v` wins (strictly, so the
-/// first maximum is kept); branch-free so it vectorises.
-#[inline(always)]
-fn max_update(v: &[f32], at: u32, best: &mut [f32], idx: &mut [u32]) {
-    for ((b, i), &x) in best.iter_mut().zip(idx.iter_mut()).zip(v) {
-        let gt = x > *b;
-        *b = if gt { x } else { *b };
-        *i = if gt { at } else { *i };
-    }
 }
 
 impl CustomOp1 for MaxPoolOp {

@@ -5,6 +5,7 @@
 //! `Adadelta::classic()`.
 
 use super::{Optimizer, Rule};
+use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,12 +49,19 @@ impl Rule for Adadelta {
     fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         let (lr, rho, eps) = (self.learning_rate as f32, self.rho as f32, self.epsilon as f32);
         let [acc_grad, acc_delta] = slots else { return };
-        for i in 0..param.len() {
-            let g = grad[i];
-            acc_grad[i] = rho * acc_grad[i] + (1.0 - rho) * g * g;
-            let delta = -(acc_delta[i] + eps).sqrt() * g / (acc_grad[i] + eps).sqrt();
-            acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta;
-            param[i] += lr * delta;
+        adadelta_kernel(param, grad, acc_grad, acc_delta, [lr, rho, eps]);
+    }
+}
+
+multiversion! {
+    /// One Adadelta step over a weight, written over zipped slices so it vectorises.
+    fn adadelta_kernel(param: &mut [f32], grad: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], c: [f32; 3]) {
+        let [lr, rho, eps] = c;
+        for (((p, &g), ag), ad) in param.iter_mut().zip(grad).zip(acc_grad.iter_mut()).zip(acc_delta.iter_mut()) {
+            *ag = rho * *ag + (1.0 - rho) * g * g;
+            let delta = -(*ad + eps).sqrt() * g / (*ag + eps).sqrt();
+            *ad = rho * *ad + (1.0 - rho) * delta * delta;
+            *p += lr * delta;
         }
     }
 }
@@ -61,5 +69,39 @@ impl Rule for Adadelta {
 impl From<Adadelta> for Optimizer {
     fn from(o: Adadelta) -> Self {
         Optimizer::Adadelta(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_reference_on_odd_and_even_lengths() {
+        let o = Adadelta::classic();
+        let (lr, rho, eps) = (o.learning_rate, o.rho, o.epsilon);
+        let grads = |t: u64, i: usize| ((t as f32) * 0.7 + i as f32 * 0.31).sin() * 0.5;
+        for n in [1usize, 7, 8, 33, 1000] {
+            let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.13).cos()).collect();
+            let mut p = p0.clone();
+            let (mut ag, mut ad) = (vec![0f32; n], vec![0f32; n]);
+            // Keras' Adadelta written out one value at a time, in f64.
+            let mut want: Vec<f64> = p0.iter().map(|&x| x as f64).collect();
+            let (mut rag, mut rad) = (vec![0f64; n], vec![0f64; n]);
+            for t in 1..=5u64 {
+                let g: Vec<f32> = (0..n).map(|i| grads(t, i)).collect();
+                o.update(t, &mut p, &g, &mut [&mut ag[..], &mut ad[..]]);
+                for i in 0..n {
+                    let g = g[i] as f64;
+                    rag[i] = rho * rag[i] + (1.0 - rho) * g * g;
+                    let delta = -(rad[i] + eps).sqrt() * g / (rag[i] + eps).sqrt();
+                    rad[i] = rho * rad[i] + (1.0 - rho) * delta * delta;
+                    want[i] += lr * delta;
+                }
+            }
+            for (a, b) in p.iter().zip(&want) {
+                assert!((*a as f64 - b).abs() < 1e-5, "n={n}: {a} vs {b}");
+            }
+        }
     }
 }

@@ -66,17 +66,6 @@ pub(crate) fn tanh(x: f32) -> f32 {
 }
 
 multiversion! {
-    /// `g = g · [y > 0]` in place: the relu backward from the relu's output.
-    pub(crate) fn relu_backward_inplace(g: &mut [f32], y: &[f32]) {
-        for (g, &y) in g.iter_mut().zip(y) {
-            if y <= 0.0 {
-                *g = 0.0;
-            }
-        }
-    }
-}
-
-multiversion! {
     /// `out = g` where `y > 0` (or everywhere when `y` is None), else 0: the relu backward
     /// from the relu's output, written to a new place.
     pub(crate) fn mask_copy(g: &[f32], y: Option<&[f32]>, out: &mut [f32]) {
