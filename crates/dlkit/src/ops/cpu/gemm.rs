@@ -38,7 +38,8 @@ impl<'a> Mat<'a> {
 }
 
 /// `dst (m×n, row stride dst_rs) = a·b` or, with `accumulate`, `dst += a·b`.
-/// `threads > 1` lets gemm split the product over rayon's pool; use 1 inside parallel loops.
+/// `threads > 1` splits the product over rayon's pool ([`split_product`]); use 1 inside
+/// parallel loops.
 pub(crate) fn matmul(
     op: &str,
     dst: &mut [f32],
@@ -67,11 +68,9 @@ pub(crate) fn matmul(
         }
         return Ok(());
     }
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
+    if threads > 1 {
+        return split_product(dst, dst_rs, a, b, accumulate, threads);
+    }
     // SAFETY: the checks above keep every index gemm touches, (i·rs + j·cs) for i < rows
     // and j < cols, inside its slice; dst is borrowed mutably, so it aliases neither input.
     unsafe {
@@ -94,10 +93,68 @@ pub(crate) fn matmul(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
     Ok(())
+}
+
+/// Rows (or columns) below which a part would not fill gemm's 16×6 tiles well.
+const MIN_SPLIT: usize = 32;
+
+/// The product split into `threads` independent single-threaded products run in parallel.
+///
+/// gemm's own threading splits only along the rows of `a` in blocks of its tile height, so a
+/// 32-row product (a dense layer at batch 32) stays on one core. This splits along the rows
+/// when there are enough of them (parts of `dst` are then contiguous), else along the
+/// columns (each part into its own buffer, then copied into place). The split depends only
+/// on the shapes and the thread count, so results repeat run to run.
+fn split_product(dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool, threads: usize) -> Result<()> {
+    use rayon::prelude::*;
+    let (m, n) = (a.rows, b.cols);
+    if m >= MIN_SPLIT * threads {
+        let rows = super::parallel::split(m, threads);
+        let mut parts = Vec::with_capacity(rows.len());
+        let mut rest = &mut dst[..];
+        for r in &rows {
+            let take = if r.end == m { rest.len() } else { r.len() * dst_rs };
+            let (head, tail) = rest.split_at_mut(take);
+            parts.push((r.clone(), head));
+            rest = tail;
+        }
+        return parts
+            .into_par_iter()
+            .map(|(r, part)| {
+                let ar = Mat { data: &a.data[r.start * a.rs..], rows: r.len(), ..a };
+                matmul("gemm part", part, dst_rs, ar, b, accumulate, 1)
+            })
+            .collect();
+    }
+    if n >= MIN_SPLIT * threads {
+        let cols = super::parallel::split(n, threads);
+        let parts: Vec<Result<Vec<f32>>> = cols
+            .par_iter()
+            .map(|c| {
+                let mut part = vec![0.0f32; m * c.len()];
+                let bc = Mat { data: &b.data[c.start * b.cs..], cols: c.len(), ..b };
+                matmul("gemm part", &mut part, c.len(), a, bc, false, 1)?;
+                Ok(part)
+            })
+            .collect();
+        for (c, part) in cols.iter().zip(parts) {
+            let part = part?;
+            for (i, row) in part.chunks_exact(c.len()).enumerate() {
+                let out = &mut dst[i * dst_rs + c.start..i * dst_rs + c.end];
+                if accumulate {
+                    super::math::add_assign(out, row);
+                } else {
+                    out.copy_from_slice(row);
+                }
+            }
+        }
+        return Ok(());
+    }
+    matmul("gemm", dst, dst_rs, a, b, accumulate, 1)
 }
 
 #[cfg(test)]
@@ -118,5 +175,46 @@ mod tests {
             }
         }
         assert!(matmul("t", &mut dst, n, Mat::rows(&a, m, k), Mat::rows(&bt, n, k), false, 1).is_err());
+    }
+
+    /// `dst (m×n, row stride n + 3) = init + a·b` by plain loops.
+    fn naive(m: usize, k: usize, n: usize, a: Mat<'_>, b: Mat<'_>, init: &[f32]) -> Vec<f32> {
+        let mut out = init.to_vec();
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f32 = (0..k).map(|p| a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs]).sum();
+                out[i * (n + 3) + j] += dot;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn split_products_match_naive_products() {
+        // Row split (m >= 64), column split (few rows, many columns), and too small to split.
+        for (m, k, n) in [(70, 33, 20), (130, 7, 9), (5, 33, 70), (32, 100, 129), (9, 8, 7)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let init: Vec<f32> = (0..m * (n + 3)).map(|i| (i as f32 * 0.05).sin()).collect();
+            for (am, bm) in [
+                (Mat::rows(&a, m, k), Mat::rows(&b, k, n)),
+                (Mat::transposed(&a, m, k), Mat::transposed(&b, k, n)),
+            ] {
+                for accumulate in [false, true] {
+                    let zero = vec![0.0f32; init.len()];
+                    let want = naive(m, k, n, am, bm, if accumulate { &init } else { &zero });
+                    let mut dst = init.clone();
+                    matmul("t", &mut dst, n + 3, am, bm, accumulate, 2).unwrap();
+                    for i in 0..m {
+                        for j in 0..n + 3 {
+                            let (got, exp) = (dst[i * (n + 3) + j], want[i * (n + 3) + j]);
+                            // The 3 padding values of each row are never touched.
+                            let exp = if j < n { exp } else { init[i * (n + 3) + j] };
+                            assert!((got - exp).abs() < 1e-4, "{m}x{k}x{n} acc {accumulate} at ({i},{j}): {got} vs {exp}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
