@@ -75,33 +75,17 @@ impl From<Adadelta> for Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::tests::check_rule;
 
     #[test]
     fn matches_reference_on_odd_and_even_lengths() {
         let o = Adadelta::classic();
         let (lr, rho, eps) = (o.learning_rate, o.rho, o.epsilon);
-        let grads = |t: u64, i: usize| ((t as f32) * 0.7 + i as f32 * 0.31).sin() * 0.5;
-        for n in [1usize, 7, 8, 33, 1000] {
-            let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.13).cos()).collect();
-            let mut p = p0.clone();
-            let (mut ag, mut ad) = (vec![0f32; n], vec![0f32; n]);
-            // Keras' Adadelta written out one value at a time, in f64.
-            let mut want: Vec<f64> = p0.iter().map(|&x| x as f64).collect();
-            let (mut rag, mut rad) = (vec![0f64; n], vec![0f64; n]);
-            for t in 1..=5u64 {
-                let g: Vec<f32> = (0..n).map(|i| grads(t, i)).collect();
-                o.update(t, &mut p, &g, &mut [&mut ag[..], &mut ad[..]]);
-                for i in 0..n {
-                    let g = g[i] as f64;
-                    rag[i] = rho * rag[i] + (1.0 - rho) * g * g;
-                    let delta = -(rad[i] + eps).sqrt() * g / (rag[i] + eps).sqrt();
-                    rad[i] = rho * rad[i] + (1.0 - rho) * delta * delta;
-                    want[i] += lr * delta;
-                }
-            }
-            for (a, b) in p.iter().zip(&want) {
-                assert!((*a as f64 - b).abs() < 1e-5, "n={n}: {a} vs {b}");
-            }
-        }
+        check_rule(&o, |_, p, g, s| {
+            s[0] = rho * s[0] + (1.0 - rho) * g * g;
+            let delta = -(s[1] + eps).sqrt() * g / (s[0] + eps).sqrt();
+            s[1] = rho * s[1] + (1.0 - rho) * delta * delta;
+            *p += lr * delta;
+        });
     }
 }

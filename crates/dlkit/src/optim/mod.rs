@@ -122,3 +122,34 @@ impl OptimizerState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::Rule;
+
+    /// Runs `rule` for 5 steps on weights of lengths around the 8-lane vector width and
+    /// compares with `reference(step, param, grad, state)`: the same rule written out one
+    /// value at a time in f64, with `rule.slot_count()` state values per weight.
+    pub(crate) fn check_rule(rule: &dyn Rule, reference: impl Fn(u64, &mut f64, f64, &mut [f64])) {
+        let grads = |t: u64, i: usize| ((t as f32) * 0.7 + i as f32 * 0.31).sin() * 0.5;
+        let slots = rule.slot_count();
+        for n in [1usize, 7, 8, 33, 1000] {
+            let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.13).cos()).collect();
+            let mut p = p0.clone();
+            let mut state = vec![vec![0f32; n]; slots];
+            let mut want: Vec<f64> = p0.iter().map(|&x| x as f64).collect();
+            let mut want_state = vec![vec![0f64; slots]; n];
+            for t in 1..=5u64 {
+                let g: Vec<f32> = (0..n).map(|i| grads(t, i)).collect();
+                let mut refs: Vec<&mut [f32]> = state.iter_mut().map(|s| s.as_mut_slice()).collect();
+                rule.update(t, &mut p, &g, &mut refs);
+                for i in 0..n {
+                    reference(t, &mut want[i], g[i] as f64, &mut want_state[i]);
+                }
+            }
+            for (a, b) in p.iter().zip(&want) {
+                assert!((*a as f64 - b).abs() < 1e-5, "n={n}: {a} vs {b}");
+            }
+        }
+    }
+}

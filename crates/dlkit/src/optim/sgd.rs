@@ -1,6 +1,7 @@
 //! Stochastic gradient descent, optionally with (Nesterov) momentum, as Keras.
 
 use super::{Optimizer, Rule};
+use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,17 +43,28 @@ impl Rule for Sgd {
     fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         let (lr, mu) = (self.learning_rate as f32, self.momentum as f32);
         match slots {
-            [velocity] => {
-                for i in 0..param.len() {
-                    velocity[i] = mu * velocity[i] - lr * grad[i];
-                    param[i] += if self.nesterov { mu * velocity[i] - lr * grad[i] } else { velocity[i] };
-                }
-            }
-            _ => {
-                for (p, g) in param.iter_mut().zip(grad) {
-                    *p -= lr * g;
-                }
-            }
+            [velocity] => momentum_kernel(param, grad, velocity, [lr, mu], self.nesterov),
+            _ => plain_kernel(param, grad, lr),
+        }
+    }
+}
+
+multiversion! {
+    /// One momentum step over a weight, over zipped slices so it vectorises.
+    fn momentum_kernel(param: &mut [f32], grad: &[f32], velocity: &mut [f32], c: [f32; 2], nesterov: bool) {
+        let [lr, mu] = c;
+        for ((p, &g), v) in param.iter_mut().zip(grad).zip(velocity.iter_mut()) {
+            *v = mu * *v - lr * g;
+            *p += if nesterov { mu * *v - lr * g } else { *v };
+        }
+    }
+}
+
+multiversion! {
+    /// One plain gradient step over a weight.
+    fn plain_kernel(param: &mut [f32], grad: &[f32], lr: f32) {
+        for (p, g) in param.iter_mut().zip(grad) {
+            *p -= lr * g;
         }
     }
 }
@@ -60,5 +72,23 @@ impl Rule for Sgd {
 impl From<Sgd> for Optimizer {
     fn from(o: Sgd) -> Self {
         Optimizer::Sgd(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::tests::check_rule;
+
+    #[test]
+    fn matches_reference_with_and_without_momentum() {
+        check_rule(&Sgd::new().learning_rate(0.1), |_, p, g, _| *p -= 0.1 * g);
+        for nesterov in [false, true] {
+            let o = Sgd::new().learning_rate(0.1).momentum(0.9).nesterov(nesterov);
+            check_rule(&o, |_, p, g, s| {
+                s[0] = 0.9 * s[0] - 0.1 * g;
+                *p += if nesterov { 0.9 * s[0] - 0.1 * g } else { s[0] };
+            });
+        }
     }
 }
