@@ -69,7 +69,7 @@ pub(crate) fn matmul(
         return Ok(());
     }
     if threads > 1 {
-        return split_product(dst, dst_rs, a, b, accumulate, threads);
+        return split_product(op, dst, dst_rs, a, b, accumulate, threads);
     }
     // SAFETY: the checks above keep every index gemm touches, (i·rs + j·cs) for i < rows
     // and j < cols, inside its slice; dst is borrowed mutably, so it aliases neither input.
@@ -109,7 +109,7 @@ const MIN_SPLIT: usize = 32;
 /// when there are enough of them (parts of `dst` are then contiguous), else along the
 /// columns (each part into its own buffer, then copied into place). The split depends only
 /// on the shapes and the thread count, so results repeat run to run.
-fn split_product(dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool, threads: usize) -> Result<()> {
+fn split_product(op: &str, dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool, threads: usize) -> Result<()> {
     use rayon::prelude::*;
     let (m, n) = (a.rows, b.cols);
     if m >= MIN_SPLIT * threads {
@@ -126,7 +126,7 @@ fn split_product(dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumul
             .into_par_iter()
             .map(|(r, part)| {
                 let ar = Mat { data: &a.data[r.start * a.rs..], rows: r.len(), ..a };
-                matmul("gemm part", part, dst_rs, ar, b, accumulate, 1)
+                matmul(op, part, dst_rs, ar, b, accumulate, 1)
             })
             .collect();
     }
@@ -137,7 +137,7 @@ fn split_product(dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumul
             .map(|c| {
                 let mut part = vec![0.0f32; m * c.len()];
                 let bc = Mat { data: &b.data[c.start * b.cs..], cols: c.len(), ..b };
-                matmul("gemm part", &mut part, c.len(), a, bc, false, 1)?;
+                matmul(op, &mut part, c.len(), a, bc, false, 1)?;
                 Ok(part)
             })
             .collect();
@@ -154,7 +154,7 @@ fn split_product(dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumul
         }
         return Ok(());
     }
-    matmul("gemm", dst, dst_rs, a, b, accumulate, 1)
+    matmul(op, dst, dst_rs, a, b, accumulate, 1)
 }
 
 #[cfg(test)]
