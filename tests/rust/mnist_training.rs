@@ -27,23 +27,43 @@ fn mnist_slice(train: usize, test: usize) -> Slice {
 }
 
 /// Trains a tutorial model on a slice and returns its test accuracy.
-fn train_recipe(id: &str, slice: &Slice, epochs: usize, prep: impl Fn(&Tensor) -> dlkit::Result<Tensor>) -> dlkit::Result<f64> {
+fn train_recipe(
+    id: &str,
+    slice: &Slice,
+    epochs: usize,
+    prep: impl Fn(&Tensor) -> dlkit::Result<Tensor>,
+) -> dlkit::Result<f64> {
     let recipe = zoo::recipe(id)?;
     let mut model = recipe.build(7)?;
     let categorical = recipe.loss == Loss::CategoricalCrossentropy;
-    let targets = |y: &Tensor| if categorical { to_categorical(y, 10) } else { Ok(y.clone()) };
+    let targets = |y: &Tensor| {
+        if categorical {
+            to_categorical(y, 10)
+        } else {
+            Ok(y.clone())
+        }
+    };
     let (x, y) = (prep(&slice.x_train)?, targets(&slice.y_train)?);
     let (xt, yt) = (prep(&slice.x_test)?, targets(&slice.y_test)?);
     // Batches of 32 give a short run enough optimizer steps to be judged.
-    let history = model.fit(&x, &y, FitOptions::new().epochs(epochs).batch_size(32).verbose(2))?;
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::new().epochs(epochs).batch_size(32).verbose(2),
+    )?;
     assert_eq!(history.epochs(), epochs);
-    Ok(model.evaluate(&xt, &yt)?.accuracy.expect("compiled with accuracy"))
+    Ok(model
+        .evaluate(&xt, &yt)?
+        .accuracy
+        .expect("compiled with accuracy"))
 }
 
 #[test]
 fn mlp_on_5000_images_for_2_epochs_reaches_90_percent() -> dlkit::Result<()> {
     let slice = mnist_slice(5000, 1000);
-    let accuracy = train_recipe("002-mlp", &slice, 2, |x| x.flattened()?.to_f32()?.scaled(1.0 / 255.0))?;
+    let accuracy = train_recipe("002-mlp", &slice, 2, |x| {
+        x.flattened()?.to_f32()?.scaled(1.0 / 255.0)
+    })?;
     assert!(accuracy >= 0.90, "MLP test accuracy {accuracy}");
     Ok(())
 }
@@ -51,13 +71,16 @@ fn mlp_on_5000_images_for_2_epochs_reaches_90_percent() -> dlkit::Result<()> {
 #[test]
 fn codealong_cnn_on_5000_images_for_2_epochs_reaches_90_percent() -> dlkit::Result<()> {
     let slice = mnist_slice(5000, 1000);
-    let accuracy = train_recipe("003-cnn", &slice, 2, |x| x.channels_first()?.to_f32()?.scaled(1.0 / 255.0))?;
+    let accuracy = train_recipe("003-cnn", &slice, 2, |x| {
+        x.channels_first()?.to_f32()?.scaled(1.0 / 255.0)
+    })?;
     assert!(accuracy >= 0.90, "CNN test accuracy {accuracy}");
     Ok(())
 }
 
 #[test]
-fn channels_last_cnn_with_sparse_labels_on_5000_images_for_2_epochs_reaches_90_percent() -> dlkit::Result<()> {
+fn channels_last_cnn_with_sparse_labels_on_5000_images_for_2_epochs_reaches_90_percent(
+) -> dlkit::Result<()> {
     let slice = mnist_slice(5000, 1000);
     let accuracy = train_recipe("004-cnn", &slice, 2, |x| normalize(&x.channels_last()?, 1))?;
     assert!(accuracy >= 0.90, "CNN test accuracy {accuracy}");

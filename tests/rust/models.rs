@@ -8,15 +8,89 @@ use dlkit::zoo;
 
 /// (recipe id, Keras' total parameter count, Keras' per-layer output shapes)
 const KERAS: &[(&str, usize, &[&[usize]])] = &[
-    ("000-mnist-cnn", 1_199_882, &[&[26, 26, 32], &[24, 24, 64], &[12, 12, 64], &[12, 12, 64], &[9216], &[128], &[128], &[10]]),
-    ("001-cnn", 600_810, &[&[32, 26, 26], &[32, 24, 24], &[32, 12, 12], &[32, 12, 12], &[4608], &[128], &[128], &[10]]),
+    (
+        "000-mnist-cnn",
+        1_199_882,
+        &[
+            &[26, 26, 32],
+            &[24, 24, 64],
+            &[12, 12, 64],
+            &[12, 12, 64],
+            &[9216],
+            &[128],
+            &[128],
+            &[10],
+        ],
+    ),
+    (
+        "001-cnn",
+        600_810,
+        &[
+            &[32, 26, 26],
+            &[32, 24, 24],
+            &[32, 12, 12],
+            &[32, 12, 12],
+            &[4608],
+            &[128],
+            &[128],
+            &[10],
+        ],
+    ),
     ("002-mlp", 623_290, &[&[784], &[10]]),
-    ("002-simple-cnn", 592_074, &[&[32, 24, 24], &[32, 12, 12], &[32, 12, 12], &[4608], &[128], &[10]]),
-    ("002-larger-cnn", 59_933, &[&[30, 24, 24], &[30, 12, 12], &[15, 10, 10], &[15, 5, 5], &[15, 5, 5], &[375], &[128], &[50], &[10]]),
-    ("003-cnn", 41_018, &[&[16, 24, 24], &[16, 12, 12], &[16, 8, 8], &[16, 4, 4], &[16, 4, 4], &[256], &[128], &[128], &[10], &[10]]),
+    (
+        "002-simple-cnn",
+        592_074,
+        &[
+            &[32, 24, 24],
+            &[32, 12, 12],
+            &[32, 12, 12],
+            &[4608],
+            &[128],
+            &[10],
+        ],
+    ),
+    (
+        "002-larger-cnn",
+        59_933,
+        &[
+            &[30, 24, 24],
+            &[30, 12, 12],
+            &[15, 10, 10],
+            &[15, 5, 5],
+            &[15, 5, 5],
+            &[375],
+            &[128],
+            &[50],
+            &[10],
+        ],
+    ),
+    (
+        "003-cnn",
+        41_018,
+        &[
+            &[16, 24, 24],
+            &[16, 12, 12],
+            &[16, 8, 8],
+            &[16, 4, 4],
+            &[16, 4, 4],
+            &[256],
+            &[128],
+            &[128],
+            &[10],
+            &[10],
+        ],
+    ),
     ("004-dnn", 118_282, &[&[784], &[128], &[128], &[10]]),
-    ("004-lstm", 216_426, &[&[28, 128], &[28, 128], &[128], &[128], &[32], &[32], &[10]]),
-    ("004-cnn", 542_230, &[&[26, 26, 32], &[13, 13, 32], &[5408], &[100], &[10]]),
+    (
+        "004-lstm",
+        216_426,
+        &[&[28, 128], &[28, 128], &[128], &[128], &[32], &[32], &[10]],
+    ),
+    (
+        "004-cnn",
+        542_230,
+        &[&[26, 26, 32], &[13, 13, 32], &[5408], &[100], &[10]],
+    ),
 ];
 
 #[test]
@@ -24,7 +98,11 @@ fn tutorial_models_match_keras_shapes_and_parameter_counts() -> dlkit::Result<()
     for (id, params, shapes) in KERAS {
         let model = zoo::recipe(id)?.build(1)?;
         assert_eq!(model.count_params(), *params, "{id}");
-        let ours: Vec<Vec<usize>> = model.layers().iter().map(|l| l.output_shape().to_vec()).collect();
+        let ours: Vec<Vec<usize>> = model
+            .layers()
+            .iter()
+            .map(|l| l.output_shape().to_vec())
+            .collect();
         let keras: Vec<Vec<usize>> = shapes.iter().map(|s| s.to_vec()).collect();
         assert_eq!(ours, keras, "{id}");
     }
@@ -56,9 +134,22 @@ fn summary_reads_like_keras() -> dlkit::Result<()> {
 #[test]
 fn dense_after_images_without_flatten_names_layer_position_and_shapes() {
     let mut model = Sequential::with_seed(1);
-    model.add(Conv2D::new(32, (3, 3)).activation(Relu).input_shape((1, 28, 28))).unwrap();
+    model
+        .add(
+            Conv2D::new(32, (3, 3))
+                .activation(Relu)
+                .input_shape((1, 28, 28)),
+        )
+        .unwrap();
     let err = model.add(Dense::new(10)).unwrap_err().to_string();
-    for needle in ["layer 2", "'dense'", "(Dense)", "'conv2d'", "(None, 32, 26, 26)", "Flatten"] {
+    for needle in [
+        "layer 2",
+        "'dense'",
+        "(Dense)",
+        "'conv2d'",
+        "(None, 32, 26, 26)",
+        "Flatten",
+    ] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
 }
@@ -66,10 +157,16 @@ fn dense_after_images_without_flatten_names_layer_position_and_shapes() {
 #[test]
 fn kernel_larger_than_its_input_is_an_error() {
     let mut model = Sequential::with_seed(1);
-    model.add(Conv2D::new(8, (5, 5)).input_shape((1, 12, 12))).unwrap();
+    model
+        .add(Conv2D::new(8, (5, 5)).input_shape((1, 12, 12)))
+        .unwrap();
     model.add(MaxPooling2D::new((2, 2))).unwrap();
     let err = model.add(Conv2D::new(8, (5, 5))).unwrap_err().to_string();
-    for needle in ["conv2d_1", "kernel 5×5 is larger than its input 4×4", "(None, 8, 4, 4)"] {
+    for needle in [
+        "conv2d_1",
+        "kernel 5×5 is larger than its input 4×4",
+        "(None, 8, 4, 4)",
+    ] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
 }
@@ -77,9 +174,18 @@ fn kernel_larger_than_its_input_is_an_error() {
 #[test]
 fn ambiguous_image_layout_asks_for_data_format() {
     let mut model = Sequential::with_seed(1);
-    let err = model.add(Conv2D::new(8, 3).input_shape((8, 8, 8))).unwrap_err().to_string();
+    let err = model
+        .add(Conv2D::new(8, 3).input_shape((8, 8, 8)))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("data_format"), "{err}");
-    model.add(Conv2D::new(8, 3).input_shape((8, 8, 8)).data_format(DataFormat::ChannelsLast)).unwrap();
+    model
+        .add(
+            Conv2D::new(8, 3)
+                .input_shape((8, 8, 8))
+                .data_format(DataFormat::ChannelsLast),
+        )
+        .unwrap();
     assert_eq!(model.output_shape().unwrap().to_vec(), vec![6, 6, 8]);
 }
 
@@ -88,11 +194,20 @@ fn data_of_the_wrong_shape_is_rejected_with_a_reshape_hint() -> dlkit::Result<()
     let mut model = zoo::recipe("001-cnn")?.build(1)?;
     let x = Tensor::zeros((4, 28, 28, 1), DType::F32, &Device::Cpu)?;
     let err = model.predict(&x).unwrap_err().to_string();
-    assert!(err.contains("(None, 1, 28, 28)") && err.contains("channels_first"), "{err}");
+    assert!(
+        err.contains("(None, 1, 28, 28)") && err.contains("channels_first"),
+        "{err}"
+    );
     let y = Tensor::zeros(4, DType::U8, &Device::Cpu)?;
     let x = Tensor::zeros((4, 1, 28, 28), DType::F32, &Device::Cpu)?;
-    let err = model.fit(&x, &y, FitOptions::new().verbose(0)).unwrap_err().to_string();
-    assert!(err.contains("to_categorical") && err.contains("SparseCategoricalCrossentropy"), "{err}");
+    let err = model
+        .fit(&x, &y, FitOptions::new().verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("to_categorical") && err.contains("SparseCategoricalCrossentropy"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -101,7 +216,11 @@ fn deferred_build_from_the_first_batch() -> dlkit::Result<()> {
     let mut model = Sequential::with_seed(3);
     model.add(Flatten::new())?;
     model.add(Dense::new(10).activation(Softmax))?;
-    assert!(model.summary().unwrap_err().to_string().contains("not built yet"));
+    assert!(model
+        .summary()
+        .unwrap_err()
+        .to_string()
+        .contains("not built yet"));
     let p = model.predict(&Tensor::ones((2, 28, 28), DType::F32, &Device::Cpu)?)?;
     assert_eq!(p.dims(), &[2, 10]);
     assert_eq!(model.count_params(), 7850);
@@ -112,7 +231,11 @@ fn deferred_build_from_the_first_batch() -> dlkit::Result<()> {
 fn same_seed_same_weights_other_seed_other_weights() -> dlkit::Result<()> {
     let weights = |seed| -> dlkit::Result<Vec<Vec<f32>>> {
         let model = zoo::recipe("004-lstm")?.build(seed)?;
-        model.trainable_variables().iter().map(|v| Ok(v.flatten_all()?.to_vec1::<f32>()?)).collect()
+        model
+            .trainable_variables()
+            .iter()
+            .map(|v| Ok(v.flatten_all()?.to_vec1::<f32>()?))
+            .collect()
     };
     assert_eq!(weights(7)?, weights(7)?);
     assert_ne!(weights(7)?, weights(8)?);
@@ -132,7 +255,10 @@ fn functional_model_with_branches_builds_and_predicts() -> dlkit::Result<()> {
     let mut model = Model::new(&inputs, &outputs)?.with_seed(5);
     assert_eq!(model.output_shape()?.to_vec(), vec![10]);
     let summary = model.summary()?.to_text();
-    assert!(summary.contains("Connected to") && summary.contains("concatenate"), "{summary}");
+    assert!(
+        summary.contains("Connected to") && summary.contains("concatenate"),
+        "{summary}"
+    );
     let p = model.predict(&Tensor::rand(0f32, 1.0, (3, 1, 28, 28), &Device::Cpu)?)?;
     let sums: Vec<f32> = p.sum(1)?.to_vec1()?;
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
@@ -169,10 +295,15 @@ fn save_then_load_gives_identical_predictions() -> dlkit::Result<()> {
     assert!(err.contains("dense/kernel has shape"), "{err}");
     // Not a model file at all.
     std::fs::write(dir.path().join("junk.safetensors"), b"not safetensors").unwrap();
-    let err = dlkit::model::load_model(dir.path().join("junk.safetensors")).unwrap_err().to_string();
+    let err = dlkit::model::load_model(dir.path().join("junk.safetensors"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a safetensors file"), "{err}");
     // No temporary files are left beside the saved ones.
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
     Ok(())
 }

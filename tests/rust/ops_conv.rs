@@ -30,7 +30,12 @@ fn x_shape(c: &Case) -> Vec<usize> {
 }
 
 fn params(c: &Case) -> Conv2dParams {
-    Conv2dParams { stride: (c.stride, c.stride), padding: c.padding, layout: c.layout, activation: c.activation }
+    Conv2dParams {
+        stride: (c.stride, c.stride),
+        padding: c.padding,
+        layout: c.layout,
+        activation: c.activation,
+    }
 }
 
 /// Forward values and the gradients of x, kernel and bias agree with candle's conv2d.
@@ -39,26 +44,67 @@ fn check_against_reference(case: &Case, seed: u64) {
     let kernel = randn(&[case.k, case.c, case.kh, case.kw], seed + 1);
     let bias = randn(&[case.k], seed + 2);
     let p = params(case);
-    let (y, g) = grads(&[x.clone(), kernel.clone(), bias.clone()], seed + 3, |t| conv2d(&t[0], &t[1], Some(&t[2]), &p));
-    let (y_ref, g_ref) =
-        grads(&[x, kernel, bias], seed + 3, |t| ops::reference::conv2d(&t[0], &t[1], Some(&t[2]), &p));
+    let (y, g) = grads(&[x.clone(), kernel.clone(), bias.clone()], seed + 3, |t| {
+        conv2d(&t[0], &t[1], Some(&t[2]), &p)
+    });
+    let (y_ref, g_ref) = grads(&[x, kernel, bias], seed + 3, |t| {
+        ops::reference::conv2d(&t[0], &t[1], Some(&t[2]), &p)
+    });
     // f32 sums of up to C·kh·kw (forward) or N·OH·OW (kernel gradient) products, summed in a
     // different order than candle: relative differences of a few 1e-6 of the magnitudes.
     let what = format!(
         "n{} c{} {}x{} k{} {}x{} s{} {:?} {:?} {:?}",
-        case.n, case.c, case.h, case.w, case.k, case.kh, case.kw, case.stride, case.padding, case.layout, case.activation
+        case.n,
+        case.c,
+        case.h,
+        case.w,
+        case.k,
+        case.kh,
+        case.kw,
+        case.stride,
+        case.padding,
+        case.layout,
+        case.activation
     );
     assert_close(&y, &y_ref, 1e-4, 1e-4, &format!("{what}: forward"));
     for (i, name) in ["input", "kernel", "bias"].iter().enumerate() {
         let (a, b) = (g[i].as_ref().unwrap(), g_ref[i].as_ref().unwrap());
         let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert_close(a, b, 1e-5 * scale.max(1.0), 1e-4, &format!("{what}: {name} gradient"));
+        assert_close(
+            a,
+            b,
+            1e-5 * scale.max(1.0),
+            1e-4,
+            &format!("{what}: {name} gradient"),
+        );
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn case(n: usize, c: usize, hw: (usize, usize), k: usize, kernel: (usize, usize), stride: usize, padding: Padding, layout: DataLayout, activation: FusedActivation) -> Case {
-    Case { n, c, h: hw.0, w: hw.1, k, kh: kernel.0, kw: kernel.1, stride, padding, layout, activation }
+fn case(
+    n: usize,
+    c: usize,
+    hw: (usize, usize),
+    k: usize,
+    kernel: (usize, usize),
+    stride: usize,
+    padding: Padding,
+    layout: DataLayout,
+    activation: FusedActivation,
+) -> Case {
+    Case {
+        n,
+        c,
+        h: hw.0,
+        w: hw.1,
+        k,
+        kh: kernel.0,
+        kw: kernel.1,
+        stride,
+        padding,
+        layout,
+        activation,
+    }
 }
 
 #[test]
@@ -108,9 +154,16 @@ fn matches_candle_channels_last() {
 #[test]
 fn same_padding_follows_tensorflow() {
     // 5 wide, kernel 2, stride 2: out 3, total pad (3-1)·2 + 2 - 5 = 1, all of it on the right.
-    let x = Tensor::arange(1f32, 6., &dlkit::Device::Cpu).unwrap().reshape((1, 1, 1, 5)).unwrap();
+    let x = Tensor::arange(1f32, 6., &dlkit::Device::Cpu)
+        .unwrap()
+        .reshape((1, 1, 1, 5))
+        .unwrap();
     let k = Tensor::ones((1, 1, 1, 2), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
-    let p = Conv2dParams { stride: (1, 2), padding: Padding::Same, ..Default::default() };
+    let p = Conv2dParams {
+        stride: (1, 2),
+        padding: Padding::Same,
+        ..Default::default()
+    };
     let y = conv2d(&x, &k, None, &p).unwrap();
     assert_eq!(values(&y), vec![3.0, 7.0, 5.0]);
 }
@@ -128,12 +181,22 @@ fn finite_differences_agree() {
             DataLayout::ChannelsFirst => vec![2, 3, 7, 8],
             DataLayout::ChannelsLast => vec![2, 7, 8, 3],
         };
-        let inputs = [randn(&xs, 1), randn(&[4, 3, 3, 3], 2).affine(0.3, 0.0).unwrap(), randn(&[4], 3)];
-        let p = Conv2dParams { stride: (stride, stride), padding, layout, activation: FusedActivation::Relu };
+        let inputs = [
+            randn(&xs, 1),
+            randn(&[4, 3, 3, 3], 2).affine(0.3, 0.0).unwrap(),
+            randn(&[4], 3),
+        ];
+        let p = Conv2dParams {
+            stride: (stride, stride),
+            padding,
+            layout,
+            activation: FusedActivation::Relu,
+        };
         let f = |t: &[Tensor]| conv2d(&t[0], &t[1], Some(&t[2]), &p);
         let (_, g) = grads(&inputs, 9, f);
         for which in 0..3 {
-            let checks = finite_differences(&inputs, which, 9, 1e-3, 24, g[which].as_ref().unwrap(), f);
+            let checks =
+                finite_differences(&inputs, which, 9, 1e-3, 24, g[which].as_ref().unwrap(), f);
             assert_fd(&checks, 2e-3, 1e-2, &format!("{layout:?} input {which}"));
         }
     }
@@ -144,13 +207,25 @@ fn no_input_gradient_for_plain_tensors() {
     let x = randn(&[4, 1, 10, 10], 7);
     let kernel = Var::from_tensor(&randn(&[3, 1, 3, 3], 8)).unwrap();
     let bias = Var::from_tensor(&randn(&[3], 9)).unwrap();
-    let p = Conv2dParams { activation: FusedActivation::Relu, ..Default::default() };
-    let loss = conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p).unwrap().sum_all().unwrap();
+    let p = Conv2dParams {
+        activation: FusedActivation::Relu,
+        ..Default::default()
+    };
+    let loss = conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p)
+        .unwrap()
+        .sum_all()
+        .unwrap();
     let g = loss.backward().unwrap();
-    assert!(g.get(&x).is_none(), "an input gradient was computed for a plain tensor");
+    assert!(
+        g.get(&x).is_none(),
+        "an input gradient was computed for a plain tensor"
+    );
     assert!(g.get(kernel.as_tensor()).is_some() && g.get(bias.as_tensor()).is_some());
     // candle's own conv2d does compute (and store) it: the check above can fail.
-    let loss = ops::reference::conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p).unwrap().sum_all().unwrap();
+    let loss = ops::reference::conv2d(&x, kernel.as_tensor(), Some(bias.as_tensor()), &p)
+        .unwrap()
+        .sum_all()
+        .unwrap();
     assert!(loss.backward().unwrap().get(&x).is_some());
 }
 
@@ -170,14 +245,22 @@ fn non_contiguous_input_and_no_bias() {
 fn shape_errors_name_the_op_and_shapes() -> Result<()> {
     let x = randn(&[2, 3, 8, 8], 1);
     let kernel = randn(&[4, 2, 3, 3], 2);
-    let err = conv2d(&x, &kernel, None, &Conv2dParams::default()).unwrap_err().to_string();
-    assert!(err.contains("conv2d") && err.contains("[2, 3, 8, 8]") && err.contains("[4, 2, 3, 3]"), "{err}");
+    let err = conv2d(&x, &kernel, None, &Conv2dParams::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("conv2d") && err.contains("[2, 3, 8, 8]") && err.contains("[4, 2, 3, 3]"),
+        "{err}"
+    );
     let kernel = randn(&[4, 3, 9, 9], 2);
     assert!(conv2d(&x, &kernel, None, &Conv2dParams::default()).is_err());
     let bias = randn(&[5], 3);
     let kernel = randn(&[4, 3, 3, 3], 2);
     assert!(conv2d(&x, &kernel, Some(&bias), &Conv2dParams::default()).is_err());
-    let p = Conv2dParams { stride: (0, 1), ..Default::default() };
+    let p = Conv2dParams {
+        stride: (0, 1),
+        ..Default::default()
+    };
     assert!(conv2d(&x, &kernel, None, &p).is_err());
     Ok(())
 }
@@ -190,19 +273,59 @@ fn fused_conv_max_pool_matches_conv_then_pool() {
     use Padding::*;
     // (case, pool window, pool stride, pool padding)
     let cases = [
-        (case(2, 1, (13, 13), 4, (3, 3), 1, Valid, ChannelsFirst, Relu), (2, 2), (2, 2), Valid), // 11x11 -> 5x5
-        (case(3, 3, (10, 10), 5, (3, 3), 1, Valid, ChannelsLast, Relu), (2, 2), (2, 2), Valid),
-        (case(2, 2, (9, 9), 3, (3, 3), 1, Same, ChannelsFirst, Linear), (2, 2), (2, 2), Same), // 9x9 -> 5x5
-        (case(1, 2, (12, 11), 6, (5, 5), 1, Valid, ChannelsLast, Linear), (3, 3), (2, 2), Valid),
-        (case(33, 3, (12, 12), 8, (3, 3), 1, Valid, ChannelsFirst, Relu), (2, 2), (2, 2), Valid),
-        (case(33, 3, (12, 12), 8, (3, 3), 2, Same, ChannelsLast, Relu), (2, 2), (1, 1), Same),
+        (
+            case(2, 1, (13, 13), 4, (3, 3), 1, Valid, ChannelsFirst, Relu),
+            (2, 2),
+            (2, 2),
+            Valid,
+        ), // 11x11 -> 5x5
+        (
+            case(3, 3, (10, 10), 5, (3, 3), 1, Valid, ChannelsLast, Relu),
+            (2, 2),
+            (2, 2),
+            Valid,
+        ),
+        (
+            case(2, 2, (9, 9), 3, (3, 3), 1, Same, ChannelsFirst, Linear),
+            (2, 2),
+            (2, 2),
+            Same,
+        ), // 9x9 -> 5x5
+        (
+            case(1, 2, (12, 11), 6, (5, 5), 1, Valid, ChannelsLast, Linear),
+            (3, 3),
+            (2, 2),
+            Valid,
+        ),
+        (
+            case(33, 3, (12, 12), 8, (3, 3), 1, Valid, ChannelsFirst, Relu),
+            (2, 2),
+            (2, 2),
+            Valid,
+        ),
+        (
+            case(33, 3, (12, 12), 8, (3, 3), 2, Same, ChannelsLast, Relu),
+            (2, 2),
+            (1, 1),
+            Same,
+        ),
     ];
     for (i, (c, window, stride, padding)) in cases.iter().enumerate() {
         let seed = 900 + 10 * i as u64;
-        let inputs = [randn(&x_shape(c), seed), randn(&[c.k, c.c, c.kh, c.kw], seed + 1), randn(&[c.k], seed + 2)];
+        let inputs = [
+            randn(&x_shape(c), seed),
+            randn(&[c.k, c.c, c.kh, c.kw], seed + 1),
+            randn(&[c.k], seed + 2),
+        ];
         let p = params(c);
-        let mp = MaxPoolParams { pool: *window, stride: *stride, padding: *padding };
-        let (y, g) = grads(&inputs, seed + 3, |t| conv2d_max_pool(&t[0], &t[1], Some(&t[2]), &p, &mp));
+        let mp = MaxPoolParams {
+            pool: *window,
+            stride: *stride,
+            padding: *padding,
+        };
+        let (y, g) = grads(&inputs, seed + 3, |t| {
+            conv2d_max_pool(&t[0], &t[1], Some(&t[2]), &p, &mp)
+        });
         let (y_ref, g_ref) = grads(&inputs, seed + 3, |t| {
             let y = ops::reference::conv2d(&t[0], &t[1], Some(&t[2]), &p)?;
             ops::reference::max_pool2d(&y, *window, *stride, *padding, c.layout)
@@ -212,11 +335,30 @@ fn fused_conv_max_pool_matches_conv_then_pool() {
         for (j, name) in ["input", "kernel", "bias"].iter().enumerate() {
             let (a, b) = (g[j].as_ref().unwrap(), g_ref[j].as_ref().unwrap());
             let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert_close(a, b, 1e-5 * scale.max(1.0), 1e-4, &format!("{what}: {name} gradient"));
+            assert_close(
+                a,
+                b,
+                1e-5 * scale.max(1.0),
+                1e-4,
+                &format!("{what}: {name} gradient"),
+            );
         }
         // The fused op equals the two fast ops one after the other.
-        let two = ops::max_pool2d(&conv2d(&inputs[0], &inputs[1], Some(&inputs[2]), &p).unwrap(), *window, *stride, *padding, c.layout).unwrap();
-        assert_close(&y, &two, 0.0, 0.0, &format!("{what}: fused vs conv2d + max_pool2d"));
+        let two = ops::max_pool2d(
+            &conv2d(&inputs[0], &inputs[1], Some(&inputs[2]), &p).unwrap(),
+            *window,
+            *stride,
+            *padding,
+            c.layout,
+        )
+        .unwrap();
+        assert_close(
+            &y,
+            &two,
+            0.0,
+            0.0,
+            &format!("{what}: fused vs conv2d + max_pool2d"),
+        );
     }
 }
 
@@ -225,13 +367,25 @@ fn fused_conv_max_pool_finite_differences() {
     use dlkit::ops::{conv2d_max_pool, MaxPoolParams};
     // Piecewise linear in x once the max and relu pattern is fixed; eps 1e-3 rarely crosses
     // a switch. Same tolerance reasoning as `finite_differences_agree`.
-    let inputs = [randn(&[2, 2, 9, 9], 31), randn(&[3, 2, 3, 3], 32).affine(0.3, 0.0).unwrap(), randn(&[3], 33)];
-    let p = Conv2dParams { activation: FusedActivation::Relu, ..Default::default() };
-    let mp = MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid }; // 7x7 -> 3x3
+    let inputs = [
+        randn(&[2, 2, 9, 9], 31),
+        randn(&[3, 2, 3, 3], 32).affine(0.3, 0.0).unwrap(),
+        randn(&[3], 33),
+    ];
+    let p = Conv2dParams {
+        activation: FusedActivation::Relu,
+        ..Default::default()
+    };
+    let mp = MaxPoolParams {
+        pool: (2, 2),
+        stride: (2, 2),
+        padding: Padding::Valid,
+    }; // 7x7 -> 3x3
     let f = |t: &[Tensor]| conv2d_max_pool(&t[0], &t[1], Some(&t[2]), &p, &mp);
     let (_, g) = grads(&inputs, 34, f);
     for which in 0..3 {
-        let checks = finite_differences(&inputs, which, 34, 1e-3, 24, g[which].as_ref().unwrap(), f);
+        let checks =
+            finite_differences(&inputs, which, 34, 1e-3, 24, g[which].as_ref().unwrap(), f);
         assert_fd(&checks, 2e-3, 1e-2, &format!("fused input {which}"));
     }
 }
@@ -242,8 +396,27 @@ fn empty_batches_work_through_every_op() {
     // A batch of zero images is a valid (if useless) input: no op may panic on it.
     let k = Var::from_tensor(&randn(&[4, 3, 3, 3], 1)).unwrap();
     for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
-        let x = Tensor::zeros(x_shape(&case(0, 3, (8, 8), 4, (3, 3), 1, Padding::Valid, layout, FusedActivation::Relu)), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
-        let p = Conv2dParams { layout, activation: FusedActivation::Relu, ..Default::default() };
+        let x = Tensor::zeros(
+            x_shape(&case(
+                0,
+                3,
+                (8, 8),
+                4,
+                (3, 3),
+                1,
+                Padding::Valid,
+                layout,
+                FusedActivation::Relu,
+            )),
+            dlkit::DType::F32,
+            &dlkit::Device::Cpu,
+        )
+        .unwrap();
+        let p = Conv2dParams {
+            layout,
+            activation: FusedActivation::Relu,
+            ..Default::default()
+        };
         let y = conv2d(&x, k.as_tensor(), None, &p).unwrap();
         let y = max_pool2d(&y, (2, 2), (2, 2), Padding::Valid, layout).unwrap();
         let y = dropout(&y, 0.5, 1).unwrap();
@@ -251,12 +424,29 @@ fn empty_batches_work_through_every_op() {
         y.sum_all().unwrap().backward().unwrap();
     }
     let w = Var::from_tensor(&randn(&[5, 3], 2)).unwrap();
-    let y = dense(&Tensor::zeros((0, 5), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap(), w.as_tensor(), None, FusedActivation::Relu).unwrap();
+    let y = dense(
+        &Tensor::zeros((0, 5), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap(),
+        w.as_tensor(),
+        None,
+        FusedActivation::Relu,
+    )
+    .unwrap();
     assert_eq!(y.dims(), &[0, 3]);
     y.sum_all().unwrap().backward().unwrap();
-    let (kk, u) = (Var::from_tensor(&randn(&[5, 8], 3)).unwrap(), Var::from_tensor(&randn(&[2, 8], 4)).unwrap());
+    let (kk, u) = (
+        Var::from_tensor(&randn(&[5, 8], 3)).unwrap(),
+        Var::from_tensor(&randn(&[2, 8], 4)).unwrap(),
+    );
     let x = Tensor::zeros((0, 4, 5), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
-    let y = lstm(&x, kk.as_tensor(), u.as_tensor(), None, LstmActivation::Tanh, true).unwrap();
+    let y = lstm(
+        &x,
+        kk.as_tensor(),
+        u.as_tensor(),
+        None,
+        LstmActivation::Tanh,
+        true,
+    )
+    .unwrap();
     assert_eq!(y.dims(), &[0, 4, 2]);
     y.sum_all().unwrap().backward().unwrap();
 }
@@ -264,11 +454,27 @@ fn empty_batches_work_through_every_op() {
 #[test]
 fn results_repeat_bit_for_bit() {
     // Fixed chunking and chunk-ordered reductions: the same inputs give the same bits.
-    let inputs = [randn(&[9, 4, 12, 12], 1), randn(&[6, 4, 3, 3], 2), randn(&[6], 3)];
+    let inputs = [
+        randn(&[9, 4, 12, 12], 1),
+        randn(&[6, 4, 3, 3], 2),
+        randn(&[6], 3),
+    ];
     for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
-        let x = if layout == DataLayout::ChannelsLast { inputs[0].permute((0, 2, 3, 1)).unwrap().contiguous().unwrap() } else { inputs[0].clone() };
+        let x = if layout == DataLayout::ChannelsLast {
+            inputs[0]
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        } else {
+            inputs[0].clone()
+        };
         let ins = [x, inputs[1].clone(), inputs[2].clone()];
-        let p = Conv2dParams { layout, activation: FusedActivation::Relu, ..Default::default() };
+        let p = Conv2dParams {
+            layout,
+            activation: FusedActivation::Relu,
+            ..Default::default()
+        };
         let run = || grads(&ins, 4, |t| conv2d(&t[0], &t[1], Some(&t[2]), &p));
         let ((y1, g1), (y2, g2)) = (run(), run());
         assert_eq!(values(&y1), values(&y2));

@@ -21,11 +21,19 @@ fn matches_reference_values_and_gradients() {
     .enumerate()
     {
         let seed = 10 * i as u64;
-        let mut inputs = vec![randn(&[n, din], seed), randn(&[din, dout], seed + 1).affine(0.1, 0.0).unwrap()];
+        let mut inputs = vec![
+            randn(&[n, din], seed),
+            randn(&[din, dout], seed + 1).affine(0.1, 0.0).unwrap(),
+        ];
         if with_bias {
             inputs.push(randn(&[dout], seed + 2));
         }
-        let run = |f: fn(&Tensor, &Tensor, Option<&Tensor>, FusedActivation) -> dlkit::candle_core::Result<Tensor>| {
+        let run = |f: fn(
+            &Tensor,
+            &Tensor,
+            Option<&Tensor>,
+            FusedActivation,
+        ) -> dlkit::candle_core::Result<Tensor>| {
             grads(&inputs, seed + 3, |t| f(&t[0], &t[1], t.get(2), act))
         };
         let (y, g) = run(dense);
@@ -33,10 +41,20 @@ fn matches_reference_values_and_gradients() {
         let what = format!("{n}x{din} -> {dout} {act:?} bias {with_bias}");
         // Same gemm library, possibly different blocking: f32 rounding only.
         assert_close(&y, &y_ref, 1e-4, 1e-4, &format!("{what}: forward"));
-        for (j, name) in ["input", "kernel", "bias"].iter().enumerate().take(inputs.len()) {
+        for (j, name) in ["input", "kernel", "bias"]
+            .iter()
+            .enumerate()
+            .take(inputs.len())
+        {
             let (a, b) = (g[j].as_ref().unwrap(), g_ref[j].as_ref().unwrap());
             let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
-            assert_close(a, b, 1e-5 * scale, 1e-4, &format!("{what}: {name} gradient"));
+            assert_close(
+                a,
+                b,
+                1e-5 * scale,
+                1e-4,
+                &format!("{what}: {name} gradient"),
+            );
         }
     }
 }
@@ -45,7 +63,11 @@ fn matches_reference_values_and_gradients() {
 fn finite_differences_agree() {
     // Outputs of order 1 in f32, loss in f64: rounding ~1e-7/eps; relu kinks are rare
     // with eps = 1e-3. Tolerance 2e-3 absolute + 1% relative.
-    let inputs = [randn(&[6, 20], 1), randn(&[20, 8], 2).affine(0.2, 0.0).unwrap(), randn(&[8], 3)];
+    let inputs = [
+        randn(&[6, 20], 1),
+        randn(&[20, 8], 2).affine(0.2, 0.0).unwrap(),
+        randn(&[8], 3),
+    ];
     let f = |t: &[Tensor]| dense(&t[0], &t[1], Some(&t[2]), FusedActivation::Relu);
     let (_, g) = grads(&inputs, 4, f);
     for which in 0..3 {
@@ -58,7 +80,10 @@ fn finite_differences_agree() {
 fn no_input_gradient_for_plain_tensors() {
     let x = randn(&[8, 16], 1);
     let w = Var::from_tensor(&randn(&[16, 4], 2)).unwrap();
-    let loss = dense(&x, w.as_tensor(), None, FusedActivation::Relu).unwrap().sum_all().unwrap();
+    let loss = dense(&x, w.as_tensor(), None, FusedActivation::Relu)
+        .unwrap()
+        .sum_all()
+        .unwrap();
     let g = loss.backward().unwrap();
     assert!(g.get(&x).is_none());
     assert!(g.get(w.as_tensor()).is_some());
@@ -72,8 +97,19 @@ fn transposed_views_and_errors() {
     let y = dense(&x, &w, None, FusedActivation::Linear).unwrap();
     let y_ref = x.contiguous().unwrap().matmul(&w).unwrap();
     assert_close(&y, &y_ref, 1e-5, 1e-5, "transposed input");
-    let err = dense(&randn(&[8, 15], 1), &w, None, FusedActivation::Linear).unwrap_err().to_string();
-    assert!(err.contains("dense") && err.contains("[8, 15]") && err.contains("[16, 4]"), "{err}");
-    assert!(dense(&randn(&[8, 16], 1), &w, Some(&randn(&[5], 1)), FusedActivation::Linear).is_err());
+    let err = dense(&randn(&[8, 15], 1), &w, None, FusedActivation::Linear)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dense") && err.contains("[8, 15]") && err.contains("[16, 4]"),
+        "{err}"
+    );
+    assert!(dense(
+        &randn(&[8, 16], 1),
+        &w,
+        Some(&randn(&[5], 1)),
+        FusedActivation::Linear
+    )
+    .is_err());
     assert!(dense(&randn(&[2, 8, 16], 1), &w, None, FusedActivation::Linear).is_err());
 }

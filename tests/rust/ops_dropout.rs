@@ -18,9 +18,15 @@ fn keep_rate_and_scale() {
         let y = values(&dropout(&ones(n), rate, 17).unwrap());
         let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
         // Binomial standard deviation sqrt(p(1-p)/n) ≤ 5e-4: allow 5 of them.
-        assert!((kept - (1.0 - rate as f64)).abs() < 2.5e-3, "rate {rate}: kept {kept}");
+        assert!(
+            (kept - (1.0 - rate as f64)).abs() < 2.5e-3,
+            "rate {rate}: kept {kept}"
+        );
         let scale = 1.0 / (1.0 - rate);
-        assert!(y.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6), "rate {rate}: kept values are not 1/(1-rate)");
+        assert!(
+            y.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6),
+            "rate {rate}: kept values are not 1/(1-rate)"
+        );
         // The mean is preserved in expectation.
         let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         assert!((mean - 1.0).abs() < 5e-3, "rate {rate}: mean {mean}");
@@ -31,7 +37,8 @@ fn keep_rate_and_scale() {
 fn no_visible_pattern_in_the_mask() {
     // Neighbouring elements are independent: P(both kept) ≈ (1-rate)².
     let y = values(&dropout(&ones(400_000), 0.5, 3).unwrap());
-    let both = y.windows(2).filter(|w| w[0] != 0.0 && w[1] != 0.0).count() as f64 / (y.len() - 1) as f64;
+    let both =
+        y.windows(2).filter(|w| w[0] != 0.0 && w[1] != 0.0).count() as f64 / (y.len() - 1) as f64;
     assert!((both - 0.25).abs() < 4e-3, "pairs kept together: {both}");
     // Rows of the same column are not all dropped together.
     let col0: Vec<f32> = y.iter().step_by(100).copied().collect();
@@ -46,11 +53,21 @@ fn deterministic_per_seed_and_different_across_seeds() {
     let b = values(&dropout(&x, 0.3, 99).unwrap());
     assert_eq!(a, b);
     let c = values(&dropout(&x, 0.3, 100).unwrap());
-    let differ = a.iter().zip(&c).filter(|(p, q)| (**p == 0.0) != (**q == 0.0)).count();
+    let differ = a
+        .iter()
+        .zip(&c)
+        .filter(|(p, q)| (**p == 0.0) != (**q == 0.0))
+        .count();
     // Independent masks disagree on 2·0.3·0.7 = 42% of the elements.
-    assert!(differ as f64 / a.len() as f64 > 0.35, "seeds 99 and 100 give nearly the same mask");
+    assert!(
+        differ as f64 / a.len() as f64 > 0.35,
+        "seeds 99 and 100 give nearly the same mask"
+    );
     // The same on one thread as on the default pool.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let one = pool.install(|| values(&dropout(&x, 0.3, 99).unwrap()));
     assert_eq!(a, one);
 }
@@ -96,6 +113,9 @@ fn rate_zero_is_identity_and_bad_rates_fail() {
     }
     // No gradient for a plain tensor.
     let v = Var::from_tensor(&randn(&[4, 5], 2)).unwrap();
-    let loss = (dropout(&x, 0.5, 1).unwrap() * v.as_tensor()).unwrap().sum_all().unwrap();
+    let loss = (dropout(&x, 0.5, 1).unwrap() * v.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap();
     assert!(loss.backward().unwrap().get(&x).is_none());
 }

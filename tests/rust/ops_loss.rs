@@ -28,8 +28,14 @@ fn sparse_and_one_hot_targets_match_reference() {
     let targets = [
         one_hot(&l, c),
         Tensor::new(l.as_slice(), &Device::Cpu).unwrap(),
-        Tensor::new(l.as_slice(), &Device::Cpu).unwrap().to_dtype(DType::U8).unwrap(),
-        Tensor::new(l.as_slice(), &Device::Cpu).unwrap().to_dtype(DType::I64).unwrap(),
+        Tensor::new(l.as_slice(), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::U8)
+            .unwrap(),
+        Tensor::new(l.as_slice(), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::I64)
+            .unwrap(),
     ];
     let p = candle_softmax(&logits);
     let mut expected_grad = values(&p);
@@ -40,12 +46,24 @@ fn sparse_and_one_hot_targets_match_reference() {
         let v = Var::from_tensor(&logits).unwrap();
         let loss = softmax_cross_entropy(v.as_tensor(), t).unwrap();
         let reference = ops::reference::softmax_cross_entropy(&logits, t).unwrap();
-        let (a, b) = (loss.to_scalar::<f32>().unwrap(), reference.to_scalar::<f32>().unwrap());
-        assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "{:?}: {a} vs {b}", t.dtype());
+        let (a, b) = (
+            loss.to_scalar::<f32>().unwrap(),
+            reference.to_scalar::<f32>().unwrap(),
+        );
+        assert!(
+            (a - b).abs() < 1e-5 * b.abs().max(1.0),
+            "{:?}: {a} vs {b}",
+            t.dtype()
+        );
         let g = values(loss.backward().unwrap().get(v.as_tensor()).unwrap());
         for (j, (&got, &want)) in g.iter().zip(&expected_grad).enumerate() {
             // (softmax - onehot) / N
-            assert!((got - want / n as f32).abs() < 1e-7, "{:?}: gradient {j}: {got} vs {}", t.dtype(), want / n as f32);
+            assert!(
+                (got - want / n as f32).abs() < 1e-7,
+                "{:?}: gradient {j}: {got} vs {}",
+                t.dtype(),
+                want / n as f32
+            );
         }
     }
 }
@@ -58,18 +76,37 @@ fn candle_softmax(x: &Tensor) -> Tensor {
 fn probability_targets_and_their_gradient() {
     let logits = randn(&[7, 5], 3);
     let t = candle_softmax(&randn(&[7, 5], 4));
-    let (y, g) = grads(&[logits.clone(), t.clone()], 0, |x| softmax_cross_entropy(&x[0], &x[1]));
-    let (y_ref, g_ref) = grads(&[logits, t], 0, |x| ops::reference::softmax_cross_entropy(&x[0], &x[1]));
+    let (y, g) = grads(&[logits.clone(), t.clone()], 0, |x| {
+        softmax_cross_entropy(&x[0], &x[1])
+    });
+    let (y_ref, g_ref) = grads(&[logits, t], 0, |x| {
+        ops::reference::softmax_cross_entropy(&x[0], &x[1])
+    });
     assert_close(&y, &y_ref, 1e-6, 1e-5, "loss");
-    assert_close(g[0].as_ref().unwrap(), g_ref[0].as_ref().unwrap(), 1e-6, 1e-4, "logits gradient");
-    assert_close(g[1].as_ref().unwrap(), g_ref[1].as_ref().unwrap(), 1e-6, 1e-4, "targets gradient");
+    assert_close(
+        g[0].as_ref().unwrap(),
+        g_ref[0].as_ref().unwrap(),
+        1e-6,
+        1e-4,
+        "logits gradient",
+    );
+    assert_close(
+        g[1].as_ref().unwrap(),
+        g_ref[1].as_ref().unwrap(),
+        1e-6,
+        1e-4,
+        "targets gradient",
+    );
 }
 
 #[test]
 fn numerically_stable_for_huge_logits() {
     let logits = Tensor::new(&[[1000f32, 0.0, -1000.0], [-1e30, 5.0, 5.0]], &Device::Cpu).unwrap();
     let targets = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
-    let loss = softmax_cross_entropy(&logits, &targets).unwrap().to_scalar::<f32>().unwrap();
+    let loss = softmax_cross_entropy(&logits, &targets)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     // Row 0: loss 0; row 1: ln 2. Mean ln(2)/2.
     assert!((loss - 2f32.ln() / 2.0).abs() < 1e-6, "{loss}");
     let p = values(&softmax(&logits).unwrap());
@@ -83,16 +120,30 @@ fn softmax_matches_candle_with_gradient() {
     let (y, g) = grads(std::slice::from_ref(&x), 6, |t| softmax(&t[0]));
     let (y_ref, g_ref) = grads(&[x], 6, |t| ops::reference::softmax(&t[0]));
     assert_close(&y, &y_ref, 1e-7, 1e-5, "softmax");
-    assert_close(g[0].as_ref().unwrap(), g_ref[0].as_ref().unwrap(), 1e-6, 1e-4, "softmax gradient");
+    assert_close(
+        g[0].as_ref().unwrap(),
+        g_ref[0].as_ref().unwrap(),
+        1e-6,
+        1e-4,
+        "softmax gradient",
+    );
 }
 
 #[test]
 fn bad_targets_are_errors() {
     let logits = randn(&[3, 4], 1);
-    let err = softmax_cross_entropy(&logits, &Tensor::new(&[0u32, 4, 1], &Device::Cpu).unwrap()).unwrap_err();
+    let err = softmax_cross_entropy(&logits, &Tensor::new(&[0u32, 4, 1], &Device::Cpu).unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
-    let err = softmax_cross_entropy(&logits, &Tensor::new(&[0u32, 1], &Device::Cpu).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("softmax_cross_entropy") && err.to_string().contains("[3, 4]"), "{err}");
-    assert!(softmax_cross_entropy(&logits, &Tensor::new(&[0i64, -1, 1], &Device::Cpu).unwrap()).is_err());
+    let err = softmax_cross_entropy(&logits, &Tensor::new(&[0u32, 1], &Device::Cpu).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("softmax_cross_entropy") && err.to_string().contains("[3, 4]"),
+        "{err}"
+    );
+    assert!(
+        softmax_cross_entropy(&logits, &Tensor::new(&[0i64, -1, 1], &Device::Cpu).unwrap())
+            .is_err()
+    );
     assert!(softmax_cross_entropy(&logits, &randn(&[3, 5], 1)).is_err());
 }

@@ -20,9 +20,21 @@ fn inputs(n: usize, t: usize, f: usize, h: usize, seed: u64) -> Vec<Tensor> {
 
 #[test]
 fn matches_reference_values_and_gradients() {
-    let acts = [LstmActivation::Tanh, LstmActivation::Relu, LstmActivation::Sigmoid, LstmActivation::Linear];
+    let acts = [
+        LstmActivation::Tanh,
+        LstmActivation::Relu,
+        LstmActivation::Sigmoid,
+        LstmActivation::Linear,
+    ];
     for (i, &act) in acts.iter().enumerate() {
-        for (j, &(n, t, f, h, seq)) in [(3, 5, 4, 6, true), (1, 7, 3, 5, false), (32, 28, 28, 16, true)].iter().enumerate() {
+        for (j, &(n, t, f, h, seq)) in [
+            (3, 5, 4, 6, true),
+            (1, 7, 3, 5, false),
+            (32, 28, 28, 16, true),
+        ]
+        .iter()
+        .enumerate()
+        {
             let seed = 100 * i as u64 + 10 * j as u64;
             let mut ins = inputs(n, t, f, h, seed);
             if act == LstmActivation::Linear {
@@ -30,20 +42,35 @@ fn matches_reference_values_and_gradients() {
                 // amplifies rounding errors (f32 candle itself is then 3e-3 off): keep it tame.
                 ins[2] = ins[2].affine(0.3, 0.0).unwrap();
             }
-            let (y, g) = grads(&ins, seed + 7, |x| lstm(&x[0], &x[1], &x[2], Some(&x[3]), act, seq));
+            let (y, g) = grads(&ins, seed + 7, |x| {
+                lstm(&x[0], &x[1], &x[2], Some(&x[3]), act, seq)
+            });
             // The reference runs in f64: it is the exact answer for the f32 inputs.
-            let ins64: Vec<Tensor> = ins.iter().map(|x| x.to_dtype(DType::F64).unwrap()).collect();
-            let (y_ref, g_ref) =
-                grads(&ins64, seed + 7, |x| ops::reference::lstm(&x[0], &x[1], &x[2], Some(&x[3]), act, seq));
+            let ins64: Vec<Tensor> = ins
+                .iter()
+                .map(|x| x.to_dtype(DType::F64).unwrap())
+                .collect();
+            let (y_ref, g_ref) = grads(&ins64, seed + 7, |x| {
+                ops::reference::lstm(&x[0], &x[1], &x[2], Some(&x[3]), act, seq)
+            });
             let what = format!("{act:?} n{n} t{t} f{f} h{h} seq {seq}");
             assert_eq!(y.dims(), y_ref.dims());
             // Our sigmoid/tanh differ from candle's by a few 1e-7 and errors accumulate over
             // the time steps; relu/linear states can grow, hence the relative part.
             assert_close(&y, &y_ref, 2e-5, 2e-4, &format!("{what}: forward"));
-            for (k, name) in ["input", "kernel", "recurrent kernel", "bias"].iter().enumerate() {
+            for (k, name) in ["input", "kernel", "recurrent kernel", "bias"]
+                .iter()
+                .enumerate()
+            {
                 let (a, b) = (g[k].as_ref().unwrap(), g_ref[k].as_ref().unwrap());
                 let scale = values(b).iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
-                assert_close(a, b, 2e-5 * scale, 5e-4, &format!("{what}: {name} gradient"));
+                assert_close(
+                    a,
+                    b,
+                    2e-5 * scale,
+                    5e-4,
+                    &format!("{what}: {name} gradient"),
+                );
             }
         }
     }
@@ -58,7 +85,8 @@ fn finite_differences_relu_and_tanh() {
         let f = |x: &[Tensor]| lstm(&x[0], &x[1], &x[2], Some(&x[3]), act, true);
         let (_, g) = grads(&ins, 43, f);
         for which in 0..4 {
-            let checks = finite_differences(&ins, which, 43, 1e-3, 30, g[which].as_ref().unwrap(), f);
+            let checks =
+                finite_differences(&ins, which, 43, 1e-3, 30, g[which].as_ref().unwrap(), f);
             assert_fd(&checks, 2e-3, 1e-2, &format!("{act:?} input {which}"));
         }
     }
@@ -71,7 +99,11 @@ fn stacked_layers_pass_gradients_through() -> Result<()> {
     let b = inputs(4, 6, 8, 3, 2);
     let all: Vec<Tensor> = a.iter().chain(&b[1..]).cloned().collect();
     let run = |x: &[Tensor], reference: bool| -> Result<Tensor> {
-        let f = if reference { ops::reference::lstm } else { lstm };
+        let f = if reference {
+            ops::reference::lstm
+        } else {
+            lstm
+        };
         let h1 = f(&x[0], &x[1], &x[2], Some(&x[3]), LstmActivation::Relu, true)?;
         f(&h1, &x[4], &x[5], Some(&x[6]), LstmActivation::Relu, false)
     };
@@ -89,12 +121,40 @@ fn stacked_layers_pass_gradients_through() -> Result<()> {
 #[test]
 fn no_input_gradient_for_plain_tensors_and_errors() {
     let ins = inputs(2, 3, 4, 5, 9);
-    let vars: Vec<Var> = ins[1..].iter().map(|t| Var::from_tensor(t).unwrap()).collect();
-    let y = lstm(&ins[0], vars[0].as_tensor(), vars[1].as_tensor(), Some(vars[2].as_tensor()), LstmActivation::Tanh, false).unwrap();
+    let vars: Vec<Var> = ins[1..]
+        .iter()
+        .map(|t| Var::from_tensor(t).unwrap())
+        .collect();
+    let y = lstm(
+        &ins[0],
+        vars[0].as_tensor(),
+        vars[1].as_tensor(),
+        Some(vars[2].as_tensor()),
+        LstmActivation::Tanh,
+        false,
+    )
+    .unwrap();
     let g = y.sum_all().unwrap().backward().unwrap();
     assert!(g.get(&ins[0]).is_none());
     assert!(vars.iter().all(|v| g.get(v.as_tensor()).is_some()));
-    let err = lstm(&ins[0], &ins[1], &randn(&[4, 20], 1), None, LstmActivation::Tanh, false).unwrap_err().to_string();
+    let err = lstm(
+        &ins[0],
+        &ins[1],
+        &randn(&[4, 20], 1),
+        None,
+        LstmActivation::Tanh,
+        false,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("lstm") && err.contains("[4, 20]"), "{err}");
-    assert!(lstm(&randn(&[2, 3, 5], 1), &ins[1], &ins[2], None, LstmActivation::Tanh, false).is_err());
+    assert!(lstm(
+        &randn(&[2, 3, 5], 1),
+        &ins[1],
+        &ins[2],
+        None,
+        LstmActivation::Tanh,
+        false
+    )
+    .is_err());
 }

@@ -35,12 +35,22 @@ fn matches_reference_values_and_gradients() {
         for (i, &(n, c, h, w, pool, stride, padding)) in cases.iter().enumerate() {
             // Continuous random values have no ties, so the gradient is unambiguous.
             let x = randn(&shape(layout, n, c, h, w), 40 + i as u64);
-            let (y, g) = grads(std::slice::from_ref(&x), 7, |t| max_pool2d(&t[0], pool, stride, padding, layout));
-            let (y_ref, g_ref) = grads(&[x], 7, |t| ops::reference::max_pool2d(&t[0], pool, stride, padding, layout));
+            let (y, g) = grads(std::slice::from_ref(&x), 7, |t| {
+                max_pool2d(&t[0], pool, stride, padding, layout)
+            });
+            let (y_ref, g_ref) = grads(&[x], 7, |t| {
+                ops::reference::max_pool2d(&t[0], pool, stride, padding, layout)
+            });
             let what = format!("{layout:?} case {i}");
             // Both pick input values and copy gradients: exact equality.
             assert_close(&y, &y_ref, 0.0, 0.0, &format!("{what}: forward"));
-            assert_close(g[0].as_ref().unwrap(), g_ref[0].as_ref().unwrap(), 0.0, 0.0, &format!("{what}: gradient"));
+            assert_close(
+                g[0].as_ref().unwrap(),
+                g_ref[0].as_ref().unwrap(),
+                0.0,
+                0.0,
+                &format!("{what}: gradient"),
+            );
         }
     }
 }
@@ -48,7 +58,15 @@ fn matches_reference_values_and_gradients() {
 #[test]
 fn odd_size_11_by_11() {
     let x = randn(&[2, 3, 11, 11], 5);
-    let (y, g) = grads(std::slice::from_ref(&x), 6, |t| max_pool2d(&t[0], (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst));
+    let (y, g) = grads(std::slice::from_ref(&x), 6, |t| {
+        max_pool2d(
+            &t[0],
+            (2, 2),
+            (2, 2),
+            Padding::Valid,
+            DataLayout::ChannelsFirst,
+        )
+    });
     assert_eq!(y.dims(), &[2, 3, 5, 5]);
     let g = g[0].clone().unwrap();
     // The last row and column belong to no window.
@@ -60,7 +78,15 @@ fn odd_size_11_by_11() {
     assert_eq!(nonzero, 2 * 3 * 25);
     // Max pooling is piecewise linear: with eps well below the gap between a window's largest
     // values, central differences are exact up to f32 rounding of the loss (~1e-6).
-    let f = |t: &[Tensor]| max_pool2d(&t[0], (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst);
+    let f = |t: &[Tensor]| {
+        max_pool2d(
+            &t[0],
+            (2, 2),
+            (2, 2),
+            Padding::Valid,
+            DataLayout::ChannelsFirst,
+        )
+    };
     let checks = finite_differences(&[x], 0, 6, 1e-4, 200, &g, f);
     assert_fd(&checks, 1e-3, 1e-3, "11x11 pool 2");
 }
@@ -73,8 +99,18 @@ fn same_padding_shapes_follow_keras() {
     let y = max_pool2d(&x, (3, 3), (1, 1), Padding::Same, DataLayout::ChannelsLast).unwrap();
     assert_eq!(y.dims(), &[1, 11, 11, 2]);
     // Padding never wins even when every value is negative.
-    let neg = (randn(&[1, 1, 5, 5], 2).abs().unwrap() * -1.0).unwrap().affine(1.0, -1.0).unwrap();
-    let y = max_pool2d(&neg, (2, 2), (2, 2), Padding::Same, DataLayout::ChannelsFirst).unwrap();
+    let neg = (randn(&[1, 1, 5, 5], 2).abs().unwrap() * -1.0)
+        .unwrap()
+        .affine(1.0, -1.0)
+        .unwrap();
+    let y = max_pool2d(
+        &neg,
+        (2, 2),
+        (2, 2),
+        Padding::Same,
+        DataLayout::ChannelsFirst,
+    )
+    .unwrap();
     assert!(values(&y).iter().all(|&v| v <= -1.0));
 }
 
@@ -82,7 +118,14 @@ fn same_padding_shapes_follow_keras() {
 fn no_gradient_for_plain_tensors() {
     let x = randn(&[2, 2, 6, 6], 3);
     let w = Var::from_tensor(&randn(&[2, 2, 3, 3], 4)).unwrap();
-    let y = max_pool2d(&x, (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst).unwrap();
+    let y = max_pool2d(
+        &x,
+        (2, 2),
+        (2, 2),
+        Padding::Valid,
+        DataLayout::ChannelsFirst,
+    )
+    .unwrap();
     let loss = (y * w.as_tensor()).unwrap().sum_all().unwrap();
     let g = loss.backward().unwrap();
     assert!(g.get(&x).is_none());
@@ -92,10 +135,34 @@ fn no_gradient_for_plain_tensors() {
 #[test]
 fn errors_instead_of_panics() {
     let x = randn(&[1, 1, 3, 3], 1);
-    assert!(max_pool2d(&x, (4, 4), (1, 1), Padding::Valid, DataLayout::ChannelsFirst).is_err());
-    assert!(max_pool2d(&x, (2, 2), (0, 1), Padding::Valid, DataLayout::ChannelsFirst).is_err());
-    let err = max_pool2d(&randn(&[3, 3], 1), (2, 2), (2, 2), Padding::Valid, DataLayout::ChannelsFirst).unwrap_err();
-    assert!(err.to_string().contains("max_pool2d") && err.to_string().contains("[3, 3]"), "{err}");
+    assert!(max_pool2d(
+        &x,
+        (4, 4),
+        (1, 1),
+        Padding::Valid,
+        DataLayout::ChannelsFirst
+    )
+    .is_err());
+    assert!(max_pool2d(
+        &x,
+        (2, 2),
+        (0, 1),
+        Padding::Valid,
+        DataLayout::ChannelsFirst
+    )
+    .is_err());
+    let err = max_pool2d(
+        &randn(&[3, 3], 1),
+        (2, 2),
+        (2, 2),
+        Padding::Valid,
+        DataLayout::ChannelsFirst,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("max_pool2d") && err.to_string().contains("[3, 3]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,7 +171,15 @@ fn ties_send_the_gradient_to_the_first_maximum_of_the_window() {
     // window's top-left value, in the 8-channel blocks and in the tail alike.
     for layout in [DataLayout::ChannelsFirst, DataLayout::ChannelsLast] {
         let c = 19;
-        let x = Var::from_tensor(&Tensor::zeros(shape(layout, 1, c, 4, 4), dlkit::DType::F32, &dlkit::Device::Cpu).unwrap()).unwrap();
+        let x = Var::from_tensor(
+            &Tensor::zeros(
+                shape(layout, 1, c, 4, 4),
+                dlkit::DType::F32,
+                &dlkit::Device::Cpu,
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let y = max_pool2d(x.as_tensor(), (2, 2), (2, 2), Padding::Valid, layout).unwrap();
         let g = y.sum_all().unwrap().backward().unwrap();
         let g = g.get(x.as_tensor()).unwrap();

@@ -22,7 +22,12 @@ pub fn uniform(shape: &[usize], lo: f64, hi: f64, seed: u64) -> Tensor {
 }
 
 pub fn values(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().unwrap().to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()
+    t.flatten_all()
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 /// Asserts `|a - b| <= atol + rtol·|b|` element-wise, naming the first offender.
@@ -57,10 +62,15 @@ pub fn grads(
     weights_seed: u64,
     f: impl Fn(&[Tensor]) -> Result<Tensor>,
 ) -> (Tensor, Vec<Option<Tensor>>) {
-    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|t| Var::from_tensor(t).unwrap())
+        .collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let out = f(&ts).unwrap();
-    let w = randn(out.dims(), weights_seed).to_dtype(out.dtype()).unwrap();
+    let w = randn(out.dims(), weights_seed)
+        .to_dtype(out.dtype())
+        .unwrap();
     let loss = weighted_sum(&out, &w).unwrap();
     let store: GradStore = loss.backward().unwrap();
     let g = ts.iter().map(|t| store.get(t).cloned()).collect();

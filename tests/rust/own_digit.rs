@@ -11,7 +11,9 @@ use dlkit::image::{load_digit, load_digit_from_memory};
 use dlkit::{DType, Error};
 
 fn picture(name: &str) -> PathBuf {
-    dlkit_tests::repo_root().join("tests/data/digits").join(name)
+    dlkit_tests::repo_root()
+        .join("tests/data/digits")
+        .join(name)
 }
 
 const PICTURES: [(&str, usize); 3] = [
@@ -29,17 +31,33 @@ fn pixels(t: &dlkit::Tensor) -> Vec<f32> {
 /// Centre of mass (row, column) in pixel indices.
 fn centre_of_mass(p: &[f32]) -> (f64, f64) {
     let mass: f64 = p.iter().map(|&v| v as f64).sum();
-    let row = p.iter().enumerate().map(|(i, &v)| (i / 28) as f64 * v as f64).sum::<f64>() / mass;
-    let col = p.iter().enumerate().map(|(i, &v)| (i % 28) as f64 * v as f64).sum::<f64>() / mass;
+    let row = p
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i / 28) as f64 * v as f64)
+        .sum::<f64>()
+        / mass;
+    let col = p
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i % 28) as f64 * v as f64)
+        .sum::<f64>()
+        / mass;
     (row, col)
 }
 
 /// Height and width of the box around pixels above `threshold`.
 fn ink_box(p: &[f32], threshold: f32) -> (usize, usize) {
-    let on: Vec<(usize, usize)> = (0..784).filter(|&i| p[i] > threshold).map(|i| (i / 28, i % 28)).collect();
+    let on: Vec<(usize, usize)> = (0..784)
+        .filter(|&i| p[i] > threshold)
+        .map(|i| (i / 28, i % 28))
+        .collect();
     let rows = on.iter().map(|c| c.0);
     let cols = on.iter().map(|c| c.1);
-    (rows.clone().max().unwrap() - rows.min().unwrap() + 1, cols.clone().max().unwrap() - cols.min().unwrap() + 1)
+    (
+        rows.clone().max().unwrap() - rows.min().unwrap() + 1,
+        cols.clone().max().unwrap() - cols.min().unwrap() + 1,
+    )
 }
 
 /// Mean image of each class over the first 10,000 MNIST training digits, in [0, 1].
@@ -49,7 +67,9 @@ fn class_means() -> Vec<Vec<f32>> {
         let path = dir.join(name);
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut bytes)
+            .unwrap();
         bytes
     };
     let images = read("train-images-idx3-ubyte.gz");
@@ -59,16 +79,24 @@ fn class_means() -> Vec<Vec<f32>> {
     for i in 0..10_000 {
         let label = labels[8 + i] as usize;
         counts[label] += 1.0;
-        for (s, &v) in sums[label].iter_mut().zip(&images[16 + i * 784..16 + (i + 1) * 784]) {
+        for (s, &v) in sums[label]
+            .iter_mut()
+            .zip(&images[16 + i * 784..16 + (i + 1) * 784])
+        {
             *s += v as f32 / 255.0;
         }
     }
-    sums.iter().zip(counts).map(|(s, c)| s.iter().map(|v| v / c).collect()).collect()
+    sums.iter()
+        .zip(counts)
+        .map(|(s, c)| s.iter().map(|v| v / c).collect())
+        .collect()
 }
 
 fn nearest_class(p: &[f32], means: &[Vec<f32>]) -> usize {
     let distance = |m: &Vec<f32>| p.iter().zip(m).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-    (0..10).min_by(|&a, &b| distance(&means[a]).total_cmp(&distance(&means[b]))).unwrap()
+    (0..10)
+        .min_by(|&a, &b| distance(&means[a]).total_cmp(&distance(&means[b])))
+        .unwrap()
 }
 
 #[test]
@@ -77,20 +105,39 @@ fn pictures_come_out_like_mnist() {
     for (name, digit) in PICTURES {
         let t = load_digit(picture(name)).unwrap();
         let p = pixels(&t);
-        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{name}: values in [0, 1]");
+        assert!(
+            p.iter().all(|v| (0.0..=1.0).contains(v)),
+            "{name}: values in [0, 1]"
+        );
         let max = p.iter().copied().fold(0f32, f32::max);
         assert!((max - 1.0).abs() < 1e-6, "{name}: full ink is 1, got {max}");
         // Background black (so dark ink on paper was inverted): the corners are empty.
-        let corners: f32 = (0..784).filter(|i| (i / 28 < 3 || i / 28 > 24) && (i % 28 < 3 || i % 28 > 24)).map(|i| p[i]).sum();
+        let corners: f32 = (0..784)
+            .filter(|i| (i / 28 < 3 || i / 28 > 24) && (i % 28 < 3 || i % 28 > 24))
+            .map(|i| p[i])
+            .sum();
         assert_eq!(corners, 0.0, "{name}: corners must be background");
         let background = p.iter().filter(|&&v| v == 0.0).count();
-        assert!(background > 784 / 2, "{name}: most pixels are background ({background})");
+        assert!(
+            background > 784 / 2,
+            "{name}: most pixels are background ({background})"
+        );
         let (row, col) = centre_of_mass(&p);
-        assert!((row - 14.0).abs() <= 0.6 && (col - 14.0).abs() <= 0.6, "{name}: centre of mass ({row:.2}, {col:.2})");
+        assert!(
+            (row - 14.0).abs() <= 0.6 && (col - 14.0).abs() <= 0.6,
+            "{name}: centre of mass ({row:.2}, {col:.2})"
+        );
         let (h, w) = ink_box(&p, 0.0);
         assert!(h <= 20 && w <= 20, "{name}: ink box {h}×{w} must fit 20×20");
-        assert!(h.max(w) >= 19, "{name}: the longer side fills the box ({h}×{w})");
-        assert_eq!(nearest_class(&p, &means), digit, "{name}: looks like an MNIST {digit}");
+        assert!(
+            h.max(w) >= 19,
+            "{name}: the longer side fills the box ({h}×{w})"
+        );
+        assert_eq!(
+            nearest_class(&p, &means),
+            digit,
+            "{name}: looks like an MNIST {digit}"
+        );
         let from_memory = load_digit_from_memory(&std::fs::read(picture(name)).unwrap()).unwrap();
         assert_eq!(pixels(&from_memory), p, "{name}: from memory = from file");
 
@@ -98,14 +145,20 @@ fn pictures_come_out_like_mnist() {
             let out = PathBuf::from(out);
             std::fs::create_dir_all(&out).unwrap();
             let stem = name.split('.').next().unwrap();
-            dlkit::plot::imshow(&t).unwrap().title(format!("{name} prepared")).save(out.join(format!("own_{stem}.png"))).unwrap();
+            dlkit::plot::imshow(&t)
+                .unwrap()
+                .title(format!("{name} prepared"))
+                .save(out.join(format!("own_{stem}.png")))
+                .unwrap();
         }
     }
 }
 
 #[test]
 fn inverting_the_picture_gives_the_same_digit() {
-    let original = image::open(picture("three_light_on_dark.png")).unwrap().to_luma8();
+    let original = image::open(picture("three_light_on_dark.png"))
+        .unwrap()
+        .to_luma8();
     let mut inverted = original.clone();
     image::imageops::invert(&mut inverted);
     let dir = tempfile::tempdir().unwrap();
@@ -113,8 +166,15 @@ fn inverting_the_picture_gives_the_same_digit() {
     inverted.save(&path).unwrap();
     let a = pixels(&load_digit(picture("three_light_on_dark.png")).unwrap());
     let b = pixels(&load_digit(&path).unwrap());
-    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-    assert!(worst < 0.15, "dark-on-light and light-on-dark versions differ by up to {worst}");
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst < 0.15,
+        "dark-on-light and light-on-dark versions differ by up to {worst}"
+    );
 }
 
 #[test]
@@ -137,10 +197,22 @@ fn the_digit_is_not_transposed_or_flipped() {
     img.save(&path).unwrap();
     let p = pixels(&load_digit(&path).unwrap());
     let (h, w) = ink_box(&p, 0.5);
-    assert!(h > w, "an L taller than wide stays taller than wide ({h}×{w})");
-    let bottom_right: f32 = (14..28).flat_map(|r| (14..28).map(move |c| r * 28 + c)).map(|i| p[i]).sum();
-    let top_right: f32 = (0..14).flat_map(|r| (14..28).map(move |c| r * 28 + c)).map(|i| p[i]).sum();
-    assert!(bottom_right > 5.0 * top_right.max(0.1), "the foot is at the bottom right: {bottom_right} vs {top_right}");
+    assert!(
+        h > w,
+        "an L taller than wide stays taller than wide ({h}×{w})"
+    );
+    let bottom_right: f32 = (14..28)
+        .flat_map(|r| (14..28).map(move |c| r * 28 + c))
+        .map(|i| p[i])
+        .sum();
+    let top_right: f32 = (0..14)
+        .flat_map(|r| (14..28).map(move |c| r * 28 + c))
+        .map(|i| p[i])
+        .sum();
+    assert!(
+        bottom_right > 5.0 * top_right.max(0.1),
+        "the foot is at the bottom right: {bottom_right} vs {top_right}"
+    );
 }
 
 #[test]
@@ -158,7 +230,10 @@ fn bad_files_are_clear_errors() {
     let err = load_digit(&text).unwrap_err();
     assert!(matches!(err, Error::Image(_)), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("notes.png") && msg.contains("not an image"), "{msg}");
+    assert!(
+        msg.contains("notes.png") && msg.contains("not an image"),
+        "{msg}"
+    );
 
     let empty = dir.path().join("empty.png");
     std::fs::write(&empty, b"").unwrap();
@@ -166,7 +241,9 @@ fn bad_files_are_clear_errors() {
     assert!(msg.contains("empty.png") && msg.contains("empty"), "{msg}");
 
     let white = dir.path().join("white.png");
-    image::GrayImage::from_pixel(120, 90, image::Luma([255])).save(&white).unwrap();
+    image::GrayImage::from_pixel(120, 90, image::Luma([255]))
+        .save(&white)
+        .unwrap();
     let err = load_digit(&white).unwrap_err();
     assert!(matches!(err, Error::Image(_)), "{err:?}");
     assert!(err.to_string().contains("blank"), "{err}");
@@ -178,7 +255,13 @@ fn bad_files_are_clear_errors() {
     }
     let faint = dir.path().join("paper.png");
     paper.save(&faint).unwrap();
-    assert!(load_digit(&faint).unwrap_err().to_string().contains("blank"));
+    assert!(load_digit(&faint)
+        .unwrap_err()
+        .to_string()
+        .contains("blank"));
 
-    assert!(load_digit_from_memory(b"GIF89a nonsense").unwrap_err().to_string().contains("not an image"));
+    assert!(load_digit_from_memory(b"GIF89a nonsense")
+        .unwrap_err()
+        .to_string()
+        .contains("not an image"));
 }

@@ -16,10 +16,16 @@ fn mnist(split: &str, n: usize) -> (Tensor, Vec<u8>) {
     let dir = dlkit_tests::datasets_dir().join("mnist");
     let read = |name: &str| -> Vec<u8> {
         let path = dir.join(name);
-        let file = std::fs::File::open(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (set DLKIT_DATASETS to the datasets folder)", path.display()));
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (set DLKIT_DATASETS to the datasets folder)",
+                path.display()
+            )
+        });
         let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut bytes)
+            .unwrap();
         bytes
     };
     let images = read(&format!("{split}-images-idx3-ubyte.gz"));
@@ -34,10 +40,18 @@ fn mnist(split: &str, n: usize) -> (Tensor, Vec<u8>) {
 fn history() -> History {
     // Brownlee's baseline MLP run (tutorial 002), 10 epochs.
     History {
-        loss: vec![0.2791, 0.1121, 0.0724, 0.0508, 0.0365, 0.0264, 0.0192, 0.0141, 0.0107, 0.0080],
-        accuracy: vec![0.9203, 0.9680, 0.9790, 0.9856, 0.9897, 0.9929, 0.9953, 0.9968, 0.9979, 0.9986],
-        val_loss: vec![0.1422, 0.0994, 0.0786, 0.0790, 0.0631, 0.0617, 0.0620, 0.0604, 0.0587, 0.0592],
-        val_accuracy: vec![0.9583, 0.9697, 0.9748, 0.9762, 0.9795, 0.9805, 0.9804, 0.9812, 0.9815, 0.9826],
+        loss: vec![
+            0.2791, 0.1121, 0.0724, 0.0508, 0.0365, 0.0264, 0.0192, 0.0141, 0.0107, 0.0080,
+        ],
+        accuracy: vec![
+            0.9203, 0.9680, 0.9790, 0.9856, 0.9897, 0.9929, 0.9953, 0.9968, 0.9979, 0.9986,
+        ],
+        val_loss: vec![
+            0.1422, 0.0994, 0.0786, 0.0790, 0.0631, 0.0617, 0.0620, 0.0604, 0.0587, 0.0592,
+        ],
+        val_accuracy: vec![
+            0.9583, 0.9697, 0.9748, 0.9762, 0.9795, 0.9805, 0.9804, 0.9812, 0.9815, 0.9826,
+        ],
         epoch_seconds: vec![11.0; 10],
         stopped_early: None,
     }
@@ -53,8 +67,15 @@ fn save_and_decode(name: &str, save: impl Fn(&Path) -> dlkit::Result<()>) -> ima
         std::fs::create_dir_all(&out).unwrap();
         std::fs::copy(&path, out.join(name)).unwrap();
     }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "only the PNG is left in the folder: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the PNG is left in the folder: {leftovers:?}"
+    );
     image::open(&path).unwrap().to_rgb8()
 }
 
@@ -82,9 +103,15 @@ fn imshow_of_the_first_training_digit() {
     let img = save_and_decode("imshow_viridis.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), plot.size());
     assert_eq!(img.dimensions(), (460, 466));
-    assert!(distinct_colours(&img) > 40, "many viridis shades and antialiased text");
+    assert!(
+        distinct_colours(&img) > 40,
+        "many viridis shades and antialiased text"
+    );
     // The title band holds text.
-    assert!(dark_pixels(&img, (0, 0, 460, 40)) > 60, "title text is drawn");
+    assert!(
+        dark_pixels(&img, (0, 0, 460, 40)) > 60,
+        "title text is drawn"
+    );
     // Tick labels left of the image and under it.
     assert!(dark_pixels(&img, (0, 44, 40, 436)) > 40, "y tick labels");
     assert!(dark_pixels(&img, (44, 438, 436, 466)) > 40, "x tick labels");
@@ -93,7 +120,10 @@ fn imshow_of_the_first_training_digit() {
     assert_eq!(cell(2, 5), [68, 1, 84], "background is viridis' low end");
     assert_eq!(cell(3, 24), [68, 1, 84]);
     let bright = cell(21, 6);
-    assert!(bright[0] > 200 && bright[1] > 200 && bright[2] < 80, "ink is viridis yellow: {bright:?}");
+    assert!(
+        bright[0] > 200 && bright[1] > 200 && bright[2] < 80,
+        "ink is viridis yellow: {bright:?}"
+    );
     // Row 0 is at the top: the digit's bottom stroke (row 24) has ink at column 6.
     assert_ne!(cell(6, 24), [68, 1, 84]);
     assert_eq!(cell(6, 3), [68, 1, 84]);
@@ -104,37 +134,75 @@ fn imshow_greys_of_any_dtype_and_layout() {
     let (x, _) = mnist("t10k", 1);
     let as_f32 = (x.get(0).unwrap().to_dtype(dlkit::DType::F32).unwrap() / 255.0).unwrap();
     let channels_last = as_f32.reshape((28, 28, 1)).unwrap();
-    let a = plot::imshow(&channels_last).unwrap().cmap(Colormap::Greys).render().unwrap();
-    let b = plot::imshow(&x.get(0).unwrap().reshape((1, 28, 28)).unwrap()).unwrap().cmap(Colormap::Greys).render().unwrap();
-    assert_eq!(a, b, "f32/255 in (28, 28, 1) looks the same as u8 in (1, 28, 28)");
+    let a = plot::imshow(&channels_last)
+        .unwrap()
+        .cmap(Colormap::Greys)
+        .render()
+        .unwrap();
+    let b = plot::imshow(&x.get(0).unwrap().reshape((1, 28, 28)).unwrap())
+        .unwrap()
+        .cmap(Colormap::Greys)
+        .render()
+        .unwrap();
+    assert_eq!(
+        a, b,
+        "f32/255 in (28, 28, 1) looks the same as u8 in (1, 28, 28)"
+    );
     let img = save_and_decode("imshow_greys.png", |p| a.save(p));
     // White background, black ink: the corner cell is white, the test digit 7's bar is dark.
     assert_eq!(img.get_pixel(44 + 7, 16 + 7).0, [255, 255, 255]);
     let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 40)).count();
-    assert!(dark > 14 * 14 * 40, "at least 40 nearly black ink cells, got {dark} dark pixels");
+    assert!(
+        dark > 14 * 14 * 40,
+        "at least 40 nearly black ink cells, got {dark} dark pixels"
+    );
 }
 
 #[test]
 fn digit_grid_of_the_first_four_training_digits() {
     let (x, y) = mnist("train", 4);
-    let plot = plot::digit_grid(&x, &y).unwrap().title("first four training digits");
+    let plot = plot::digit_grid(&x, &y)
+        .unwrap()
+        .title("first four training digits");
     let (w, h) = plot.size();
     let img = save_and_decode("digit_grid.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), (w, h));
-    assert_eq!((w, h), (2 * 12 + 2 * 140 + 14, 12 + 36 + 12 + 2 * (22 + 140) + 14));
+    assert_eq!(
+        (w, h),
+        (2 * 12 + 2 * 140 + 14, 12 + 36 + 12 + 2 * (22 + 140) + 14)
+    );
     // Each tile: a label band above a 140-pixel gray digit with black background.
-    for (i, label_x) in [(0usize, 12u32), (1, 12 + 154)].into_iter().chain([(2, 12), (3, 166)]) {
+    for (i, label_x) in [(0usize, 12u32), (1, 12 + 154)]
+        .into_iter()
+        .chain([(2, 12), (3, 166)])
+    {
         let top = 48 + (i as u32 / 2) * (162 + 14);
-        assert!(dark_pixels(&img, (label_x + 50, top, label_x + 90, top + 22)) > 10, "label of digit {i}");
-        assert_eq!(img.get_pixel(label_x + 2, top + 22 + 2).0, [0, 0, 0], "digit {i} background");
+        assert!(
+            dark_pixels(&img, (label_x + 50, top, label_x + 90, top + 22)) > 10,
+            "label of digit {i}"
+        );
+        assert_eq!(
+            img.get_pixel(label_x + 2, top + 22 + 2).0,
+            [0, 0, 0],
+            "digit {i} background"
+        );
     }
     // Text in the title band.
     assert!(dark_pixels(&img, (0, 12, w, 48)) > 100);
     // Labels come from y: the grid should not render the same with other labels.
-    let other = plot::digit_grid(&x, &[1, 2, 3, 4]).unwrap().title("first four training digits");
+    let other = plot::digit_grid(&x, &[1, 2, 3, 4])
+        .unwrap()
+        .title("first four training digits");
     assert_ne!(other.render().unwrap(), plot.render().unwrap());
     let channels_first = x.reshape((4, 1, 28, 28)).unwrap();
-    assert_eq!(plot::digit_grid(&channels_first, &y).unwrap().title("first four training digits").render().unwrap(), plot.render().unwrap());
+    assert_eq!(
+        plot::digit_grid(&channels_first, &y)
+            .unwrap()
+            .title("first four training digits")
+            .render()
+            .unwrap(),
+        plot.render().unwrap()
+    );
 }
 
 #[test]
@@ -143,37 +211,64 @@ fn digit_grid_of_sixteen_in_columns() {
     let plot = plot::digit_grid(&x, &y).unwrap().cols(8);
     let img = save_and_decode("digit_grid_16.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), plot.size());
-    assert!(img.width() > 2 * img.height(), "8 × 2 grid is wide: {:?}", img.dimensions());
+    assert!(
+        img.width() > 2 * img.height(),
+        "8 × 2 grid is wide: {:?}",
+        img.dimensions()
+    );
 }
 
 #[test]
 fn history_with_two_panels_and_legends() {
-    let plot = plot::history(&history()).unwrap().title("baseline MLP, 10 epochs");
+    let plot = plot::history(&history())
+        .unwrap()
+        .title("baseline MLP, 10 epochs");
     let img = save_and_decode("history.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), (960, 454));
     let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
     let orange = img.pixels().filter(|p| p.0 == [255, 127, 14]).count();
-    assert!(blue > 500 && orange > 500, "train {blue} and validation {orange} curves in both panels");
+    assert!(
+        blue > 500 && orange > 500,
+        "train {blue} and validation {orange} curves in both panels"
+    );
     // Both halves have curves of both colours.
     for half in [0u32, 480] {
-        let has = |c: [u8; 3]| (half..half + 480).any(|x| (0..454).any(|y| img.get_pixel(x, y).0 == c));
-        assert!(has([31, 119, 180]) && has([255, 127, 14]), "panel at x = {half}");
+        let has =
+            |c: [u8; 3]| (half..half + 480).any(|x| (0..454).any(|y| img.get_pixel(x, y).0 == c));
+        assert!(
+            has([31, 119, 180]) && has([255, 127, 14]),
+            "panel at x = {half}"
+        );
     }
     assert!(dark_pixels(&img, (200, 0, 760, 34)) > 100, "title");
     // The SVG form names both series and the axis.
     let svg = plot.to_svg().unwrap();
-    for word in ["train", "validation", "epoch", "model loss", "model accuracy"] {
+    for word in [
+        "train",
+        "validation",
+        "epoch",
+        "model loss",
+        "model accuracy",
+    ] {
         assert!(svg.contains(word), "SVG lacks {word}");
     }
 }
 
 #[test]
 fn history_without_validation_has_one_colour() {
-    let h = History { loss: vec![0.5, 0.3, 0.2], ..Default::default() };
-    let img = save_and_decode("history_loss_only.png", |p| plot::history(&h).unwrap().save(p));
+    let h = History {
+        loss: vec![0.5, 0.3, 0.2],
+        ..Default::default()
+    };
+    let img = save_and_decode("history_loss_only.png", |p| {
+        plot::history(&h).unwrap().save(p)
+    });
     assert_eq!(img.width(), 480, "one panel");
     assert!(img.pixels().any(|p| p.0 == [31, 119, 180]));
-    assert!(!img.pixels().any(|p| p.0 == [255, 127, 14]), "no validation curve");
+    assert!(
+        !img.pixels().any(|p| p.0 == [255, 127, 14]),
+        "no validation curve"
+    );
 }
 
 #[test]
@@ -181,16 +276,30 @@ fn filters_of_a_first_conv_layer() {
     // 32 filters 3×3 built from MNIST patches, so they have structure.
     let (x, _) = mnist("train", 32);
     let x = x.to_dtype(dlkit::DType::F32).unwrap();
-    let kernel = x.narrow(1, 12, 3).unwrap().narrow(2, 12, 3).unwrap().reshape((32, 1, 3, 3)).unwrap();
+    let kernel = x
+        .narrow(1, 12, 3)
+        .unwrap()
+        .narrow(2, 12, 3)
+        .unwrap()
+        .reshape((32, 1, 3, 3))
+        .unwrap();
     let plot = plot::filters(&kernel).unwrap();
     let img = save_and_decode("filters.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), plot.size());
     assert!(dark_pixels(&img, (0, 0, img.width(), 28)) > 100, "title");
     assert!(distinct_colours(&img) > 20);
-    let diverging = plot::filters(&kernel.affine(1.0, -128.0).unwrap()).unwrap().cmap(Colormap::RdBu);
+    let diverging = plot::filters(&kernel.affine(1.0, -128.0).unwrap())
+        .unwrap()
+        .cmap(Colormap::RdBu);
     let img = save_and_decode("filters_rdbu.png", |p| diverging.save(p));
-    assert!(img.pixels().any(|p| p.0[0] > 150 && p.0[2] < 80), "red weights");
-    assert!(img.pixels().any(|p| p.0[2] > 150 && p.0[0] < 80), "blue weights");
+    assert!(
+        img.pixels().any(|p| p.0[0] > 150 && p.0[2] < 80),
+        "red weights"
+    );
+    assert!(
+        img.pixels().any(|p| p.0[2] > 150 && p.0[0] < 80),
+        "blue weights"
+    );
 }
 
 #[test]
@@ -201,20 +310,30 @@ fn sample_prediction_of_a_test_digit() {
     probs[7] = 0.998;
     probs[3] = 1.0 - 0.998 - 8.0 * 0.0002;
     let p = Tensor::from_vec(probs, (1, 10), &Device::Cpu).unwrap();
-    let plot = plot::sample_prediction(&x.get(0).unwrap(), &p).unwrap().label(7);
+    let plot = plot::sample_prediction(&x.get(0).unwrap(), &p)
+        .unwrap()
+        .label(7);
     assert_eq!(plot.title_text(), "predicted 7 (99.8%), true label 7");
     let img = save_and_decode("sample_prediction.png", |p| plot.save(p));
     assert_eq!(img.dimensions(), (760, 380));
     assert!(dark_pixels(&img, (200, 0, 560, 44)) > 100, "title");
     let orange = img.pixels().filter(|p| p.0 == [255, 127, 14]).count();
-    assert!(orange > 1000, "the predicted class's bar is tall and orange: {orange}");
+    assert!(
+        orange > 1000,
+        "the predicted class's bar is tall and orange: {orange}"
+    );
 
     let mut wrong = vec![0.05f32; 10];
     wrong[3] = 0.55;
     let p = Tensor::from_vec(wrong, 10, &Device::Cpu).unwrap();
-    let plot = plot::sample_prediction(&x.get(0).unwrap(), &p).unwrap().label(7);
+    let plot = plot::sample_prediction(&x.get(0).unwrap(), &p)
+        .unwrap()
+        .label(7);
     let img = save_and_decode("sample_prediction_wrong.png", |p| plot.save(p));
-    assert!(img.pixels().any(|p| p.0 == [44, 160, 44]), "the true class is outlined in green");
+    assert!(
+        img.pixels().any(|p| p.0 == [44, 160, 44]),
+        "the true class is outlined in green"
+    );
 }
 
 #[test]
@@ -225,11 +344,24 @@ fn svg_and_bad_extensions() {
     let svg = dir.path().join("digit.svg");
     plot.save(&svg).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("<rect"), "an SVG with rectangles");
-    assert!(text.len() < 200_000, "runs of equal colour are merged: {} bytes", text.len());
-    let err = plot.save(dir.path().join("digit.jpg")).unwrap_err().to_string();
+    assert!(
+        text.starts_with("<svg") && text.contains("<rect"),
+        "an SVG with rectangles"
+    );
+    assert!(
+        text.len() < 200_000,
+        "runs of equal colour are merged: {} bytes",
+        text.len()
+    );
+    let err = plot
+        .save(dir.path().join("digit.jpg"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(".png or .svg"), "{err}");
-    let missing = plot.save(dir.path().join("no/such/dir/digit.png")).unwrap_err().to_string();
+    let missing = plot
+        .save(dir.path().join("no/such/dir/digit.png"))
+        .unwrap_err()
+        .to_string();
     assert!(missing.contains("no/such/dir/digit.png"), "{missing}");
     let png = plot.to_png_bytes().unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

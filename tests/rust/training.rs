@@ -24,10 +24,18 @@ fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
 
 fn small_model(seed: u64) -> Sequential {
     let mut model = Sequential::with_seed(seed);
-    model.add(Dense::new(16).input_dim(8).activation(Relu)).unwrap();
+    model
+        .add(Dense::new(16).input_dim(8).activation(Relu))
+        .unwrap();
     model.add(Dropout::new(0.2)).unwrap();
     model.add(Dense::new(3).activation(Softmax)).unwrap();
-    model.compile(Loss::SparseCategoricalCrossentropy, Adam::default(), &[Metric::Accuracy]).unwrap();
+    model
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            Adam::default(),
+            &[Metric::Accuracy],
+        )
+        .unwrap();
     model
 }
 
@@ -36,11 +44,23 @@ fn fit_learns_and_reports_history() -> dlkit::Result<()> {
     let (x, y) = blobs(600, 1);
     let (xv, yv) = blobs(300, 2);
     let mut model = small_model(1);
-    let history = model.fit(&x, &y, FitOptions::new().epochs(20).batch_size(32).validation_data(&xv, &yv).verbose(0))?;
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(20)
+            .batch_size(32)
+            .validation_data(&xv, &yv)
+            .verbose(0),
+    )?;
     assert_eq!(history.epochs(), 20);
     assert_eq!(history.val_accuracy.len(), 20);
     assert!(history.loss[19] < history.loss[0], "{:?}", history.loss);
-    assert!(history.val_accuracy[19] > 0.95, "{:?}", history.val_accuracy);
+    assert!(
+        history.val_accuracy[19] > 0.95,
+        "{:?}",
+        history.val_accuracy
+    );
     let eval = model.evaluate(&xv, &yv)?;
     assert!((eval.accuracy.unwrap() - history.val_accuracy[19]).abs() < 1e-9);
     assert!((eval.loss - history.val_loss[19]).abs() < 1e-6);
@@ -52,13 +72,23 @@ fn same_seed_gives_identical_losses_and_weights() -> dlkit::Result<()> {
     let (x, y) = blobs(300, 3);
     let run = || -> dlkit::Result<(Vec<f64>, Vec<f32>)> {
         let mut model = small_model(42);
-        let h = model.fit(&x, &y, FitOptions::new().epochs(3).batch_size(16).verbose(0))?;
-        let w = model.trainable_variables()[0].flatten_all()?.to_vec1::<f32>()?;
+        let h = model.fit(
+            &x,
+            &y,
+            FitOptions::new().epochs(3).batch_size(16).verbose(0),
+        )?;
+        let w = model.trainable_variables()[0]
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         Ok((h.loss, w))
     };
     assert_eq!(run()?, run()?);
     let mut other = small_model(43);
-    let h = other.fit(&x, &y, FitOptions::new().epochs(3).batch_size(16).verbose(0))?;
+    let h = other.fit(
+        &x,
+        &y,
+        FitOptions::new().epochs(3).batch_size(16).verbose(0),
+    )?;
     assert_ne!(h.loss, run()?.0);
     Ok(())
 }
@@ -69,7 +99,10 @@ fn dropout_is_active_in_training_only() -> dlkit::Result<()> {
     model.add(Flatten::new().input_shape(10_000))?;
     model.add(Dropout::new(0.5))?;
     let x = Tensor::ones((1, 10_000), DType::F32, &Device::Cpu)?;
-    assert_eq!(model.forward(&x, false)?.to_vec2::<f32>()?, x.to_vec2::<f32>()?);
+    assert_eq!(
+        model.forward(&x, false)?.to_vec2::<f32>()?,
+        x.to_vec2::<f32>()?
+    );
     let y: Vec<f32> = model.forward(&x, true)?.flatten_all()?.to_vec1()?;
     let kept = y.iter().filter(|&&v| v != 0.0).count();
     assert!((4_700..5_300).contains(&kept), "kept {kept}");
@@ -88,24 +121,56 @@ fn validation_split_takes_the_last_samples_and_early_stopping_stops() -> dlkit::
             .epochs(50)
             .validation_split(0.25)
             .verbose(0)
-            .callback(EarlyStopping::new().monitor("val_loss").patience(1).min_delta(0.5).restore_best_weights(true)),
+            .callback(
+                EarlyStopping::new()
+                    .monitor("val_loss")
+                    .patience(1)
+                    .min_delta(0.5)
+                    .restore_best_weights(true),
+            ),
     )?;
     assert!(history.epochs() < 50, "ran {} epochs", history.epochs());
-    assert!(history.stopped_early.as_deref().unwrap_or("").contains("val_loss"));
+    assert!(history
+        .stopped_early
+        .as_deref()
+        .unwrap_or("")
+        .contains("val_loss"));
     Ok(())
 }
 
 #[test]
-fn nan_loss_is_an_error_naming_epoch_and_batch_or_stops_with_terminate_on_nan() -> dlkit::Result<()> {
+fn nan_loss_is_an_error_naming_epoch_and_batch_or_stops_with_terminate_on_nan() -> dlkit::Result<()>
+{
     let (x, y) = blobs(64, 5);
     let x = x.affine(1e30, 0.0)?;
     let mut model = small_model(3);
-    model.compile(Loss::SparseCategoricalCrossentropy, Sgd::new().learning_rate(1e30), &[Metric::Accuracy])?;
-    let err = model.fit(&x, &y, FitOptions::new().epochs(2).verbose(0)).unwrap_err().to_string();
-    assert!(err.contains("epoch 1, batch") && err.contains("learning rate"), "{err}");
+    model.compile(
+        Loss::SparseCategoricalCrossentropy,
+        Sgd::new().learning_rate(1e30),
+        &[Metric::Accuracy],
+    )?;
+    let err = model
+        .fit(&x, &y, FitOptions::new().epochs(2).verbose(0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("epoch 1, batch") && err.contains("learning rate"),
+        "{err}"
+    );
     let mut model = small_model(3);
-    model.compile(Loss::SparseCategoricalCrossentropy, Sgd::new().learning_rate(1e30), &[Metric::Accuracy])?;
-    let h = model.fit(&x, &y, FitOptions::new().epochs(2).verbose(0).callback(TerminateOnNaN))?;
+    model.compile(
+        Loss::SparseCategoricalCrossentropy,
+        Sgd::new().learning_rate(1e30),
+        &[Metric::Accuracy],
+    )?;
+    let h = model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(2)
+            .verbose(0)
+            .callback(TerminateOnNaN),
+    )?;
     assert!(h.stopped_early.unwrap().contains("TerminateOnNaN"));
     Ok(())
 }
@@ -115,6 +180,9 @@ fn fit_before_compile_says_so() {
     let (x, y) = blobs(10, 6);
     let mut model = Sequential::with_seed(1);
     model.add(Dense::new(3).input_dim(8)).unwrap();
-    let err = model.fit(&x, &y, FitOptions::new()).unwrap_err().to_string();
+    let err = model
+        .fit(&x, &y, FitOptions::new())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("compile"), "{err}");
 }

@@ -14,8 +14,8 @@
 use dlkit::datasets::mnist;
 use dlkit::layers::Layer;
 use dlkit::ops::{self, Conv2dParams, FusedActivation};
-use dlkit::preprocessing::{normalize, to_categorical};
 use dlkit::prelude::*;
+use dlkit::preprocessing::{normalize, to_categorical};
 use dlkit::zoo::{self, InputPrep, Recipe};
 use std::time::Instant;
 
@@ -27,21 +27,40 @@ struct Args {
 }
 
 fn parse_args() -> Result<Option<Args>> {
-    let mut args = Args { model: String::new(), epochs: 1, seed: 1, train_samples: None };
+    let mut args = Args {
+        model: String::new(),
+        epochs: 1,
+        seed: 1,
+        train_samples: None,
+    };
     let mut it = std::env::args().skip(1);
     let bad = |m: String| Error::InvalidArgument(m);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| bad(format!("{flag} needs a value")));
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| bad(format!("{flag} needs a value")))
+        };
         match flag.as_str() {
             "--model" => args.model = value()?,
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| bad(format!("--epochs: {e}")))?,
+            "--epochs" => {
+                args.epochs = value()?
+                    .parse()
+                    .map_err(|e| bad(format!("--epochs: {e}")))?
+            }
             "--seed" => args.seed = value()?.parse().map_err(|e| bad(format!("--seed: {e}")))?,
             "--train-samples" => {
-                args.train_samples = Some(value()?.parse().map_err(|e| bad(format!("--train-samples: {e}")))?)
+                args.train_samples = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| bad(format!("--train-samples: {e}")))?,
+                )
             }
             "--list" => {
                 for r in zoo::recipes() {
-                    println!("{:16} batch {:3}, {:2} epochs  {}", r.id, r.batch_size, r.epochs, r.title);
+                    println!(
+                        "{:16} batch {:3}, {:2} epochs  {}",
+                        r.id, r.batch_size, r.epochs, r.title
+                    );
                 }
                 return Ok(None);
             }
@@ -78,7 +97,11 @@ fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 /// Achieved GFLOP/s of every Conv2D layer of the model, forward and backward
@@ -88,7 +111,9 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
     let mut previous_shape = model.input_shape()?.to_vec();
     for (i, layer) in model.layers().iter().enumerate() {
         if let Layer::Conv2D(conv) = layer.config() {
-            let format = conv.data_format.expect("built models have resolved formats");
+            let format = conv
+                .data_format
+                .expect("built models have resolved formats");
             let (c, h, w) = format.chw(&previous_shape).expect("conv input is an image");
             let out_shape = layer.output_shape();
             let (k, oh, ow) = format.chw(&out_shape).expect("conv output is an image");
@@ -97,8 +122,13 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
             dims.extend_from_slice(&previous_shape);
             let x = Tensor::randn(0f32, 1.0, dims, &Device::Cpu)?;
             // Layers after the first need their input gradient too.
-            let x = if i == 0 { x } else { Var::from_tensor(&x)?.as_tensor().clone() };
-            let kernel = Var::from_tensor(&Tensor::randn(0f32, 0.1, (k, c, kh, kw), &Device::Cpu)?)?;
+            let x = if i == 0 {
+                x
+            } else {
+                Var::from_tensor(&x)?.as_tensor().clone()
+            };
+            let kernel =
+                Var::from_tensor(&Tensor::randn(0f32, 0.1, (k, c, kh, kw), &Device::Cpu)?)?;
             let bias = Var::from_tensor(&Tensor::zeros(k, DType::F32, &Device::Cpu)?)?;
             let params = Conv2dParams {
                 stride: conv.strides,
@@ -144,13 +174,19 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     let y_test = prepare_y(&y_test, recipe.loss)?;
 
     let mut model = recipe.build(args.seed)?;
-    let mut options = FitOptions::new().epochs(args.epochs).batch_size(recipe.batch_size).verbose(2);
+    let mut options = FitOptions::new()
+        .epochs(args.epochs)
+        .batch_size(recipe.batch_size)
+        .verbose(2);
     // The tutorials that validate on the test set every epoch pay for it in their epoch time too.
     if matches!(recipe.tutorial, "002" | "003") {
         options = options.validation_data(&x_test, &y_test);
     }
     let history = model.fit(&x_train, &y_train, options)?;
-    let accuracy = model.evaluate(&x_test, &y_test)?.accuracy.unwrap_or(f64::NAN);
+    let accuracy = model
+        .evaluate(&x_test, &y_test)?
+        .accuracy
+        .unwrap_or(f64::NAN);
     let convs = conv_gflops(&model, recipe.batch_size)?;
 
     let n = x_train.dim(0)?;

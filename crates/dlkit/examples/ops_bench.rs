@@ -52,7 +52,11 @@ struct Timing {
 }
 
 /// Runs both closures alternately for `rounds` rounds after a warm-up; returns the medians.
-fn race(rounds: usize, mut candle: impl FnMut() -> Result<()>, mut ours: impl FnMut() -> Result<()>) -> Result<(Timing, Timing)> {
+fn race(
+    rounds: usize,
+    mut candle: impl FnMut() -> Result<()>,
+    mut ours: impl FnMut() -> Result<()>,
+) -> Result<(Timing, Timing)> {
     candle()?;
     ours()?;
     let (mut a, mut b, mut ac, mut bc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -66,7 +70,16 @@ fn race(rounds: usize, mut candle: impl FnMut() -> Result<()>, mut ours: impl Fn
         b.push(t.elapsed().as_secs_f64() * 1e3);
         bc.push(cpu_ms() - c);
     }
-    Ok((Timing { wall: median(a), cpu: median(ac) }, Timing { wall: median(b), cpu: median(bc) }))
+    Ok((
+        Timing {
+            wall: median(a),
+            cpu: median(ac),
+        },
+        Timing {
+            wall: median(b),
+            cpu: median(bc),
+        },
+    ))
 }
 
 /// Measures the core clock with a chain of dependent integer additions (one cycle each on
@@ -97,7 +110,10 @@ fn measured_mhz() -> (f64, &'static str) {
             std::hint::black_box((x, n));
             best = best.min((cpu_ms() - t) / 1e3);
         }
-        return (iters as f64 * 10.0 / best / 1e6, "timed chain of dependent adds");
+        return (
+            iters as f64 * 10.0 / best / 1e6,
+            "timed chain of dependent adds",
+        );
     }
     #[allow(unreachable_code)]
     (cpu_mhz(), "/proc/cpuinfo")
@@ -138,18 +154,128 @@ struct ConvCase {
 
 fn conv_cases() -> Vec<ConvCase> {
     use DataLayout::*;
-    let c = |name, batch, layout, c, hw, k, ks, relu, input_grad| ConvCase { name, batch, layout, c, hw, k, ks, relu, input_grad };
+    let c = |name, batch, layout, c, hw, k, ks, relu, input_grad| ConvCase {
+        name,
+        batch,
+        layout,
+        c,
+        hw,
+        k,
+        ks,
+        relu,
+        input_grad,
+    };
     vec![
-        c("001 conv1 1x28x28 -> 32 3x3", 32, ChannelsFirst, 1, 28, 32, 3, true, false),
-        c("001 conv2 32x26x26 -> 32 3x3", 32, ChannelsFirst, 32, 26, 32, 3, true, true),
-        c("002 simple 1x28x28 -> 32 5x5", 200, ChannelsFirst, 1, 28, 32, 5, true, false),
-        c("002 larger1 1x28x28 -> 30 5x5", 200, ChannelsFirst, 1, 28, 30, 5, true, false),
-        c("002 larger2 30x12x12 -> 15 3x3", 200, ChannelsFirst, 30, 12, 15, 3, true, true),
-        c("003 conv1 1x28x28 -> 16 5x5", 200, ChannelsFirst, 1, 28, 16, 5, true, false),
-        c("003 conv2 16x12x12 -> 16 5x5", 200, ChannelsFirst, 16, 12, 16, 5, true, true),
-        c("004 cnn 28x28x1 -> 32 3x3 (NHWC)", 32, ChannelsLast, 1, 28, 32, 3, false, false),
-        c("000 conv1 28x28x1 -> 32 3x3 (NHWC)", 128, ChannelsLast, 1, 28, 32, 3, true, false),
-        c("000 conv2 26x26x32 -> 64 3x3 (NHWC)", 128, ChannelsLast, 32, 26, 64, 3, true, true),
+        c(
+            "001 conv1 1x28x28 -> 32 3x3",
+            32,
+            ChannelsFirst,
+            1,
+            28,
+            32,
+            3,
+            true,
+            false,
+        ),
+        c(
+            "001 conv2 32x26x26 -> 32 3x3",
+            32,
+            ChannelsFirst,
+            32,
+            26,
+            32,
+            3,
+            true,
+            true,
+        ),
+        c(
+            "002 simple 1x28x28 -> 32 5x5",
+            200,
+            ChannelsFirst,
+            1,
+            28,
+            32,
+            5,
+            true,
+            false,
+        ),
+        c(
+            "002 larger1 1x28x28 -> 30 5x5",
+            200,
+            ChannelsFirst,
+            1,
+            28,
+            30,
+            5,
+            true,
+            false,
+        ),
+        c(
+            "002 larger2 30x12x12 -> 15 3x3",
+            200,
+            ChannelsFirst,
+            30,
+            12,
+            15,
+            3,
+            true,
+            true,
+        ),
+        c(
+            "003 conv1 1x28x28 -> 16 5x5",
+            200,
+            ChannelsFirst,
+            1,
+            28,
+            16,
+            5,
+            true,
+            false,
+        ),
+        c(
+            "003 conv2 16x12x12 -> 16 5x5",
+            200,
+            ChannelsFirst,
+            16,
+            12,
+            16,
+            5,
+            true,
+            true,
+        ),
+        c(
+            "004 cnn 28x28x1 -> 32 3x3 (NHWC)",
+            32,
+            ChannelsLast,
+            1,
+            28,
+            32,
+            3,
+            false,
+            false,
+        ),
+        c(
+            "000 conv1 28x28x1 -> 32 3x3 (NHWC)",
+            128,
+            ChannelsLast,
+            1,
+            28,
+            32,
+            3,
+            true,
+            false,
+        ),
+        c(
+            "000 conv2 26x26x32 -> 64 3x3 (NHWC)",
+            128,
+            ChannelsLast,
+            32,
+            26,
+            64,
+            3,
+            true,
+            true,
+        ),
     ]
 }
 
@@ -159,7 +285,9 @@ fn candle_conv(x: &Tensor, w: &Tensor, b: &Tensor, case: &ConvCase) -> Result<Te
         DataLayout::ChannelsFirst => x.clone(),
         DataLayout::ChannelsLast => x.permute((0, 3, 1, 2))?,
     };
-    let mut y = xf.conv2d(w, 0, 1, 1, 1)?.broadcast_add(&b.reshape((1, case.k, 1, 1))?)?;
+    let mut y = xf
+        .conv2d(w, 0, 1, 1, 1)?
+        .broadcast_add(&b.reshape((1, case.k, 1, 1))?)?;
     if case.relu {
         y = y.relu()?;
     }
@@ -173,7 +301,17 @@ fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
     println!("\n## conv2d, forward + backward (ms/batch; GFLOP/s counts 2·MACs per gemm done: forward, kernel gradient, input gradient when needed)");
     println!(
         "{:<38} {:>5} {:>10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>8} {:>10} {:>10}",
-        "layer", "batch", "candle ms", "dlkit ms", "speedup", "candle GF", "dlkit GF", "% peak", "fwd ms", "candle cpu", "dlkit cpu"
+        "layer",
+        "batch",
+        "candle ms",
+        "dlkit ms",
+        "speedup",
+        "candle GF",
+        "dlkit GF",
+        "% peak",
+        "fwd ms",
+        "candle cpu",
+        "dlkit cpu"
     );
     let mut rng = Rng::new(1);
     for case in conv_cases() {
@@ -183,12 +321,20 @@ fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
             DataLayout::ChannelsLast => vec![n, hw, hw, c],
         };
         let x_data = randn(&shape, &mut rng, 1.0)?;
-        let x = if case.input_grad { Var::from_tensor(&x_data)?.as_tensor().clone() } else { x_data };
+        let x = if case.input_grad {
+            Var::from_tensor(&x_data)?.as_tensor().clone()
+        } else {
+            x_data
+        };
         let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
         let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
         let params = Conv2dParams {
             layout: case.layout,
-            activation: if case.relu { FusedActivation::Relu } else { FusedActivation::Linear },
+            activation: if case.relu {
+                FusedActivation::Relu
+            } else {
+                FusedActivation::Linear
+            },
             ..Default::default()
         };
         let oh = hw - ks + 1;
@@ -200,7 +346,11 @@ fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
             || fwd_bwd(&|| candle_conv(&x, w.as_tensor(), b.as_tensor(), &case)),
             || fwd_bwd(&|| ops::conv2d(&x, w.as_tensor(), Some(b.as_tensor()), &params)),
         )?;
-        let (_, tf) = race(rounds, || Ok(()), || ops::conv2d(&x, w.as_tensor(), Some(b.as_tensor()), &params).map(drop))?;
+        let (_, tf) = race(
+            rounds,
+            || Ok(()),
+            || ops::conv2d(&x, w.as_tensor(), Some(b.as_tensor()), &params).map(drop),
+        )?;
         let gf = |flops: f64, ms: f64| flops / ms / 1e6;
         println!(
             "{:<38} {:>5} {:>10.2} {:>10.2} {:>7.1}x {:>9.1} {:>9.1} {:>6.0}% {:>8.2} {:>10.2} {:>10.2}",
@@ -224,23 +374,48 @@ fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
     println!("\n## conv2d + max_pool2d 2x2, forward + backward: candle ops / dlkit conv2d then max_pool2d / dlkit conv2d_max_pool");
     println!(
         "{:<38} {:>5} {:>10} {:>10} {:>10} {:>8} {:>9} {:>7} {:>10} {:>10} {:>10}",
-        "layer", "batch", "candle ms", "2 ops ms", "fused ms", "speedup", "fused GF", "% peak", "candle cpu", "2 ops cpu", "fused cpu"
+        "layer",
+        "batch",
+        "candle ms",
+        "2 ops ms",
+        "fused ms",
+        "speedup",
+        "fused GF",
+        "% peak",
+        "candle cpu",
+        "2 ops cpu",
+        "fused cpu"
     );
     let mut rng = Rng::new(7);
-    let pool = ops::MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid };
-    for case in conv_cases().into_iter().filter(|c| !c.name.contains("conv1 1x28x28 -> 32 3x3")) {
+    let pool = ops::MaxPoolParams {
+        pool: (2, 2),
+        stride: (2, 2),
+        padding: Padding::Valid,
+    };
+    for case in conv_cases()
+        .into_iter()
+        .filter(|c| !c.name.contains("conv1 1x28x28 -> 32 3x3"))
+    {
         let (n, c, hw, k, ks) = (case.batch, case.c, case.hw, case.k, case.ks);
         let shape = match case.layout {
             DataLayout::ChannelsFirst => vec![n, c, hw, hw],
             DataLayout::ChannelsLast => vec![n, hw, hw, c],
         };
         let x_data = randn(&shape, &mut rng, 1.0)?;
-        let x = if case.input_grad { Var::from_tensor(&x_data)?.as_tensor().clone() } else { x_data };
+        let x = if case.input_grad {
+            Var::from_tensor(&x_data)?.as_tensor().clone()
+        } else {
+            x_data
+        };
         let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
         let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
         let params = Conv2dParams {
             layout: case.layout,
-            activation: if case.relu { FusedActivation::Relu } else { FusedActivation::Linear },
+            activation: if case.relu {
+                FusedActivation::Relu
+            } else {
+                FusedActivation::Linear
+            },
             ..Default::default()
         };
         let oh = hw - ks + 1;
@@ -248,7 +423,10 @@ fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
         let our_flops = 2.0 * macs * if case.input_grad { 3.0 } else { 2.0 };
         let candle_pool = |y: Tensor| match case.layout {
             DataLayout::ChannelsFirst => y.max_pool2d(2),
-            DataLayout::ChannelsLast => y.permute((0, 3, 1, 2))?.max_pool2d(2)?.permute((0, 2, 3, 1)),
+            DataLayout::ChannelsLast => y
+                .permute((0, 3, 1, 2))?
+                .max_pool2d(2)?
+                .permute((0, 2, 3, 1)),
         };
         let (tc, t2) = race(
             rounds,
@@ -263,7 +441,11 @@ fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
         let (_, tf) = race(
             rounds,
             || Ok(()),
-            || fwd_bwd(&|| ops::conv2d_max_pool(&x, w.as_tensor(), Some(b.as_tensor()), &params, &pool)),
+            || {
+                fwd_bwd(&|| {
+                    ops::conv2d_max_pool(&x, w.as_tensor(), Some(b.as_tensor()), &params, &pool)
+                })
+            },
         )?;
         let gf = our_flops / tf.wall / 1e6;
         println!(
@@ -286,13 +468,32 @@ fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
 
 fn bench_pool(rounds: usize) -> Result<()> {
     println!("\n## max_pool2d 2x2, forward + backward (candle: max_pool2d and its autograd; NHWC via permutes)");
-    println!("{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}", "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu");
+    println!(
+        "{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu"
+    );
     let mut rng = Rng::new(2);
     for (name, shape, layout) in [
-        ("001 32x(32,24,24)", [32, 32, 24, 24], DataLayout::ChannelsFirst),
-        ("002 200x(32,24,24)", [200, 32, 24, 24], DataLayout::ChannelsFirst),
-        ("002 larger 200x(15,10,10)", [200, 15, 10, 10], DataLayout::ChannelsFirst),
-        ("000 128x(24,24,64) NHWC", [128, 24, 24, 64], DataLayout::ChannelsLast),
+        (
+            "001 32x(32,24,24)",
+            [32, 32, 24, 24],
+            DataLayout::ChannelsFirst,
+        ),
+        (
+            "002 200x(32,24,24)",
+            [200, 32, 24, 24],
+            DataLayout::ChannelsFirst,
+        ),
+        (
+            "002 larger 200x(15,10,10)",
+            [200, 15, 10, 10],
+            DataLayout::ChannelsFirst,
+        ),
+        (
+            "000 128x(24,24,64) NHWC",
+            [128, 24, 24, 64],
+            DataLayout::ChannelsLast,
+        ),
     ] {
         let x = Var::from_tensor(&randn(&shape, &mut rng, 1.0)?)?;
         let x = x.as_tensor();
@@ -301,19 +502,33 @@ fn bench_pool(rounds: usize) -> Result<()> {
             || {
                 fwd_bwd(&|| match layout {
                     DataLayout::ChannelsFirst => x.max_pool2d(2),
-                    DataLayout::ChannelsLast => x.permute((0, 3, 1, 2))?.max_pool2d(2)?.permute((0, 2, 3, 1)),
+                    DataLayout::ChannelsLast => x
+                        .permute((0, 3, 1, 2))?
+                        .max_pool2d(2)?
+                        .permute((0, 2, 3, 1)),
                 })
             },
             || fwd_bwd(&|| ops::max_pool2d(x, (2, 2), (2, 2), Padding::Valid, layout)),
         )?;
-        println!("{:<38} {:>10.2} {:>10.2} {:>7.1}x {:>10.2} {:>10.2}", name, tc.wall, to.wall, tc.wall / to.wall, tc.cpu, to.cpu);
+        println!(
+            "{:<38} {:>10.2} {:>10.2} {:>7.1}x {:>10.2} {:>10.2}",
+            name,
+            tc.wall,
+            to.wall,
+            tc.wall / to.wall,
+            tc.cpu,
+            to.cpu
+        );
     }
     Ok(())
 }
 
 fn bench_dropout(rounds: usize) -> Result<()> {
     println!("\n## dropout, forward + backward (candle: candle_nn::ops::dropout)");
-    println!("{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}", "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu");
+    println!(
+        "{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu"
+    );
     let mut rng = Rng::new(3);
     for (name, shape, rate) in [
         ("001 .25 on 32x(32,12,12)", vec![32, 32, 12, 12], 0.25f32),
@@ -332,7 +547,15 @@ fn bench_dropout(rounds: usize) -> Result<()> {
                 fwd_bwd(&|| ops::dropout(x, rate, seed))
             },
         )?;
-        println!("{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}", name, tc.wall, to.wall, tc.wall / to.wall, tc.cpu, to.cpu);
+        println!(
+            "{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}",
+            name,
+            tc.wall,
+            to.wall,
+            tc.wall / to.wall,
+            tc.cpu,
+            to.cpu
+        );
     }
     Ok(())
 }
@@ -341,7 +564,15 @@ fn bench_dense(rounds: usize, peak: f64) -> Result<()> {
     println!("\n## dense, forward + backward (candle: matmul + broadcast_add + relu)");
     println!(
         "{:<38} {:>10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>10} {:>10}",
-        "layer", "candle ms", "dlkit ms", "speedup", "candle GF", "dlkit GF", "% peak", "candle cpu", "dlkit cpu"
+        "layer",
+        "candle ms",
+        "dlkit ms",
+        "speedup",
+        "candle GF",
+        "dlkit GF",
+        "% peak",
+        "candle cpu",
+        "dlkit cpu"
     );
     let mut rng = Rng::new(4);
     for (name, n, din, dout, input_grad) in [
@@ -353,14 +584,33 @@ fn bench_dense(rounds: usize, peak: f64) -> Result<()> {
         ("004 dnn 128 -> 128", 32, 128, 128, true),
     ] {
         let x_data = randn(&[n, din], &mut rng, 1.0)?;
-        let x = if input_grad { Var::from_tensor(&x_data)?.as_tensor().clone() } else { x_data };
+        let x = if input_grad {
+            Var::from_tensor(&x_data)?.as_tensor().clone()
+        } else {
+            x_data
+        };
         let w = Var::from_tensor(&randn(&[din, dout], &mut rng, 0.05)?)?;
         let b = Var::from_tensor(&randn(&[dout], &mut rng, 0.05)?)?;
         let macs = (n * din * dout) as f64;
         let (tc, to) = race(
             rounds,
-            || fwd_bwd(&|| x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?.relu()),
-            || fwd_bwd(&|| ops::dense(&x, w.as_tensor(), Some(b.as_tensor()), FusedActivation::Relu)),
+            || {
+                fwd_bwd(&|| {
+                    x.matmul(w.as_tensor())?
+                        .broadcast_add(b.as_tensor())?
+                        .relu()
+                })
+            },
+            || {
+                fwd_bwd(&|| {
+                    ops::dense(
+                        &x,
+                        w.as_tensor(),
+                        Some(b.as_tensor()),
+                        FusedActivation::Relu,
+                    )
+                })
+            },
         )?;
         let gf = |flops: f64, ms: f64| flops / ms / 1e6;
         let ours = 2.0 * macs * if input_grad { 3.0 } else { 2.0 };
@@ -382,7 +632,10 @@ fn bench_dense(rounds: usize, peak: f64) -> Result<()> {
 
 fn bench_lstm(rounds: usize) -> Result<()> {
     println!("\n## lstm 128 units, relu, forward + backward (candle: the step-by-step LSTM in ops::reference)");
-    println!("{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}", "layer", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu");
+    println!(
+        "{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "layer", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu"
+    );
     let mut rng = Rng::new(5);
     for (name, f, seq, input_grad) in [
         ("004 lstm1 32x28x28 -> 28x128", 28, true, false),
@@ -390,7 +643,11 @@ fn bench_lstm(rounds: usize) -> Result<()> {
     ] {
         let h = 128;
         let x_data = randn(&[32, 28, f], &mut rng, 1.0)?;
-        let x = if input_grad { Var::from_tensor(&x_data)?.as_tensor().clone() } else { x_data };
+        let x = if input_grad {
+            Var::from_tensor(&x_data)?.as_tensor().clone()
+        } else {
+            x_data
+        };
         let w = Var::from_tensor(&randn(&[f, 4 * h], &mut rng, 0.05)?)?;
         let u = Var::from_tensor(&randn(&[h, 4 * h], &mut rng, 0.05)?)?;
         let b = Var::from_tensor(&randn(&[4 * h], &mut rng, 0.05)?)?;
@@ -400,14 +657,25 @@ fn bench_lstm(rounds: usize) -> Result<()> {
             || fwd_bwd(&|| ops::reference::lstm(&x, w, u, Some(b), LstmActivation::Relu, seq)),
             || fwd_bwd(&|| ops::lstm(&x, w, u, Some(b), LstmActivation::Relu, seq)),
         )?;
-        println!("{:<38} {:>10.2} {:>10.2} {:>7.1}x {:>10.2} {:>10.2}", name, tc.wall, to.wall, tc.wall / to.wall, tc.cpu, to.cpu);
+        println!(
+            "{:<38} {:>10.2} {:>10.2} {:>7.1}x {:>10.2} {:>10.2}",
+            name,
+            tc.wall,
+            to.wall,
+            tc.wall / to.wall,
+            tc.cpu,
+            to.cpu
+        );
     }
     Ok(())
 }
 
 fn bench_loss(rounds: usize) -> Result<()> {
     println!("\n## softmax + cross-entropy, forward + backward (candle: log_softmax + gather/mul + mean)");
-    println!("{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}", "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu");
+    println!(
+        "{:<38} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "input", "candle ms", "dlkit ms", "speedup", "candle cpu", "dlkit cpu"
+    );
     let mut rng = Rng::new(6);
     let logits = Var::from_tensor(&randn(&[200, 10], &mut rng, 1.0)?)?;
     let labels: Vec<u32> = (0..200).map(|_| rng.below(10) as u32).collect();
@@ -419,13 +687,35 @@ fn bench_loss(rounds: usize) -> Result<()> {
         || fwd_bwd(&|| candle_nn::loss::cross_entropy(l, &labels)),
         || fwd_bwd(&|| ops::softmax_cross_entropy(l, &labels)),
     )?;
-    println!("{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}", "200x10 sparse labels", tc.wall, to.wall, tc.wall / to.wall, tc.cpu, to.cpu);
+    println!(
+        "{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}",
+        "200x10 sparse labels",
+        tc.wall,
+        to.wall,
+        tc.wall / to.wall,
+        tc.cpu,
+        to.cpu
+    );
     let (tc, to) = race(
         rounds,
-        || fwd_bwd(&|| (candle_nn::ops::log_softmax(l, 1)? * &onehot)?.sum_all()?.affine(-1.0 / 200.0, 0.0)),
+        || {
+            fwd_bwd(&|| {
+                (candle_nn::ops::log_softmax(l, 1)? * &onehot)?
+                    .sum_all()?
+                    .affine(-1.0 / 200.0, 0.0)
+            })
+        },
         || fwd_bwd(&|| ops::softmax_cross_entropy(l, &onehot)),
     )?;
-    println!("{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}", "200x10 one-hot", tc.wall, to.wall, tc.wall / to.wall, tc.cpu, to.cpu);
+    println!(
+        "{:<38} {:>10.3} {:>10.3} {:>7.1}x {:>10.3} {:>10.3}",
+        "200x10 one-hot",
+        tc.wall,
+        to.wall,
+        tc.wall / to.wall,
+        tc.cpu,
+        to.cpu
+    );
     Ok(())
 }
 
@@ -446,20 +736,40 @@ fn var(shape: &[usize], rng: &mut Rng, scale: f64) -> Result<Var> {
 }
 
 fn cf(relu: bool) -> Conv2dParams {
-    Conv2dParams { activation: if relu { FusedActivation::Relu } else { FusedActivation::Linear }, ..Default::default() }
+    Conv2dParams {
+        activation: if relu {
+            FusedActivation::Relu
+        } else {
+            FusedActivation::Linear
+        },
+        ..Default::default()
+    }
 }
 
 fn cl(relu: bool) -> Conv2dParams {
-    Conv2dParams { layout: DataLayout::ChannelsLast, ..cf(relu) }
+    Conv2dParams {
+        layout: DataLayout::ChannelsLast,
+        ..cf(relu)
+    }
 }
 
-const POOL2: ops::MaxPoolParams = ops::MaxPoolParams { pool: (2, 2), stride: (2, 2), padding: Padding::Valid };
+const POOL2: ops::MaxPoolParams = ops::MaxPoolParams {
+    pool: (2, 2),
+    stride: (2, 2),
+    padding: Padding::Valid,
+};
 
 /// candle's conv + bias (+ relu), NCHW (NHWC permuted in and out).
 fn c_conv(x: &Tensor, w: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
     let k = w.dim(0)?;
-    let xf = if p.layout == DataLayout::ChannelsLast { x.permute((0, 3, 1, 2))? } else { x.clone() };
-    let mut y = xf.conv2d(w, 0, 1, 1, 1)?.broadcast_add(&b.reshape((1, k, 1, 1))?)?;
+    let xf = if p.layout == DataLayout::ChannelsLast {
+        x.permute((0, 3, 1, 2))?
+    } else {
+        x.clone()
+    };
+    let mut y = xf
+        .conv2d(w, 0, 1, 1, 1)?
+        .broadcast_add(&b.reshape((1, k, 1, 1))?)?;
     if p.activation == FusedActivation::Relu {
         y = y.relu()?;
     }
@@ -472,7 +782,10 @@ fn c_conv(x: &Tensor, w: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Tensor
 fn c_pool(y: &Tensor, layout: DataLayout) -> Result<Tensor> {
     match layout {
         DataLayout::ChannelsFirst => y.max_pool2d(2),
-        DataLayout::ChannelsLast => y.permute((0, 3, 1, 2))?.max_pool2d(2)?.permute((0, 2, 3, 1)),
+        DataLayout::ChannelsLast => y
+            .permute((0, 3, 1, 2))?
+            .max_pool2d(2)?
+            .permute((0, 2, 3, 1)),
     }
 }
 
@@ -486,7 +799,16 @@ fn c_dense(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
 }
 
 fn d_dense(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
-    ops::dense(x, w, Some(b), if relu { FusedActivation::Relu } else { FusedActivation::Linear })
+    ops::dense(
+        x,
+        w,
+        Some(b),
+        if relu {
+            FusedActivation::Relu
+        } else {
+            FusedActivation::Linear
+        },
+    )
 }
 
 fn c_drop(x: &Tensor, rate: f32) -> Result<Tensor> {
@@ -537,69 +859,221 @@ fn models() -> Result<Vec<Model>> {
     let mut rng = Rng::new(11);
     let r = &mut rng;
     let mut out = Vec::new();
-    let mut m = |name, batch, keras, input: Vec<usize>, shapes: &[&[usize]], step, r: &mut Rng| -> Result<()> {
-        let params = shapes.iter().map(|s| var(s, r, 0.05)).collect::<Result<Vec<_>>>()?;
-        out.push(Model { name, batch, keras, input, params, step });
+    let mut m = |name,
+                 batch,
+                 keras,
+                 input: Vec<usize>,
+                 shapes: &[&[usize]],
+                 step,
+                 r: &mut Rng|
+     -> Result<()> {
+        let params = shapes
+            .iter()
+            .map(|s| var(s, r, 0.05))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(Model {
+            name,
+            batch,
+            keras,
+            input,
+            params,
+            step,
+        });
         Ok(())
     };
-    m("001 cnn", 32, 42.0, vec![1, 28, 28], &[&[32, 1, 3, 3], &[32], &[32, 32, 3, 3], &[32], &[4608, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
-        let h = conv(x, &p[0..2], &cf(true), o)?;
-        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
-        let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
-        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
-        loss(&dense(&h, &p[6..8], false, o)?, y, o)
-    }, r)?;
-    m("002 mlp", 200, 4.2, vec![784], &[&[784, 784], &[784], &[784, 10], &[10]], |p, x, y, o, _| {
-        let h = dense(x, &p[0..2], true, o)?;
-        loss(&dense(&h, &p[2..4], false, o)?, y, o)
-    }, r)?;
-    m("002 simple cnn", 200, 10.6, vec![1, 28, 28], &[&[32, 1, 5, 5], &[32], &[4608, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
-        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
-        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
-        let h = dense(&h, &p[2..4], true, o)?;
-        loss(&dense(&h, &p[4..6], false, o)?, y, o)
-    }, r)?;
-    m("002 larger cnn", 200, 9.4, vec![1, 28, 28], &[&[30, 1, 5, 5], &[30], &[15, 30, 3, 3], &[15], &[375, 128], &[128], &[128, 50], &[50], &[50, 10], &[10]], |p, x, y, o, s| {
-        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
-        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
-        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
-        let h = dense(&h, &p[4..6], true, o)?;
-        let h = dense(&h, &p[6..8], true, o)?;
-        loss(&dense(&h, &p[8..10], false, o)?, y, o)
-    }, r)?;
-    m("003 cnn", 200, 7.9, vec![1, 28, 28], &[&[16, 1, 5, 5], &[16], &[16, 16, 5, 5], &[16], &[256, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
-        let h = conv_pool(x, &p[0..2], &cf(true), o)?;
-        let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
-        let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
-        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.2, o, s + 1)?;
-        loss(&dense(&h, &p[6..8], false, o)?, y, o)
-    }, r)?;
-    m("004 cnn (NHWC)", 32, 20.0, vec![28, 28, 1], &[&[32, 1, 3, 3], &[32], &[5408, 100], &[100], &[100, 10], &[10]], |p, x, y, o, _| {
-        let h = conv_pool(x, &p[0..2], &cl(false), o)?.flatten_from(1)?;
-        let h = dense(&h, &p[2..4], true, o)?;
-        loss(&dense(&h, &p[4..6], false, o)?, y, o)
-    }, r)?;
-    m("004 dnn", 32, 9.7, vec![784], &[&[784, 128], &[128], &[128, 128], &[128], &[128, 10], &[10]], |p, x, y, o, _| {
-        let h = dense(x, &p[0..2], true, o)?;
-        let h = dense(&h, &p[2..4], true, o)?;
-        loss(&dense(&h, &p[4..6], false, o)?, y, o)
-    }, r)?;
-    m("004 lstm", 32, 79.0, vec![28, 28], &[&[28, 512], &[128, 512], &[512], &[128, 512], &[128, 512], &[512], &[128, 32], &[32], &[32, 10], &[10]], |p, x, y, o, s| {
-        let lstm = if o { ops::lstm } else { ops::reference::lstm };
-        let h = lstm(x, &p[0], &p[1], Some(&p[2]), LstmActivation::Relu, true)?;
-        let h = drop_out(&h, 0.2, o, s)?;
-        let h = lstm(&h, &p[3], &p[4], Some(&p[5]), LstmActivation::Relu, false)?;
-        let h = drop_out(&h, 0.2, o, s + 1)?;
-        let h = drop_out(&dense(&h, &p[6..8], true, o)?, 0.2, o, s + 2)?;
-        loss(&dense(&h, &p[8..10], false, o)?, y, o)
-    }, r)?;
-    m("000 mnist_cnn (NHWC)", 128, 81.0, vec![28, 28, 1], &[&[32, 1, 3, 3], &[32], &[64, 32, 3, 3], &[64], &[9216, 128], &[128], &[128, 10], &[10]], |p, x, y, o, s| {
-        let h = conv(x, &p[0..2], &cl(true), o)?;
-        let h = conv_pool(&h, &p[2..4], &cl(true), o)?;
-        let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
-        let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
-        loss(&dense(&h, &p[6..8], false, o)?, y, o)
-    }, r)?;
+    m(
+        "001 cnn",
+        32,
+        42.0,
+        vec![1, 28, 28],
+        &[
+            &[32, 1, 3, 3],
+            &[32],
+            &[32, 32, 3, 3],
+            &[32],
+            &[4608, 128],
+            &[128],
+            &[128, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let h = conv(x, &p[0..2], &cf(true), o)?;
+            let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+            let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
+            let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
+            loss(&dense(&h, &p[6..8], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "002 mlp",
+        200,
+        4.2,
+        vec![784],
+        &[&[784, 784], &[784], &[784, 10], &[10]],
+        |p, x, y, o, _| {
+            let h = dense(x, &p[0..2], true, o)?;
+            loss(&dense(&h, &p[2..4], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "002 simple cnn",
+        200,
+        10.6,
+        vec![1, 28, 28],
+        &[
+            &[32, 1, 5, 5],
+            &[32],
+            &[4608, 128],
+            &[128],
+            &[128, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+            let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+            let h = dense(&h, &p[2..4], true, o)?;
+            loss(&dense(&h, &p[4..6], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "002 larger cnn",
+        200,
+        9.4,
+        vec![1, 28, 28],
+        &[
+            &[30, 1, 5, 5],
+            &[30],
+            &[15, 30, 3, 3],
+            &[15],
+            &[375, 128],
+            &[128],
+            &[128, 50],
+            &[50],
+            &[50, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+            let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+            let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+            let h = dense(&h, &p[4..6], true, o)?;
+            let h = dense(&h, &p[6..8], true, o)?;
+            loss(&dense(&h, &p[8..10], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "003 cnn",
+        200,
+        7.9,
+        vec![1, 28, 28],
+        &[
+            &[16, 1, 5, 5],
+            &[16],
+            &[16, 16, 5, 5],
+            &[16],
+            &[256, 128],
+            &[128],
+            &[128, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let h = conv_pool(x, &p[0..2], &cf(true), o)?;
+            let h = conv_pool(&h, &p[2..4], &cf(true), o)?;
+            let h = drop_out(&h, 0.2, o, s)?.flatten_from(1)?;
+            let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.2, o, s + 1)?;
+            loss(&dense(&h, &p[6..8], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "004 cnn (NHWC)",
+        32,
+        20.0,
+        vec![28, 28, 1],
+        &[
+            &[32, 1, 3, 3],
+            &[32],
+            &[5408, 100],
+            &[100],
+            &[100, 10],
+            &[10],
+        ],
+        |p, x, y, o, _| {
+            let h = conv_pool(x, &p[0..2], &cl(false), o)?.flatten_from(1)?;
+            let h = dense(&h, &p[2..4], true, o)?;
+            loss(&dense(&h, &p[4..6], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "004 dnn",
+        32,
+        9.7,
+        vec![784],
+        &[&[784, 128], &[128], &[128, 128], &[128], &[128, 10], &[10]],
+        |p, x, y, o, _| {
+            let h = dense(x, &p[0..2], true, o)?;
+            let h = dense(&h, &p[2..4], true, o)?;
+            loss(&dense(&h, &p[4..6], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "004 lstm",
+        32,
+        79.0,
+        vec![28, 28],
+        &[
+            &[28, 512],
+            &[128, 512],
+            &[512],
+            &[128, 512],
+            &[128, 512],
+            &[512],
+            &[128, 32],
+            &[32],
+            &[32, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let lstm = if o { ops::lstm } else { ops::reference::lstm };
+            let h = lstm(x, &p[0], &p[1], Some(&p[2]), LstmActivation::Relu, true)?;
+            let h = drop_out(&h, 0.2, o, s)?;
+            let h = lstm(&h, &p[3], &p[4], Some(&p[5]), LstmActivation::Relu, false)?;
+            let h = drop_out(&h, 0.2, o, s + 1)?;
+            let h = drop_out(&dense(&h, &p[6..8], true, o)?, 0.2, o, s + 2)?;
+            loss(&dense(&h, &p[8..10], false, o)?, y, o)
+        },
+        r,
+    )?;
+    m(
+        "000 mnist_cnn (NHWC)",
+        128,
+        81.0,
+        vec![28, 28, 1],
+        &[
+            &[32, 1, 3, 3],
+            &[32],
+            &[64, 32, 3, 3],
+            &[64],
+            &[9216, 128],
+            &[128],
+            &[128, 10],
+            &[10],
+        ],
+        |p, x, y, o, s| {
+            let h = conv(x, &p[0..2], &cl(true), o)?;
+            let h = conv_pool(&h, &p[2..4], &cl(true), o)?;
+            let h = drop_out(&h, 0.25, o, s)?.flatten_from(1)?;
+            let h = drop_out(&dense(&h, &p[4..6], true, o)?, 0.5, o, s + 1)?;
+            loss(&dense(&h, &p[6..8], false, o)?, y, o)
+        },
+        r,
+    )?;
     Ok(out)
 }
 
@@ -608,7 +1082,16 @@ fn bench_models(rounds: usize) -> Result<()> {
     println!("s/epoch = ms/step x 60000/batch; Keras = Keras 3 on TensorFlow CPU, full fit() epoch, on the tutorials' reference machine (not this one)");
     println!(
         "{:<24} {:>5} {:>10} {:>10} {:>8} {:>12} {:>12} {:>9} {:>10} {:>10}",
-        "model", "batch", "candle ms", "dlkit ms", "speedup", "candle s/ep", "dlkit s/ep", "Keras s/ep", "candle cpu", "dlkit cpu"
+        "model",
+        "batch",
+        "candle ms",
+        "dlkit ms",
+        "speedup",
+        "candle s/ep",
+        "dlkit s/ep",
+        "Keras s/ep",
+        "candle cpu",
+        "dlkit cpu"
     );
     let mut rng = Rng::new(12);
     for model in models()? {
@@ -628,7 +1111,11 @@ fn bench_models(rounds: usize) -> Result<()> {
         let (tc, to) = {
             // Both closures need `run`; alternate through one closure with a flag.
             let cell = std::cell::RefCell::new(&mut run);
-            race(rounds, || (cell.borrow_mut())(false), || (cell.borrow_mut())(true))?
+            race(
+                rounds,
+                || (cell.borrow_mut())(false),
+                || (cell.borrow_mut())(true),
+            )?
         };
         let per_epoch = 60000.0 / model.batch as f64 / 1e3;
         println!(
@@ -677,13 +1164,21 @@ fn main() -> Result<()> {
     if filter == "profile" {
         ops::tune_allocator();
         let name = std::env::args().nth(2).unwrap_or_default();
-        let steps = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(30);
+        let steps = std::env::args()
+            .nth(3)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
         return profile(&name, steps);
     }
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
     let (mhz, how) = measured_mhz();
     let threads = rayon::current_num_threads();
-    let avx2 = cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    let avx2 = cfg!(target_arch = "x86_64")
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma");
     // f32 FMA peak: threads × GHz × 2 FMA pipes × 8 lanes (AVX2; 4 with SSE) × 2 flops per FMA.
     let peak = threads as f64 * mhz / 1e3 * 2.0 * if avx2 { 8.0 } else { 4.0 } * 2.0;
     // Both candle and dlkit run in this process, so the allocator setting applies to both.

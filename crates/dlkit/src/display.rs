@@ -118,7 +118,10 @@ impl HtmlTable {
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        HtmlTable { headers: headers.into_iter().map(|h| h.to_string()).collect(), ..Default::default() }
+        HtmlTable {
+            headers: headers.into_iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     /// Adds a row (builder style). Rows shorter than the header are padded with empty cells.
@@ -137,7 +140,8 @@ impl HtmlTable {
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        self.rows.push(cells.into_iter().map(|c| c.to_string()).collect());
+        self.rows
+            .push(cells.into_iter().map(|c| c.to_string()).collect());
     }
 
     /// A title shown above the table.
@@ -168,7 +172,12 @@ impl HtmlTable {
     }
 
     fn columns(&self) -> usize {
-        self.rows.iter().map(Vec::len).chain([self.headers.len()]).max().unwrap_or(0)
+        self.rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.headers.len()])
+            .max()
+            .unwrap_or(0)
     }
 
     fn cell(row: &[String], column: usize) -> &str {
@@ -182,7 +191,11 @@ impl HtmlTable {
                 if let Some(&(_, right)) = self.alignment.iter().find(|(col, _)| *col == c) {
                     return right;
                 }
-                let mut cells = self.rows.iter().map(|r| Self::cell(r, c).trim()).filter(|s| !s.is_empty());
+                let mut cells = self
+                    .rows
+                    .iter()
+                    .map(|r| Self::cell(r, c).trim())
+                    .filter(|s| !s.is_empty());
                 let mut any = false;
                 let all = cells.all(|s| {
                     any = true;
@@ -296,7 +309,10 @@ impl HtmlTable {
 
     /// Shows the table in a notebook (HTML, with the text form as fallback).
     pub fn evcxr_display(&self) {
-        emit(&[("text/html", &self.to_html()), ("text/plain", &self.to_text())]);
+        emit(&[
+            ("text/html", &self.to_html()),
+            ("text/plain", &self.to_text()),
+        ]);
     }
 }
 
@@ -308,7 +324,10 @@ impl fmt::Display for HtmlTable {
 
 /// `320`, `-1.5e-3`, `1,234`, `1_000`, `98.7%` are numbers; `(None, 10)` is not.
 fn looks_numeric(cell: &str) -> bool {
-    let body = cell.strip_suffix('%').unwrap_or(cell).replace([',', '_'], "");
+    let body = cell
+        .strip_suffix('%')
+        .unwrap_or(cell)
+        .replace([',', '_'], "");
     !body.is_empty() && body.parse::<f64>().is_ok()
 }
 
@@ -325,7 +344,13 @@ pub fn shape_tuple(dims: &[usize]) -> String {
     match dims {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
-        _ => format!("({})", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -350,7 +375,9 @@ pub struct TensorView {
 
 /// Wraps a tensor for a readable printout; the last expression of a notebook cell is shown.
 pub fn show(tensor: &Tensor) -> TensorView {
-    TensorView { tensor: tensor.clone() }
+    TensorView {
+        tensor: tensor.clone(),
+    }
 }
 
 impl TensorView {
@@ -392,7 +419,9 @@ impl TensorView {
 
     /// Shows the printout in a notebook.
     pub fn evcxr_display(&self) {
-        let text = self.render().unwrap_or_else(|e| format!("cannot show the tensor: {e}"));
+        let text = self
+            .render()
+            .unwrap_or_else(|e| format!("cannot show the tensor: {e}"));
         emit(&[("text/plain", &text)]);
     }
 }
@@ -415,7 +444,10 @@ fn format_values(t: &Tensor) -> Result<Vec<String>> {
     let values = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let max_abs = finite.iter().fold(0f64, |m, v| m.max(v.abs()));
-    let min_nonzero = finite.iter().filter(|v| **v != 0.0).fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    let min_nonzero = finite
+        .iter()
+        .filter(|v| **v != 0.0)
+        .fold(f64::INFINITY, |m, v| m.min(v.abs()));
     let scientific = max_abs >= 1e8 || (min_nonzero < 1e-4 && max_abs / min_nonzero > 1e3);
     let special = |v: f64| {
         if v.is_nan() {
@@ -427,7 +459,10 @@ fn format_values(t: &Tensor) -> Result<Vec<String>> {
         }
     };
     if scientific {
-        return Ok(values.iter().map(|&v| special(v).unwrap_or_else(|| format!("{v:.4e}"))).collect());
+        return Ok(values
+            .iter()
+            .map(|&v| special(v).unwrap_or_else(|| format!("{v:.4e}")))
+            .collect());
     }
     // Each value with the fewest decimals (at most 4) that show it, "2." for whole numbers.
     let texts: Vec<String> = values
@@ -449,7 +484,11 @@ fn format_values(t: &Tensor) -> Result<Vec<String>> {
         })
         .collect();
     // numpy pads trailing decimals with spaces ("1. " under "2.5"): align on the point.
-    let frac_width = texts.iter().map(|s| s.find('.').map_or(0, |p| s.len() - p)).max().unwrap_or(0);
+    let frac_width = texts
+        .iter()
+        .map(|s| s.find('.').map_or(0, |p| s.len() - p))
+        .max()
+        .unwrap_or(0);
     Ok(texts
         .into_iter()
         .map(|s| {
@@ -460,14 +499,25 @@ fn format_values(t: &Tensor) -> Result<Vec<String>> {
 }
 
 /// Writes `cells` (row-major, shape `dims`) as nested brackets.
-fn write_nested(out: &mut String, cells: &[String], dims: &[usize], elided: &[bool], level: usize, start: usize) {
+fn write_nested(
+    out: &mut String,
+    cells: &[String],
+    dims: &[usize],
+    elided: &[bool],
+    level: usize,
+    start: usize,
+) {
     let n = dims[level];
     let stride: usize = dims[level + 1..].iter().product();
     let last = level + 1 == dims.len();
     let separator = if last {
         " ".to_string()
     } else {
-        format!("{}{}", "\n".repeat(dims.len() - level - 1), " ".repeat(level + 1))
+        format!(
+            "{}{}",
+            "\n".repeat(dims.len() - level - 1),
+            " ".repeat(level + 1)
+        )
     };
     out.push('[');
     for i in 0..n {
@@ -494,7 +544,10 @@ mod tests {
 
     #[test]
     fn blocks_follow_the_evcxr_protocol() {
-        let text = evcxr_blocks(&[("text/html", "<b>x</b>\nEVCXR_END_CONTENT"), ("text/plain", "x")]);
+        let text = evcxr_blocks(&[
+            ("text/html", "<b>x</b>\nEVCXR_END_CONTENT"),
+            ("text/plain", "x"),
+        ]);
         assert_eq!(
             text,
             "EVCXR_BEGIN_CONTENT text/html\n<b>x</b>\nEVCXR_END_CONTENT\u{200B}\nEVCXR_END_CONTENT\n\
@@ -522,7 +575,10 @@ mod tests {
     #[test]
     fn small_tensors_print_every_value() {
         let t = Tensor::new(&[[1u8, 20, 3], [4, 5, 255]], &Device::Cpu).unwrap();
-        assert_eq!(show(&t).to_string(), "Tensor (2, 3) u8\n[[  1  20   3]\n [  4   5 255]]");
+        assert_eq!(
+            show(&t).to_string(),
+            "Tensor (2, 3) u8\n[[  1  20   3]\n [  4   5 255]]"
+        );
         let s = Tensor::new(3.5f32, &Device::Cpu).unwrap();
         assert_eq!(show(&s).to_string(), "Tensor () f32\n3.5");
         let f = Tensor::new(&[0.1f32, 0.25, -2.0], &Device::Cpu).unwrap();
@@ -531,7 +587,10 @@ mod tests {
 
     #[test]
     fn large_tensors_are_elided_like_numpy() {
-        let t = Tensor::arange(0u32, 2000, &Device::Cpu).unwrap().reshape((2, 1000)).unwrap();
+        let t = Tensor::arange(0u32, 2000, &Device::Cpu)
+            .unwrap()
+            .reshape((2, 1000))
+            .unwrap();
         let text = show(&t).to_string();
         assert_eq!(text, "Tensor (2, 1000) u32\n[[   0    1    2 ...  997  998  999]\n [1000 1001 1002 ... 1997 1998 1999]]");
         let big = Tensor::zeros((60000, 28, 28), DType::U8, &Device::Cpu).unwrap();
@@ -541,6 +600,12 @@ mod tests {
         assert_eq!(lines[1], "[[[0 0 0 ... 0 0 0]");
         assert!(lines.contains(&" ..."), "{text}");
         // 6 shown images of 6 shown rows each, plus the elision lines.
-        assert_eq!(lines.iter().filter(|l| l.contains("0 0 0 ... 0 0 0")).count(), 36);
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains("0 0 0 ... 0 0 0"))
+                .count(),
+            36
+        );
     }
 }

@@ -40,7 +40,10 @@ mod tests {
             let f = fresh_leaf(&source)?;
             assert_ne!(f.id(), source.id());
             assert_eq!(f.to_vec2::<f32>()?, source.to_vec2::<f32>()?);
-            assert!(!f.is_variable() && !f.track_op(), "a fresh leaf tracks no history");
+            assert!(
+                !f.is_variable() && !f.track_op(),
+                "a fresh leaf tracks no history"
+            );
         }
         Ok(())
     }
@@ -52,7 +55,11 @@ mod tests {
         assert_ne!(f.as_tensor().id(), v.as_tensor().id());
         assert!(f.as_tensor().is_variable());
         f.set(&Tensor::zeros((2, 2), DType::F32, &Device::Cpu)?)?;
-        assert_eq!(v.as_tensor().sum_all()?.to_scalar::<f32>()?, 4.0, "the original is untouched");
+        assert_eq!(
+            v.as_tensor().sum_all()?.to_scalar::<f32>()?,
+            4.0,
+            "the original is untouched"
+        );
         Ok(())
     }
 }

@@ -95,20 +95,33 @@ impl Plane {
     }
 
     fn from_buffer(buffer: ImageBuffer<Luma<f32>, Vec<f32>>) -> Plane {
-        Plane { width: buffer.width() as usize, height: buffer.height() as usize, values: buffer.into_raw() }
+        Plane {
+            width: buffer.width() as usize,
+            height: buffer.height() as usize,
+            values: buffer.into_raw(),
+        }
     }
 
     fn resized(&self, width: usize, height: usize) -> Plane {
-        Plane::from_buffer(imageops::resize(&self.to_buffer(), width as u32, height as u32, FilterType::Triangle))
+        Plane::from_buffer(imageops::resize(
+            &self.to_buffer(),
+            width as u32,
+            height as u32,
+            FilterType::Triangle,
+        ))
     }
 }
 
 fn prepare(bytes: &[u8], what: &str) -> Result<Tensor> {
     if bytes.is_empty() {
-        return Err(Error::Image(format!("{what}: the file is empty, not an image")));
+        return Err(Error::Image(format!(
+            "{what}: the file is empty, not an image"
+        )));
     }
     let decoded = image::load_from_memory(bytes).map_err(|e| {
-        Error::Image(format!("{what}: not an image that can be read (PNG or JPEG expected): {e}"))
+        Error::Image(format!(
+            "{what}: not an image that can be read (PNG or JPEG expected): {e}"
+        ))
     })?;
     let gray = grayscale(&decoded);
     let ink = bright_ink(&gray);
@@ -133,7 +146,11 @@ fn grayscale(image: &image::DynamicImage) -> Plane {
             (a * luma + (1.0 - a)).clamp(0.0, 1.0)
         })
         .collect();
-    let plane = Plane { width: rgba.width() as usize, height: rgba.height() as usize, values };
+    let plane = Plane {
+        width: rgba.width() as usize,
+        height: rgba.height() as usize,
+        values,
+    };
     let longest = plane.width.max(plane.height) as u32;
     if longest > MAX_WORKING_SIDE {
         let scale = MAX_WORKING_SIDE as f64 / longest as f64;
@@ -171,7 +188,10 @@ fn bright_ink(gray: &Plane) -> Plane {
         (d + (background - v).max(0.0), l + (v - background).max(0.0))
     });
     if darker > lighter {
-        Plane { values: gray.values.iter().map(|v| 1.0 - v).collect(), ..gray.clone() }
+        Plane {
+            values: gray.values.iter().map(|v| 1.0 - v).collect(),
+            ..gray.clone()
+        }
     } else {
         gray.clone()
     }
@@ -188,7 +208,10 @@ fn remove_background(ink: &Plane) -> Plane {
         for i in 0..bx {
             let (x0, x1) = (i * w / bx, (i + 1) * w / bx);
             let (y0, y1) = (j * h / by, (j + 1) * h / by);
-            let mut block: Vec<f32> = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| ink.at(x, y)).collect();
+            let mut block: Vec<f32> = (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                .map(|(x, y)| ink.at(x, y))
+                .collect();
             levels[j * bx + i] = percentile(&mut block, BACKGROUND_PERCENTILE);
         }
     }
@@ -210,7 +233,11 @@ fn remove_background(ink: &Plane) -> Plane {
             values.push((ink.at(x, y) - background).max(0.0));
         }
     }
-    Plane { width: w, height: h, values }
+    Plane {
+        width: w,
+        height: h,
+        values,
+    }
 }
 
 /// Keeps the digit's ink: stretches it so full ink is 1, zeroes pixels below
@@ -242,7 +269,10 @@ fn keep_digit(ink: &Plane, what: &str) -> Result<Plane> {
     let mask: Vec<bool> = ink.values.iter().map(|&v| v > threshold).collect();
     let (labels, masses) = components(&mask, ink, w, h);
     let heaviest = masses.iter().copied().fold(0f32, f32::max);
-    let keep: Vec<bool> = masses.iter().map(|&m| m >= SPECK_FRACTION * heaviest).collect();
+    let keep: Vec<bool> = masses
+        .iter()
+        .map(|&m| m >= SPECK_FRACTION * heaviest)
+        .collect();
     let mut kept: Vec<f32> = ink
         .values
         .iter()
@@ -256,9 +286,19 @@ fn keep_digit(ink: &Plane, what: &str) -> Result<Plane> {
         .values
         .iter()
         .zip(&labels)
-        .map(|(&v, &l)| if l != usize::MAX && keep[l] { ((v - threshold) / span).clamp(0.0, 1.0) } else { 0.0 })
+        .map(|(&v, &l)| {
+            if l != usize::MAX && keep[l] {
+                ((v - threshold) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        })
         .collect();
-    Ok(Plane { width: w, height: h, values })
+    Ok(Plane {
+        width: w,
+        height: h,
+        values,
+    })
 }
 
 /// 8-connected pieces of `mask`: each pixel's piece (`usize::MAX` off the mask)
@@ -310,15 +350,26 @@ fn crop_to_ink(ink: &Plane) -> Plane {
     if x1 <= x0 || y1 <= y0 {
         return ink.clone();
     }
-    let values = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| ink.at(x, y)).collect();
-    Plane { width: x1 - x0, height: y1 - y0, values }
+    let values = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .map(|(x, y)| ink.at(x, y))
+        .collect();
+    Plane {
+        width: x1 - x0,
+        height: y1 - y0,
+        values,
+    }
 }
 
 /// Stroke width in pixels, estimated as 2 × ink area / ink boundary.
 fn stroke_width(digit: &Plane) -> f32 {
     let (w, h) = (digit.width, digit.height);
     let on = |x: isize, y: isize| {
-        x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h && digit.at(x as usize, y as usize) > 0.5
+        x >= 0
+            && y >= 0
+            && (x as usize) < w
+            && (y as usize) < h
+            && digit.at(x as usize, y as usize) > 0.5
     };
     let (mut area, mut boundary) = (0f32, 0f32);
     for y in 0..h as isize {
@@ -362,7 +413,10 @@ fn thicken_thin_strokes(digit: &Plane) -> Plane {
         for x in 0..w {
             let lo = x.saturating_sub(radius);
             let hi = (x + radius + 1).min(w);
-            rows[y * w + x] = padded[y * w + lo..y * w + hi].iter().copied().fold(0.0, f32::max);
+            rows[y * w + x] = padded[y * w + lo..y * w + hi]
+                .iter()
+                .copied()
+                .fold(0.0, f32::max);
         }
     }
     let mut values = vec![0f32; w * h];
@@ -373,7 +427,11 @@ fn thicken_thin_strokes(digit: &Plane) -> Plane {
             values[y * w + x] = (lo..hi).map(|yy| rows[yy * w + x]).fold(0.0, f32::max);
         }
     }
-    Plane { width: w, height: h, values }
+    Plane {
+        width: w,
+        height: h,
+        values,
+    }
 }
 
 /// Scales the digit to fit [`BOX`]×[`BOX`] keeping its aspect ratio, then
@@ -404,7 +462,11 @@ fn centre_by_mass(boxed: &Plane) -> Plane {
             sy += v * y as f64;
         }
     }
-    let (cx, cy) = if mass > 0.0 { (sx / mass, sy / mass) } else { (0.0, 0.0) };
+    let (cx, cy) = if mass > 0.0 {
+        (sx / mass, sy / mass)
+    } else {
+        (0.0, 0.0)
+    };
     let centre = (SIZE / 2) as f64;
     let ox = ((centre - cx).round() as isize).clamp(0, (SIZE - boxed.width) as isize) as usize;
     let oy = ((centre - cy).round() as isize).clamp(0, (SIZE - boxed.height) as isize) as usize;
@@ -414,7 +476,11 @@ fn centre_by_mass(boxed: &Plane) -> Plane {
             values[(y + oy) * SIZE + x + ox] = boxed.at(x, y);
         }
     }
-    Plane { width: SIZE, height: SIZE, values }
+    Plane {
+        width: SIZE,
+        height: SIZE,
+        values,
+    }
 }
 
 #[cfg(test)]
@@ -422,8 +488,15 @@ mod tests {
     use super::*;
 
     fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Plane {
-        let values = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect();
-        Plane { width, height, values }
+        let values = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| f(x, y))
+            .collect();
+        Plane {
+            width,
+            height,
+            values,
+        }
     }
 
     #[test]
@@ -439,9 +512,16 @@ mod tests {
 
     #[test]
     fn lighting_gradient_is_removed() {
-        let lit = plane(120, 120, |x, y| 0.05 + 0.3 * x as f32 / 120.0 + if (50..58).contains(&y) { 0.6 } else { 0.0 });
+        let lit = plane(120, 120, |x, y| {
+            0.05 + 0.3 * x as f32 / 120.0 + if (50..58).contains(&y) { 0.6 } else { 0.0 }
+        });
         let flat = remove_background(&lit);
-        assert!(flat.at(5, 10) < 0.03 && flat.at(115, 10) < 0.03, "{} {}", flat.at(5, 10), flat.at(115, 10));
+        assert!(
+            flat.at(5, 10) < 0.03 && flat.at(115, 10) < 0.03,
+            "{} {}",
+            flat.at(5, 10),
+            flat.at(115, 10)
+        );
         assert!(flat.at(60, 54) > 0.5);
     }
 
@@ -464,10 +544,22 @@ mod tests {
 
     #[test]
     fn stroke_width_estimate() {
-        let bar = plane(40, 100, |x, y| if (10..18).contains(&x) && (10..90).contains(&y) { 1.0 } else { 0.0 });
+        let bar = plane(40, 100, |x, y| {
+            if (10..18).contains(&x) && (10..90).contains(&y) {
+                1.0
+            } else {
+                0.0
+            }
+        });
         let w = stroke_width(&bar);
         assert!((w - 8.0).abs() < 1.0, "{w}");
-        let thin = plane(200, 200, |x, y| if (100..103).contains(&x) && (10..190).contains(&y) { 1.0 } else { 0.0 });
+        let thin = plane(200, 200, |x, y| {
+            if (100..103).contains(&x) && (10..190).contains(&y) {
+                1.0
+            } else {
+                0.0
+            }
+        });
         let thick = thicken_thin_strokes(&crop_to_ink(&thin));
         let projected = stroke_width(&thick) * BOX as f32 / thick.width.max(thick.height) as f32;
         assert!(projected >= 2.0, "{projected}");

@@ -43,7 +43,12 @@ pub struct Comparison {
 
 impl Comparison {
     /// Compares test accuracies (both in [0, 1]).
-    pub fn accuracy(tutorial: &str, model: &str, published: impl Into<Option<f64>>, ours: f64) -> Self {
+    pub fn accuracy(
+        tutorial: &str,
+        model: &str,
+        published: impl Into<Option<f64>>,
+        ours: f64,
+    ) -> Self {
         Comparison {
             tutorial: tutorial.into(),
             model: model.into(),
@@ -55,7 +60,12 @@ impl Comparison {
     }
 
     /// Compares test errors in percent, from our accuracy in [0, 1].
-    pub fn error(tutorial: &str, model: &str, published_error_percent: f64, our_accuracy: f64) -> Self {
+    pub fn error(
+        tutorial: &str,
+        model: &str,
+        published_error_percent: f64,
+        our_accuracy: f64,
+    ) -> Self {
         Comparison {
             metric: Measure::Error,
             published: Some(published_error_percent),
@@ -94,9 +104,11 @@ impl Comparison {
     }
 
     fn table(&self) -> HtmlTable {
-        let published = self.published.map_or("not reported".into(), |p| self.format(p));
-        let mut table = HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"])
-            .row([
+        let published = self
+            .published
+            .map_or("not reported".into(), |p| self.format(p));
+        let mut table =
+            HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"]).row([
                 self.tutorial.clone(),
                 self.model.clone(),
                 published,
@@ -113,7 +125,11 @@ impl Comparison {
     pub fn evcxr_display(&self) {
         let json = serde_json::to_string(self).unwrap_or_default();
         let table = self.table();
-        emit(&[("text/html", &table.to_html()), ("text/plain", &table.to_text()), (RESULT_MIME, &json)]);
+        emit(&[
+            ("text/html", &table.to_html()),
+            ("text/plain", &table.to_text()),
+            (RESULT_MIME, &json),
+        ]);
     }
 }
 
@@ -152,6 +168,9 @@ mod tests {
         let worse = Comparison::accuracy("003", "CNN", 0.9916, 0.99);
         assert_eq!(worse.meets_published(), Some(false));
         assert!(worse.to_string().contains("99.16%"));
-        assert_eq!(Comparison::accuracy("004", "LSTM", None, 0.98).meets_published(), None);
+        assert_eq!(
+            Comparison::accuracy("004", "LSTM", None, 0.98).meets_published(),
+            None
+        );
     }
 }

@@ -175,12 +175,19 @@ pub fn recipes() -> Vec<Recipe> {
 pub fn recipe(id: &str) -> Result<Recipe> {
     recipes().into_iter().find(|r| r.id == id).ok_or_else(|| {
         let ids: Vec<&str> = recipes().iter().map(|r| r.id).collect();
-        crate::Error::InvalidArgument(format!("no tutorial model {id:?}; there are: {}", ids.join(", ")))
+        crate::Error::InvalidArgument(format!(
+            "no tutorial model {id:?}; there are: {}",
+            ids.join(", ")
+        ))
     })
 }
 
 fn mnist_cnn(m: &mut Sequential) -> Result<()> {
-    m.add(Conv2D::new(32, (3, 3)).activation(Relu).input_shape((28, 28, 1)))?;
+    m.add(
+        Conv2D::new(32, (3, 3))
+            .activation(Relu)
+            .input_shape((28, 28, 1)),
+    )?;
     m.add(Conv2D::new(64, (3, 3)).activation(Relu))?;
     m.add(MaxPooling2D::new((2, 2)))?;
     m.add(Dropout::new(0.25))?;
@@ -192,7 +199,11 @@ fn mnist_cnn(m: &mut Sequential) -> Result<()> {
 }
 
 fn elite_cnn(m: &mut Sequential) -> Result<()> {
-    m.add(Conv2D::new(32, (3, 3)).activation(Relu).input_shape((1, 28, 28)))?;
+    m.add(
+        Conv2D::new(32, (3, 3))
+            .activation(Relu)
+            .input_shape((1, 28, 28)),
+    )?;
     m.add(Conv2D::new(32, (3, 3)).activation(Relu))?;
     m.add(MaxPooling2D::new((2, 2)))?;
     m.add(Dropout::new(0.25))?;
@@ -211,7 +222,11 @@ fn baseline_mlp(m: &mut Sequential) -> Result<()> {
 }
 
 fn simple_cnn(m: &mut Sequential) -> Result<()> {
-    m.add(Conv2D::new(32, (5, 5)).input_shape((1, 28, 28)).activation(Relu))?;
+    m.add(
+        Conv2D::new(32, (5, 5))
+            .input_shape((1, 28, 28))
+            .activation(Relu),
+    )?;
     m.add(MaxPooling2D::new((2, 2)))?;
     m.add(Dropout::new(0.2))?;
     m.add(Flatten::new())?;
@@ -221,7 +236,11 @@ fn simple_cnn(m: &mut Sequential) -> Result<()> {
 }
 
 fn larger_cnn(m: &mut Sequential) -> Result<()> {
-    m.add(Conv2D::new(30, (5, 5)).input_shape((1, 28, 28)).activation(Relu))?;
+    m.add(
+        Conv2D::new(30, (5, 5))
+            .input_shape((1, 28, 28))
+            .activation(Relu),
+    )?;
     m.add(MaxPooling2D::new((2, 2)))?;
     m.add(Conv2D::new(15, (3, 3)).activation(Relu))?;
     m.add(MaxPooling2D::new((2, 2)))?;
@@ -234,7 +253,11 @@ fn larger_cnn(m: &mut Sequential) -> Result<()> {
 }
 
 fn codealong_cnn(m: &mut Sequential) -> Result<()> {
-    m.add(Conv2D::new(16, (5, 5)).input_shape((1, 28, 28)).activation(Relu))?;
+    m.add(
+        Conv2D::new(16, (5, 5))
+            .input_shape((1, 28, 28))
+            .activation(Relu),
+    )?;
     m.add(MaxPooling2D::new((2, 2)))?;
     m.add(Conv2D::new(16, (5, 5)).activation(Relu))?;
     m.add(MaxPooling2D::new((2, 2)))?;
@@ -256,7 +279,12 @@ fn intro_dnn(m: &mut Sequential) -> Result<()> {
 }
 
 fn intro_lstm(m: &mut Sequential) -> Result<()> {
-    m.add(LSTM::new(128).input_shape((28, 28)).activation(Relu).return_sequences(true))?;
+    m.add(
+        LSTM::new(128)
+            .input_shape((28, 28))
+            .activation(Relu)
+            .return_sequences(true),
+    )?;
     m.add(Dropout::new(0.2))?;
     m.add(LSTM::new(128).activation(Relu))?;
     m.add(Dropout::new(0.2))?;

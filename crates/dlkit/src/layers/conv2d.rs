@@ -95,8 +95,9 @@ impl Conv2D {
     }
 
     fn format(&self) -> Result<DataFormat, String> {
-        self.data_format
-            .ok_or_else(|| "data format not decided yet (internal: model did not resolve it)".into())
+        self.data_format.ok_or_else(|| {
+            "data format not decided yet (internal: model did not resolve it)".into()
+        })
     }
 }
 
@@ -193,7 +194,14 @@ impl LayerKind for Conv2D {
                 format_shape(input)
             )
         })?;
-        let (oh, ow) = window_output("kernel", (h, w), self.kernel_size, self.strides, self.padding, input)?;
+        let (oh, ow) = window_output(
+            "kernel",
+            (h, w),
+            self.kernel_size,
+            self.strides,
+            self.padding,
+            input,
+        )?;
         Ok(format.shape(self.filters, oh, ow))
     }
     fn weight_specs(&self, inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
@@ -205,7 +213,8 @@ impl LayerKind for Conv2D {
         WeightSpec::kernel_and_bias(
             vec![self.filters, in_channels, kh, kw],
             self.kernel_initializer,
-            self.use_bias.then_some((self.filters, self.bias_initializer)),
+            self.use_bias
+                .then_some((self.filters, self.bias_initializer)),
         )
     }
     fn forward(

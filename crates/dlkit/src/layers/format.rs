@@ -118,9 +118,17 @@ mod tests {
 
     #[test]
     fn formats_are_read_from_obvious_shapes_and_ambiguity_is_an_error() {
-        assert_eq!(resolve(None, None, &[1, 28, 28]), Ok(DataFormat::ChannelsFirst));
-        assert_eq!(resolve(None, None, &[28, 28, 1]), Ok(DataFormat::ChannelsLast));
-        assert!(resolve(None, None, &[8, 8, 8]).unwrap_err().contains("data_format"));
+        assert_eq!(
+            resolve(None, None, &[1, 28, 28]),
+            Ok(DataFormat::ChannelsFirst)
+        );
+        assert_eq!(
+            resolve(None, None, &[28, 28, 1]),
+            Ok(DataFormat::ChannelsLast)
+        );
+        assert!(resolve(None, None, &[8, 8, 8])
+            .unwrap_err()
+            .contains("data_format"));
         assert_eq!(
             resolve(None, Some(DataFormat::ChannelsLast), &[32, 26, 26]),
             Ok(DataFormat::ChannelsLast)

@@ -13,11 +13,19 @@ pub enum Initializer {
     /// Uniform in ±sqrt(6 / (fan_in + fan_out)).
     GlorotUniform,
     /// Normal(mean, stddev); Keras' `'normal'` is `Normal { mean: 0.0, stddev: 0.05 }`.
-    Normal { mean: f64, stddev: f64 },
+    Normal {
+        mean: f64,
+        stddev: f64,
+    },
     /// Uniform in `[low, high)`.
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
     /// A (semi-)orthogonal matrix, for recurrent kernels.
-    Orthogonal { gain: f64 },
+    Orthogonal {
+        gain: f64,
+    },
     /// LSTM bias: zeros except ones for the forget gate (the second quarter).
     UnitForgetBias,
 }
@@ -25,7 +33,10 @@ pub enum Initializer {
 impl Initializer {
     /// Keras' `'normal'` / `RandomNormal()`.
     pub fn normal() -> Self {
-        Initializer::Normal { mean: 0.0, stddev: 0.05 }
+        Initializer::Normal {
+            mean: 0.0,
+            stddev: 0.05,
+        }
     }
 
     /// Values for a weight of this shape. Fan-in/out follow Keras: a 2-D
@@ -41,9 +52,9 @@ impl Initializer {
                 let limit = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt();
                 (0..n).map(|_| rng.uniform(-limit, limit) as f32).collect()
             }
-            Initializer::Normal { mean, stddev } => {
-                (0..n).map(|_| (mean + stddev * rng.normal()) as f32).collect()
-            }
+            Initializer::Normal { mean, stddev } => (0..n)
+                .map(|_| (mean + stddev * rng.normal()) as f32)
+                .collect(),
             Initializer::Uniform { low, high } => {
                 (0..n).map(|_| rng.uniform(low, high) as f32).collect()
             }
@@ -51,7 +62,13 @@ impl Initializer {
             Initializer::UnitForgetBias => {
                 let units = n / 4;
                 (0..n)
-                    .map(|i| if (units..2 * units).contains(&i) { 1.0 } else { 0.0 })
+                    .map(|i| {
+                        if (units..2 * units).contains(&i) {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect()
             }
         }

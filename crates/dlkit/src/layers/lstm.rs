@@ -6,7 +6,9 @@
 //! (tanh by default, relu in one tutorial) is applied to the cell candidate and
 //! to the cell state on output.
 
-use super::{first, format_shape, single_input, Activation, ForwardCtx, Initializer, LayerKind, WeightSpec};
+use super::{
+    first, format_shape, single_input, Activation, ForwardCtx, Initializer, LayerKind, WeightSpec,
+};
 use crate::ops::{self, LstmActivation};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -97,13 +99,21 @@ impl LayerKind for LSTM {
         let features = inputs[0].last().copied().unwrap_or(0);
         let gates = 4 * self.units;
         vec![
-            WeightSpec { name: "kernel", shape: vec![features, gates], init: self.kernel_initializer },
+            WeightSpec {
+                name: "kernel",
+                shape: vec![features, gates],
+                init: self.kernel_initializer,
+            },
             WeightSpec {
                 name: "recurrent_kernel",
                 shape: vec![self.units, gates],
                 init: self.recurrent_initializer,
             },
-            WeightSpec { name: "bias", shape: vec![gates], init: self.bias_initializer },
+            WeightSpec {
+                name: "bias",
+                shape: vec![gates],
+                init: self.bias_initializer,
+            },
         ]
     }
     fn forward(
@@ -114,7 +124,14 @@ impl LayerKind for LSTM {
     ) -> candle_core::Result<Tensor> {
         let x = first("LSTM", inputs)?;
         let activation = self.ops_activation().map_err(candle_core::Error::Msg)?;
-        ops::lstm(x, &weights[0], &weights[1], Some(&weights[2]), activation, self.return_sequences)
+        ops::lstm(
+            x,
+            &weights[0],
+            &weights[1],
+            Some(&weights[2]),
+            activation,
+            self.return_sequences,
+        )
     }
 }
 

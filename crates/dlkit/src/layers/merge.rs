@@ -22,9 +22,16 @@ impl Concatenate {
     }
 
     fn sample_axis(&self, rank: usize) -> Result<usize, String> {
-        let axis = if self.axis < 0 { rank as isize + self.axis } else { self.axis };
+        let axis = if self.axis < 0 {
+            rank as isize + self.axis
+        } else {
+            self.axis
+        };
         if axis < 0 || axis as usize >= rank {
-            return Err(format!("axis {} is out of range for inputs of rank {rank}", self.axis));
+            return Err(format!(
+                "axis {} is out of range for inputs of rank {rank}",
+                self.axis
+            ));
         }
         Ok(axis as usize)
     }
@@ -37,7 +44,11 @@ impl Default for Concatenate {
 }
 
 fn shapes_list(inputs: &[Vec<usize>]) -> String {
-    inputs.iter().map(|s| format_shape(s)).collect::<Vec<_>>().join(", ")
+    inputs
+        .iter()
+        .map(|s| format_shape(s))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl LayerKind for Concatenate {
@@ -55,8 +66,8 @@ impl LayerKind for Concatenate {
         let axis = self.sample_axis(rank)?;
         let mut out = inputs[0].clone();
         for shape in &inputs[1..] {
-            let fits = shape.len() == rank
-                && (0..rank).all(|d| d == axis || shape[d] == inputs[0][d]);
+            let fits =
+                shape.len() == rank && (0..rank).all(|d| d == axis || shape[d] == inputs[0][d]);
             if !fits {
                 return Err(format!(
                     "inputs must match on every axis except axis {}, got {}",
@@ -102,7 +113,10 @@ impl LayerKind for Add {
             return Err("needs at least two inputs".into());
         }
         if inputs.iter().any(|s| s != &inputs[0]) {
-            return Err(format!("inputs must all have the same shape, got {}", shapes_list(inputs)));
+            return Err(format!(
+                "inputs must all have the same shape, got {}",
+                shapes_list(inputs)
+            ));
         }
         Ok(inputs[0].clone())
     }

@@ -75,8 +75,16 @@ impl WeightSpec {
         kernel_init: Initializer,
         bias: Option<(usize, Initializer)>,
     ) -> Vec<WeightSpec> {
-        let kernel = WeightSpec { name: "kernel", shape: kernel_shape, init: kernel_init };
-        let bias = bias.map(|(units, init)| WeightSpec { name: "bias", shape: vec![units], init });
+        let kernel = WeightSpec {
+            name: "kernel",
+            shape: kernel_shape,
+            init: kernel_init,
+        };
+        let bias = bias.map(|(units, init)| WeightSpec {
+            name: "bias",
+            shape: vec![units],
+            init,
+        });
         std::iter::once(kernel).chain(bias).collect()
     }
 }

@@ -71,7 +71,14 @@ impl LayerKind for MaxPooling2D {
                 format_shape(input)
             )
         })?;
-        let (oh, ow) = window_output("pool", (h, w), self.pool_size, self.stride(), self.padding, input)?;
+        let (oh, ow) = window_output(
+            "pool",
+            (h, w),
+            self.pool_size,
+            self.stride(),
+            self.padding,
+            input,
+        )?;
         Ok(format.shape(c, oh, ow))
     }
     fn forward(
@@ -81,10 +88,16 @@ impl LayerKind for MaxPooling2D {
         _ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
         let x = first("MaxPooling2D", inputs)?;
-        let format = self
-            .data_format
-            .ok_or_else(|| candle_core::Error::Msg("MaxPooling2D: data format not decided".into()))?;
-        ops::max_pool2d(x, self.pool_size, self.stride(), self.padding.to_ops(), format.to_ops())
+        let format = self.data_format.ok_or_else(|| {
+            candle_core::Error::Msg("MaxPooling2D: data format not decided".into())
+        })?;
+        ops::max_pool2d(
+            x,
+            self.pool_size,
+            self.stride(),
+            self.padding.to_ops(),
+            format.to_ops(),
+        )
     }
 }
 

@@ -49,7 +49,12 @@ impl SymbolicTensor {
 
 impl std::fmt::Debug for SymbolicTensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SymbolicTensor {} from {}", format_shape(&self.0.shape), self.0.layer.class_name())
+        write!(
+            f,
+            "SymbolicTensor {} from {}",
+            format_shape(&self.0.shape),
+            self.0.layer.class_name()
+        )
     }
 }
 
@@ -61,7 +66,9 @@ impl Input {
     pub fn new(shape: impl crate::layers::IntoShape) -> SymbolicTensor {
         let shape = shape.into_shape();
         SymbolicTensor(Arc::new(SymbolicNode {
-            layer: Layer::InputLayer(InputLayer { shape: shape.clone() }),
+            layer: Layer::InputLayer(InputLayer {
+                shape: shape.clone(),
+            }),
             inputs: vec![],
             shape,
             format: None,
@@ -82,16 +89,27 @@ pub trait Apply: Into<Layer> {
         let class = layer.class_name();
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.0.shape.clone()).collect();
         let fail = |reason: String| {
-            let got = shapes.iter().map(|s| format_shape(s)).collect::<Vec<_>>().join(", ");
+            let got = shapes
+                .iter()
+                .map(|s| format_shape(s))
+                .collect::<Vec<_>>()
+                .join(", ");
             Error::Shape(format!("{class} cannot be applied to {got}: {reason}"))
         };
-        let first = shapes.first().ok_or_else(|| fail("no input given".into()))?;
+        let first = shapes
+            .first()
+            .ok_or_else(|| fail("no input given".into()))?;
         if let Some(declared) = layer.declared_input_shape() {
             if &declared != first {
-                return Err(fail(format!("it declares input shape {}", format_shape(&declared))));
+                return Err(fail(format!(
+                    "it declares input shape {}",
+                    format_shape(&declared)
+                )));
             }
         }
-        let format = layer.resolve_format(inputs[0].0.format, first).map_err(fail)?;
+        let format = layer
+            .resolve_format(inputs[0].0.format, first)
+            .map_err(fail)?;
         let shape = layer.output_shape(&shapes).map_err(fail)?;
         Ok(SymbolicTensor(Arc::new(SymbolicNode {
             layer,

@@ -17,7 +17,9 @@ impl Model {
         }
         self.nodes.push(ModelLayer {
             name: "input_layer".into(),
-            layer: Layer::InputLayer(InputLayer { shape: shape.clone() }),
+            layer: Layer::InputLayer(InputLayer {
+                shape: shape.clone(),
+            }),
             inputs: vec![],
             output_shape: shape,
             format: None,
@@ -41,14 +43,21 @@ impl Model {
         let position = self.nodes.len();
         let name = self.unique_name(&layer)?;
         let class = layer.class_name();
-        let input_shapes: Vec<Vec<usize>> =
-            inputs.iter().map(|&j| self.nodes[j].output_shape.clone()).collect();
+        let input_shapes: Vec<Vec<usize>> = inputs
+            .iter()
+            .map(|&j| self.nodes[j].output_shape.clone())
+            .collect();
         let describe_inputs = || {
             inputs
                 .iter()
                 .map(|&j| {
                     let n = &self.nodes[j];
-                    format!("'{}' ({}) with output shape {}", n.name, n.class_name(), format_shape(&n.output_shape))
+                    format!(
+                        "'{}' ({}) with output shape {}",
+                        n.name,
+                        n.class_name(),
+                        format_shape(&n.output_shape)
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(" and ")

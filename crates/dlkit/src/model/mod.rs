@@ -124,7 +124,9 @@ impl Model {
         for i in 0..self.nodes.len() {
             let input_shapes = self.input_shapes_of(i);
             // Infallible for a model that built once: the same shapes again.
-            if let Ok(weights) = graph::init_weights(&self.nodes[i], &input_shapes, &mut self.rng, &device) {
+            if let Ok(weights) =
+                graph::init_weights(&self.nodes[i], &input_shapes, &mut self.rng, &device)
+            {
                 self.nodes[i].weights = weights;
             }
         }
@@ -216,7 +218,9 @@ impl Model {
     /// Checks that data of shape `dims` (batch first) fits the model's input.
     pub(crate) fn check_input(&mut self, what: &str, dims: &[usize]) -> Result<()> {
         if dims.is_empty() {
-            return Err(Error::Shape(format!("{what} is a scalar; it needs a batch dimension")));
+            return Err(Error::Shape(format!(
+                "{what} is a scalar; it needs a batch dimension"
+            )));
         }
         self.build_for(&dims[1..])?;
         let expected = &self.nodes[0].output_shape;
@@ -245,7 +249,9 @@ impl Model {
     /// loss can work on logits.
     pub(crate) fn run(&mut self, x: &Tensor, training: bool, skip_softmax: bool) -> Result<Tensor> {
         let fused_pools = self.fusable_pools();
-        let Model { nodes, rng, output, .. } = self;
+        let Model {
+            nodes, rng, output, ..
+        } = self;
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
         values[0] = Some(x.clone());
         for (i, node) in nodes.iter().enumerate().skip(1) {
@@ -260,7 +266,13 @@ impl Model {
             let weights: Vec<Tensor> = node
                 .weights
                 .iter()
-                .map(|(_, v)| if training { v.as_tensor().clone() } else { v.as_detached_tensor() })
+                .map(|(_, v)| {
+                    if training {
+                        v.as_tensor().clone()
+                    } else {
+                        v.as_detached_tensor()
+                    }
+                })
                 .collect();
             let mut ctx = ForwardCtx {
                 training,
@@ -272,14 +284,27 @@ impl Model {
                     "layer '{}' ({}) failed on inputs of shape {}: {e}",
                     node.name,
                     node.class_name(),
-                    inputs.iter().map(|t| format!("{:?}", t.dims())).collect::<Vec<_>>().join(", ")
+                    inputs
+                        .iter()
+                        .map(|t| format!("{:?}", t.dims()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             };
-            match (&node.layer, fused_pools.get(&i).map(|&j| (j, &nodes[j].layer))) {
+            match (
+                &node.layer,
+                fused_pools.get(&i).map(|&j| (j, &nodes[j].layer)),
+            ) {
                 (Layer::Conv2D(conv), Some((j, Layer::MaxPooling2D(pool)))) => {
                     values[j] = Some(conv.forward_pooled(&inputs, &weights, pool).map_err(fail)?);
                 }
-                _ => values[i] = Some(node.layer.forward(&inputs, &weights, &mut ctx).map_err(fail)?),
+                _ => {
+                    values[i] = Some(
+                        node.layer
+                            .forward(&inputs, &weights, &mut ctx)
+                            .map_err(fail)?,
+                    )
+                }
             }
         }
         values[*output]
@@ -312,7 +337,9 @@ impl Model {
 
     /// The output layer's activation decides whether the loss can take logits.
     pub(crate) fn output_activation(&self) -> Option<crate::layers::Activation> {
-        self.nodes.get(self.output).and_then(|n| n.layer.activation())
+        self.nodes
+            .get(self.output)
+            .and_then(|n| n.layer.activation())
     }
 
     pub(crate) fn input_shapes_of(&self, i: usize) -> Vec<Vec<usize>> {

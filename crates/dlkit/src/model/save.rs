@@ -62,7 +62,11 @@ impl Model {
             layers: self
                 .nodes
                 .iter()
-                .map(|n| SavedLayer { name: n.name.clone(), layer: n.layer.clone(), inputs: n.inputs.clone() })
+                .map(|n| SavedLayer {
+                    name: n.name.clone(),
+                    layer: n.layer.clone(),
+                    inputs: n.inputs.clone(),
+                })
                 .collect(),
             output: self.output,
             compile: self.compiled.as_ref().map(|c| SavedCompile {
@@ -89,8 +93,12 @@ impl Model {
         self.require_built()?;
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &self.device)
-            .map_err(|e| Error::ModelFile(format!("{}: not a readable safetensors file: {e}", path.display())))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &self.device).map_err(|e| {
+            Error::ModelFile(format!(
+                "{}: not a readable safetensors file: {e}",
+                path.display()
+            ))
+        })?;
         self.assign_weights(path, tensors)
     }
 
@@ -114,9 +122,11 @@ impl Model {
                 let key = format!("{}/{w}", node.name);
                 match tensors.remove(&key) {
                     None => problems.push(format!("{key} is missing")),
-                    Some(t) if t.dims() != var.dims() => {
-                        problems.push(format!("{key} has shape {:?}, the model needs {:?}", t.dims(), var.dims()))
-                    }
+                    Some(t) if t.dims() != var.dims() => problems.push(format!(
+                        "{key} has shape {:?}, the model needs {:?}",
+                        t.dims(),
+                        var.dims()
+                    )),
                     Some(t) => updates.push((i, j, t)),
                 }
             }
@@ -124,7 +134,10 @@ impl Model {
         if !tensors.is_empty() {
             let mut extra: Vec<String> = tensors.into_keys().collect();
             extra.sort();
-            problems.push(format!("the file has weights the model does not: {}", extra.join(", ")));
+            problems.push(format!(
+                "the file has weights the model does not: {}",
+                extra.join(", ")
+            ));
         }
         if !problems.is_empty() {
             return Err(Error::ModelFile(format!(
@@ -155,8 +168,8 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
         .as_ref()
         .and_then(|m| m.get(MODEL_KEY))
         .ok_or_else(|| bad("holds weights only, no model description; build the model in code and use load_weights".into()))?;
-    let saved: SavedModel =
-        serde_json::from_str(json).map_err(|e| bad(format!("model description is not valid: {e}")))?;
+    let saved: SavedModel = serde_json::from_str(json)
+        .map_err(|e| bad(format!("model description is not valid: {e}")))?;
     if saved.format_version != FORMAT_VERSION {
         return Err(bad(format!(
             "written in model format {}, this dlkit reads format {FORMAT_VERSION}",
@@ -176,7 +189,9 @@ fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
         match (&s.layer, i) {
             (Layer::InputLayer(input), 0) => model.start_with_input(input.shape.clone())?,
             (Layer::InputLayer(_), _) | (_, 0) => {
-                return Err(bad("model description must start with (only) one input layer".into()))
+                return Err(bad(
+                    "model description must start with (only) one input layer".into(),
+                ))
             }
             _ => {
                 if s.inputs.iter().any(|&j| j >= i) {
@@ -198,7 +213,11 @@ fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
 }
 
 /// Serialises and writes a safetensors file atomically.
-fn write_safetensors(path: &Path, weights: &[(String, Tensor)], metadata: Option<HashMap<String, String>>) -> Result<()> {
+fn write_safetensors(
+    path: &Path,
+    weights: &[(String, Tensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
     let bytes = safetensors::serialize(weights.iter().map(|(k, t)| (k.as_str(), t)), metadata)
         .map_err(|e| Error::ModelFile(format!("cannot serialise weights: {e}")))?;
     crate::fs::write_atomic(path, &bytes)

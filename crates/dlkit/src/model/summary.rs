@@ -28,7 +28,11 @@ impl Model {
             .iter()
             .enumerate()
             .any(|(i, n)| n.inputs.len() > 1 || (i > 0 && n.inputs != [i - 1]));
-        let mut columns = vec!["Layer (type)".to_string(), "Output Shape".into(), "Param #".into()];
+        let mut columns = vec![
+            "Layer (type)".to_string(),
+            "Output Shape".into(),
+            "Param #".into(),
+        ];
         if branched {
             columns.push("Connected to".into());
         }
@@ -45,8 +49,16 @@ impl Model {
                     group_thousands(n.param_count()),
                 ];
                 if branched {
-                    let sources: Vec<String> = n.inputs.iter().map(|&j| self.nodes[j].name.clone()).collect();
-                    row.push(if sources.is_empty() { "-".into() } else { sources.join(", ") });
+                    let sources: Vec<String> = n
+                        .inputs
+                        .iter()
+                        .map(|&j| self.nodes[j].name.clone())
+                        .collect();
+                    row.push(if sources.is_empty() {
+                        "-".into()
+                    } else {
+                        sources.join(", ")
+                    });
                 }
                 row
             })
@@ -65,11 +77,15 @@ impl Model {
 impl Summary {
     /// The three totals lines Keras prints under the table.
     pub fn totals(&self) -> [String; 3] {
-        let line = |label: &str, n: usize| format!("{label}: {} ({})", group_thousands(n), bytes(n * 4));
+        let line =
+            |label: &str, n: usize| format!("{label}: {} ({})", group_thousands(n), bytes(n * 4));
         [
             line("Total params", self.total_params),
             line("Trainable params", self.trainable_params),
-            line("Non-trainable params", self.total_params - self.trainable_params),
+            line(
+                "Non-trainable params",
+                self.total_params - self.trainable_params,
+            ),
         ]
     }
 

@@ -36,8 +36,8 @@ use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::im2col::{col2im_cf, col2im_cl, col_len, im2col_cf, im2col_cl};
 use super::cpu::math::{add_assign, add_row, add_scalar, mask_copy, sum};
-use super::cpu::transpose::transpose;
 use super::cpu::parallel::{batch_chunks, map_chunks_mut, threads};
+use super::cpu::transpose::transpose;
 use super::params::{image_dims, Conv2dParams, DataLayout, FusedActivation, Geometry, Padding};
 use super::pool::{pool_cf, pool_cl};
 use super::reference;
@@ -49,13 +49,29 @@ const OP: &str = "conv2d";
 const GROUP_FLOATS: usize = 1 << 17;
 
 /// `act(conv2d(x, kernel) + bias)`; see the module documentation for shapes and layouts.
-pub fn conv2d(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
+pub fn conv2d(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    params: &Conv2dParams,
+) -> Result<Tensor> {
     let (n, g, k) = check_shapes(x, kernel, bias, params)?;
     let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
     if !fast {
         return reference::conv2d(x, kernel, bias, params);
     }
-    apply(x, kernel, bias, Conv2dOp { params: *params, g, n, k, pool: None })
+    apply(
+        x,
+        kernel,
+        bias,
+        Conv2dOp {
+            params: *params,
+            g,
+            n,
+            k,
+            pool: None,
+        },
+    )
 }
 
 /// The window of a max pooling fused after a convolution, Keras `MaxPooling2D` semantics
@@ -80,7 +96,13 @@ pub fn conv2d_max_pool(
     pool: &MaxPoolParams,
 ) -> Result<Tensor> {
     let (n, g, k) = check_shapes(x, kernel, bias, params)?;
-    let pg = Geometry::new("conv2d_max_pool", (k, g.oh, g.ow), pool.pool, pool.stride, pool.padding)?;
+    let pg = Geometry::new(
+        "conv2d_max_pool",
+        (k, g.oh, g.ow),
+        pool.pool,
+        pool.stride,
+        pool.padding,
+    )?;
     let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
     if !fast {
         let y = reference::conv2d(x, kernel, bias, params)?;
@@ -88,8 +110,23 @@ pub fn conv2d_max_pool(
     }
     // Without a tracked input there is no backward pass: keep no indices (inference).
     let keep = x.track_op() || kernel.track_op() || bias.is_some_and(|b| b.track_op());
-    let plan = PoolPlan { g: pg, keep, argmax: Mutex::new(None) };
-    apply(x, kernel, bias, Conv2dOp { params: *params, g, n, k, pool: Some(plan) })
+    let plan = PoolPlan {
+        g: pg,
+        keep,
+        argmax: Mutex::new(None),
+    };
+    apply(
+        x,
+        kernel,
+        bias,
+        Conv2dOp {
+            params: *params,
+            g,
+            n,
+            k,
+            pool: Some(plan),
+        },
+    )
 }
 
 fn apply(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, op: Conv2dOp) -> Result<Tensor> {
@@ -109,7 +146,10 @@ fn check_shapes(
 ) -> Result<(usize, Geometry, usize)> {
     let (n, (c, h, w)) = image_dims(OP, x.dims(), params.layout)?;
     let &[k, kc, kh, kw] = kernel.dims() else {
-        bail!("{OP}: the kernel must be (out_channels, in_channels, kh, kw), got shape {:?}", kernel.dims());
+        bail!(
+            "{OP}: the kernel must be (out_channels, in_channels, kh, kw), got shape {:?}",
+            kernel.dims()
+        );
     };
     if kc != c {
         bail!(
@@ -120,7 +160,11 @@ fn check_shapes(
     }
     if let Some(b) = bias {
         if b.dims() != [k] {
-            bail!("{OP}: the bias must be ({k}) for kernel {:?}, got shape {:?}", kernel.dims(), b.dims());
+            bail!(
+                "{OP}: the bias must be ({k}) for kernel {:?}, got shape {:?}",
+                kernel.dims(),
+                b.dims()
+            );
         }
     }
     let g = Geometry::new(OP, (c, h, w), (kh, kw), params.stride, params.padding)?;
@@ -223,7 +267,17 @@ impl Conv2dOp {
     /// Forward pass with pooling: each group's convolution output goes to a scratch buffer
     /// and is pooled into `ys`/`ids` at once.
     #[allow(clippy::too_many_arguments)]
-    fn forward_pooled(&self, pg: Geometry, x: &[f32], wm: &[f32], b: &[f32], range: Range<usize>, ys: &mut [f32], ids: &mut [u32], threads: usize) -> Result<()> {
+    fn forward_pooled(
+        &self,
+        pg: Geometry,
+        x: &[f32],
+        wm: &[f32],
+        b: &[f32],
+        range: Range<usize>,
+        ys: &mut [f32],
+        ids: &mut [u32],
+        threads: usize,
+    ) -> Result<()> {
         let conv_img = self.k * self.g.out_plane();
         let pool_img = self.k * pg.out_plane();
         let group = self.group();
@@ -236,7 +290,11 @@ impl Conv2dOp {
             self.forward_range(x, wm, b, s0..s1, conv, &mut col, threads)?;
             for (j, i) in (s0..s1).enumerate() {
                 let at = (i - range.start) * pool_img;
-                let (yc, yo, io) = (&conv[j * conv_img..(j + 1) * conv_img], &mut ys[at..at + pool_img], &mut ids[at..at + pool_img]);
+                let (yc, yo, io) = (
+                    &conv[j * conv_img..(j + 1) * conv_img],
+                    &mut ys[at..at + pool_img],
+                    &mut ids[at..at + pool_img],
+                );
                 match self.params.layout {
                     DataLayout::ChannelsFirst => pool_cf(pg, yc, yo, io),
                     DataLayout::ChannelsLast => pool_cl(pg, yc, yo, io),
@@ -290,7 +348,16 @@ impl Conv2dOp {
 
     /// Forward pass of images `range` into `ys` (their outputs), reusing `col`.
     #[allow(clippy::too_many_arguments)]
-    fn forward_range(&self, x: &[f32], wm: &[f32], b: &[f32], range: Range<usize>, ys: &mut [f32], col: &mut Vec<f32>, threads: usize) -> Result<()> {
+    fn forward_range(
+        &self,
+        x: &[f32],
+        wm: &[f32],
+        b: &[f32],
+        range: Range<usize>,
+        ys: &mut [f32],
+        col: &mut Vec<f32>,
+        threads: usize,
+    ) -> Result<()> {
         let g = &self.g;
         let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());
         let (img, out_img) = (g.c * g.in_plane(), k * p);
@@ -306,7 +373,15 @@ impl Conv2dOp {
                 for (j, i) in (s0..s1).enumerate() {
                     self.im2col_rows(&x[i * img..(i + 1) * img], col, j, m);
                 }
-                matmul(OP, y, k, self.patch_rows(col, m * p), Mat::transposed(wm, crs, k), false, threads)?;
+                matmul(
+                    OP,
+                    y,
+                    k,
+                    self.patch_rows(col, m * p),
+                    Mat::transposed(wm, crs, k),
+                    false,
+                    threads,
+                )?;
             } else if self.transposing() {
                 // As above from transposed images, then each image's (P, K) result transposed.
                 let mut xt = Vec::new();
@@ -316,7 +391,15 @@ impl Conv2dOp {
                     let xi = self.image_cl(x, i, &mut xt);
                     im2col_cl(xi, g, &mut cols[j * col_len(g)..(j + 1) * col_len(g)]);
                 }
-                matmul(OP, prod, k, Mat::rows(cols, m * p, crs), Mat::transposed(wm, crs, k), false, threads)?;
+                matmul(
+                    OP,
+                    prod,
+                    k,
+                    Mat::rows(cols, m * p, crs),
+                    Mat::transposed(wm, crs, k),
+                    false,
+                    threads,
+                )?;
                 for (j, yj) in y.chunks_exact_mut(out_img).enumerate() {
                     transpose(&prod[j * p * k..(j + 1) * p * k], p, k, yj);
                 }
@@ -324,7 +407,15 @@ impl Conv2dOp {
                 // (K, P) = W (K, CRS) · col (CRS, P), straight into the output.
                 col.resize(col_len(g), 0.0);
                 im2col_cf(&x[s0 * img..(s0 + 1) * img], g, col, p);
-                matmul(OP, y, p, Mat::rows(wm, k, crs), Mat::rows(col, crs, p), false, threads)?;
+                matmul(
+                    OP,
+                    y,
+                    p,
+                    Mat::rows(wm, k, crs),
+                    Mat::rows(col, crs, p),
+                    false,
+                    threads,
+                )?;
             } else {
                 // The group's patches side by side, (CRS, m·P), make one wide product
                 // (K, m·P), whose column blocks are then each image's (K, P) output.
@@ -334,7 +425,15 @@ impl Conv2dOp {
                 for (j, i) in (s0..s1).enumerate() {
                     im2col_cf(&x[i * img..(i + 1) * img], g, &mut cols[j * p..], mp);
                 }
-                matmul(OP, prod, mp, Mat::rows(wm, k, crs), Mat::rows(cols, crs, mp), false, threads)?;
+                matmul(
+                    OP,
+                    prod,
+                    mp,
+                    Mat::rows(wm, k, crs),
+                    Mat::rows(cols, crs, mp),
+                    false,
+                    threads,
+                )?;
                 for (kk, row) in prod.chunks_exact(mp).enumerate() {
                     for (j, part) in row.chunks_exact(p).enumerate() {
                         y[j * out_img + kk * p..j * out_img + (kk + 1) * p].copy_from_slice(part);
@@ -388,7 +487,11 @@ impl CustomOp3 for Conv2dOp {
         let wm = self.kernel_matrix(&w);
         let chunks = batch_chunks(self.n);
         // Small batches leave cores idle between chunks: let gemm split instead.
-        let inner = if chunks.len() < threads() { threads() } else { 1 };
+        let inner = if chunks.len() < threads() {
+            threads()
+        } else {
+            1
+        };
         let y = match &self.pool {
             None => {
                 let mut y = vec![0.0f32; self.n * out_img];
@@ -445,7 +548,11 @@ impl CustomOp3 for Conv2dOp {
         let dy = grad_guard.data()?;
         expect_len(OP, "the output gradient", &dy, self.n * res_img)?;
         let res_guard = CpuF32::new(OP, res)?;
-        let y = if self.params.activation == FusedActivation::Relu { Some(res_guard.data()?) } else { None };
+        let y = if self.params.activation == FusedActivation::Relu {
+            Some(res_guard.data()?)
+        } else {
+            None
+        };
         if let Some(y) = &y {
             expect_len(OP, "the output", y, self.n * res_img)?;
         }
@@ -467,7 +574,11 @@ impl CustomOp3 for Conv2dOp {
             },
         };
         let x_guard = CpuF32::new(OP, x)?;
-        let xs = if want_w { x_guard.data()? } else { Vec::new().into() };
+        let xs = if want_w {
+            x_guard.data()?
+        } else {
+            Vec::new().into()
+        };
         if want_w {
             expect_len(OP, "the input", &xs, self.n * img)?;
         }
@@ -477,136 +588,203 @@ impl CustomOp3 for Conv2dOp {
         let wm = self.kernel_matrix(&w);
 
         let chunks = batch_chunks(self.n);
-        let inner = if chunks.len() < threads() { threads() } else { 1 };
-        let mut dx = if want_x { vec![0.0f32; self.n * img] } else { Vec::new() };
+        let inner = if chunks.len() < threads() {
+            threads()
+        } else {
+            1
+        };
+        let mut dx = if want_x {
+            vec![0.0f32; self.n * img]
+        } else {
+            Vec::new()
+        };
         let dx_item = if want_x { img } else { 0 };
         let group = self.group();
         // Each chunk returns its partial kernel and bias gradients; they are summed in chunk order.
-        let partials = map_chunks_mut(&mut dx, dx_item, &chunks, |range, dxs| -> Result<(Vec<f32>, Vec<f32>)> {
-            let mut dz = vec![0.0f32; group.min(range.len()) * out_img];
-            let mut col = vec![0.0f32; if want_w { group.min(range.len()) * col_len(g) } else { 0 }];
-            let mut dcol = vec![0.0f32; if want_x { group.min(range.len()) * col_len(g) } else { 0 }];
-            let mut dw = vec![0.0f32; if want_w { k * crs } else { 0 }];
-            let mut db = vec![0.0f32; k];
-            let (mut xt, mut dxt) = (Vec::new(), Vec::new());
-            let mut s0 = range.start;
-            while s0 < range.end {
-                let s1 = (s0 + group).min(range.end);
-                let m = s1 - s0;
-                let mp = m * p;
-                // The group's output gradient through the relu, as one matrix:
-                // (K, m·P) channels-first, (m·P, K) channels-last.
-                let dz = &mut dz[..m * out_img];
-                let (dy_g, y_g) = (&dy[s0 * res_img..s1 * res_img], y.map(|y| &y[s0 * res_img..s1 * res_img]));
-                if let Some((pg, idx)) = &argmax {
-                    // Un-pool: each pooled gradient goes to its maximum, through the relu
-                    // (the maximum was positive exactly when the pooled value is).
-                    dz.fill(0.0);
-                    let idx_g = &idx[s0 * res_img..s1 * res_img];
-                    let pp = pg.out_plane();
-                    let relu_mask = |d: f32, q: usize, base: usize| match y_g {
-                        Some(y) if y[base + q] <= 0.0 => 0.0,
-                        _ => d,
-                    };
-                    for j in 0..m {
-                        let base = j * res_img;
-                        let (dyj, idj) = (&dy_g[base..base + res_img], &idx_g[base..base + res_img]);
-                        if self.channels_last() {
-                            let dzj = &mut dz[j * p * k..(j + 1) * p * k];
-                            for (pos, (dq, iq)) in dyj.chunks_exact(k).zip(idj.chunks_exact(k)).enumerate() {
-                                for (ci, (&d, &at)) in dq.iter().zip(iq).enumerate() {
-                                    if let Some(v) = dzj.get_mut(at as usize * k + ci) {
-                                        *v += relu_mask(d, pos * k + ci, base);
+        let partials = map_chunks_mut(
+            &mut dx,
+            dx_item,
+            &chunks,
+            |range, dxs| -> Result<(Vec<f32>, Vec<f32>)> {
+                let mut dz = vec![0.0f32; group.min(range.len()) * out_img];
+                let mut col = vec![
+                    0.0f32;
+                    if want_w {
+                        group.min(range.len()) * col_len(g)
+                    } else {
+                        0
+                    }
+                ];
+                let mut dcol = vec![
+                    0.0f32;
+                    if want_x {
+                        group.min(range.len()) * col_len(g)
+                    } else {
+                        0
+                    }
+                ];
+                let mut dw = vec![0.0f32; if want_w { k * crs } else { 0 }];
+                let mut db = vec![0.0f32; k];
+                let (mut xt, mut dxt) = (Vec::new(), Vec::new());
+                let mut s0 = range.start;
+                while s0 < range.end {
+                    let s1 = (s0 + group).min(range.end);
+                    let m = s1 - s0;
+                    let mp = m * p;
+                    // The group's output gradient through the relu, as one matrix:
+                    // (K, m·P) channels-first, (m·P, K) channels-last.
+                    let dz = &mut dz[..m * out_img];
+                    let (dy_g, y_g) = (
+                        &dy[s0 * res_img..s1 * res_img],
+                        y.map(|y| &y[s0 * res_img..s1 * res_img]),
+                    );
+                    if let Some((pg, idx)) = &argmax {
+                        // Un-pool: each pooled gradient goes to its maximum, through the relu
+                        // (the maximum was positive exactly when the pooled value is).
+                        dz.fill(0.0);
+                        let idx_g = &idx[s0 * res_img..s1 * res_img];
+                        let pp = pg.out_plane();
+                        let relu_mask = |d: f32, q: usize, base: usize| match y_g {
+                            Some(y) if y[base + q] <= 0.0 => 0.0,
+                            _ => d,
+                        };
+                        for j in 0..m {
+                            let base = j * res_img;
+                            let (dyj, idj) =
+                                (&dy_g[base..base + res_img], &idx_g[base..base + res_img]);
+                            if self.channels_last() {
+                                let dzj = &mut dz[j * p * k..(j + 1) * p * k];
+                                for (pos, (dq, iq)) in
+                                    dyj.chunks_exact(k).zip(idj.chunks_exact(k)).enumerate()
+                                {
+                                    for (ci, (&d, &at)) in dq.iter().zip(iq).enumerate() {
+                                        if let Some(v) = dzj.get_mut(at as usize * k + ci) {
+                                            *v += relu_mask(d, pos * k + ci, base);
+                                        }
                                     }
                                 }
-                            }
-                        } else {
-                            for (kk, (dq, iq)) in dyj.chunks_exact(pp).zip(idj.chunks_exact(pp)).enumerate() {
-                                let dzk = &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p];
-                                for (q, (&d, &at)) in dq.iter().zip(iq).enumerate() {
-                                    if let Some(v) = dzk.get_mut(at as usize) {
-                                        *v += relu_mask(d, kk * pp + q, base);
+                            } else {
+                                for (kk, (dq, iq)) in
+                                    dyj.chunks_exact(pp).zip(idj.chunks_exact(pp)).enumerate()
+                                {
+                                    let dzk = &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p];
+                                    for (q, (&d, &at)) in dq.iter().zip(iq).enumerate() {
+                                        if let Some(v) = dzk.get_mut(at as usize) {
+                                            *v += relu_mask(d, kk * pp + q, base);
+                                        }
                                     }
                                 }
                             }
                         }
-                    }
-                    if self.channels_last() {
+                        if self.channels_last() {
+                            for row in dz.chunks_exact(k) {
+                                add_assign(&mut db, row);
+                            }
+                        } else {
+                            for (d, row) in db.iter_mut().zip(dz.chunks_exact(mp)) {
+                                *d += sum(row);
+                            }
+                        }
+                    } else if self.channels_last() {
+                        mask_copy(dy_g, y_g, dz);
                         for row in dz.chunks_exact(k) {
                             add_assign(&mut db, row);
                         }
                     } else {
+                        for j in 0..m {
+                            for kk in 0..k {
+                                let src = j * out_img + kk * p;
+                                mask_copy(
+                                    &dy_g[src..src + p],
+                                    y_g.map(|y| &y[src..src + p]),
+                                    &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p],
+                                );
+                            }
+                        }
                         for (d, row) in db.iter_mut().zip(dz.chunks_exact(mp)) {
                             *d += sum(row);
                         }
                     }
-                } else if self.channels_last() {
-                    mask_copy(dy_g, y_g, dz);
-                    for row in dz.chunks_exact(k) {
-                        add_assign(&mut db, row);
-                    }
-                } else {
-                    for j in 0..m {
-                        for kk in 0..k {
-                            let src = j * out_img + kk * p;
-                            mask_copy(&dy_g[src..src + p], y_g.map(|y| &y[src..src + p]), &mut dz[kk * mp + j * p..kk * mp + (j + 1) * p]);
+                    // dz is (m·P, K) channels-last and (K, m·P) channels-first; the transposing
+                    // path reads the latter through transposed views.
+                    let dz_cl = if self.channels_last() {
+                        Mat::rows(dz, mp, k)
+                    } else {
+                        Mat::transposed(dz, mp, k)
+                    };
+                    if want_w {
+                        let col = &mut col[..m * col_len(g)];
+                        for (j, i) in (s0..s1).enumerate() {
+                            if self.compute_cl() {
+                                let xi = self.image_cl(&xs, i, &mut xt);
+                                self.im2col_rows(xi, col, j, m);
+                            } else {
+                                im2col_cf(&xs[i * img..(i + 1) * img], g, &mut col[j * p..], mp);
+                            }
                         }
-                    }
-                    for (d, row) in db.iter_mut().zip(dz.chunks_exact(mp)) {
-                        *d += sum(row);
-                    }
-                }
-                // dz is (m·P, K) channels-last and (K, m·P) channels-first; the transposing
-                // path reads the latter through transposed views.
-                let dz_cl = if self.channels_last() { Mat::rows(dz, mp, k) } else { Mat::transposed(dz, mp, k) };
-                if want_w {
-                    let col = &mut col[..m * col_len(g)];
-                    for (j, i) in (s0..s1).enumerate() {
+                        // The kernel gradient is accumulated transposed, (CRS, K): gemm runs
+                        // this orientation 1.2-1.5x faster (its 16x6 tiles fit K = 32/64 rows).
                         if self.compute_cl() {
-                            let xi = self.image_cl(&xs, i, &mut xt);
-                            self.im2col_rows(xi, col, j, m);
+                            // dWᵀ (RSC, K) += colᵀ (RSC, m·P) · dz (m·P, K)
+                            matmul(
+                                OP,
+                                &mut dw,
+                                k,
+                                self.patch_rows(col, mp).t(),
+                                dz_cl,
+                                true,
+                                inner,
+                            )?;
                         } else {
-                            im2col_cf(&xs[i * img..(i + 1) * img], g, &mut col[j * p..], mp);
+                            // dWᵀ (CRS, K) += col (CRS, m·P) · dzᵀ (m·P, K)
+                            matmul(
+                                OP,
+                                &mut dw,
+                                k,
+                                Mat::rows(col, crs, mp),
+                                Mat::transposed(dz, mp, k),
+                                true,
+                                inner,
+                            )?;
                         }
                     }
-                    // The kernel gradient is accumulated transposed, (CRS, K): gemm runs
-                    // this orientation 1.2-1.5x faster (its 16x6 tiles fit K = 32/64 rows).
-                    if self.compute_cl() {
-                        // dWᵀ (RSC, K) += colᵀ (RSC, m·P) · dz (m·P, K)
-                        matmul(OP, &mut dw, k, self.patch_rows(col, mp).t(), dz_cl, true, inner)?;
-                    } else {
-                        // dWᵀ (CRS, K) += col (CRS, m·P) · dzᵀ (m·P, K)
-                        matmul(OP, &mut dw, k, Mat::rows(col, crs, mp), Mat::transposed(dz, mp, k), true, inner)?;
-                    }
-                }
-                if want_x {
-                    let dcol = &mut dcol[..m * col_len(g)];
-                    if self.compute_cl() {
-                        // dcol (m·P, RSC) = dz (m·P, K) · W (K, RSC)
-                        matmul(OP, dcol, crs, dz_cl, Mat::rows(&wm, k, crs), false, inner)?;
-                    } else {
-                        // dcol (CRS, m·P) = Wᵀ (CRS, K) · dz (K, m·P)
-                        matmul(OP, dcol, mp, Mat::transposed(&wm, crs, k), Mat::rows(dz, k, mp), false, inner)?;
-                    }
-                    for j in 0..m {
-                        let at = s0 - range.start + j;
-                        let dxi = &mut dxs[at * img..(at + 1) * img];
-                        if self.channels_last() {
-                            col2im_cl(&dcol[j * col_len(g)..(j + 1) * col_len(g)], g, dxi);
-                        } else if self.transposing() {
-                            dxt.clear();
-                            dxt.resize(img, 0.0);
-                            col2im_cl(&dcol[j * col_len(g)..(j + 1) * col_len(g)], g, &mut dxt);
-                            transpose(&dxt, g.in_plane(), g.c, dxi);
+                    if want_x {
+                        let dcol = &mut dcol[..m * col_len(g)];
+                        if self.compute_cl() {
+                            // dcol (m·P, RSC) = dz (m·P, K) · W (K, RSC)
+                            matmul(OP, dcol, crs, dz_cl, Mat::rows(&wm, k, crs), false, inner)?;
                         } else {
-                            col2im_cf(&dcol[j * p..], g, dxi, mp);
+                            // dcol (CRS, m·P) = Wᵀ (CRS, K) · dz (K, m·P)
+                            matmul(
+                                OP,
+                                dcol,
+                                mp,
+                                Mat::transposed(&wm, crs, k),
+                                Mat::rows(dz, k, mp),
+                                false,
+                                inner,
+                            )?;
+                        }
+                        for j in 0..m {
+                            let at = s0 - range.start + j;
+                            let dxi = &mut dxs[at * img..(at + 1) * img];
+                            if self.channels_last() {
+                                col2im_cl(&dcol[j * col_len(g)..(j + 1) * col_len(g)], g, dxi);
+                            } else if self.transposing() {
+                                dxt.clear();
+                                dxt.resize(img, 0.0);
+                                col2im_cl(&dcol[j * col_len(g)..(j + 1) * col_len(g)], g, &mut dxt);
+                                transpose(&dxt, g.in_plane(), g.c, dxi);
+                            } else {
+                                col2im_cf(&dcol[j * p..], g, dxi, mp);
+                            }
                         }
                     }
+                    s0 = s1;
                 }
-                s0 = s1;
-            }
-            Ok((dw, db))
-        });
+                Ok((dw, db))
+            },
+        );
         let (mut dw_total, mut db_total) = (vec![0.0f32; k * crs], vec![0.0f32; k]);
         for part in partials {
             let (dw, db) = part?;
@@ -618,12 +796,23 @@ impl CustomOp3 for Conv2dOp {
         let dw = if want_w {
             let mut dw_rows = vec![0.0f32; k * crs];
             transpose(&dw_total, crs, k, &mut dw_rows);
-            Some(tensor(self.kernel_from_matrix(dw_rows), kernel.shape().clone())?)
+            Some(tensor(
+                self.kernel_from_matrix(dw_rows),
+                kernel.shape().clone(),
+            )?)
         } else {
             None
         };
-        let db = if want_b { Some(tensor(db_total, k)?) } else { None };
-        let dx = if want_x { Some(tensor(dx, x.shape().clone())?) } else { None };
+        let db = if want_b {
+            Some(tensor(db_total, k)?)
+        } else {
+            None
+        };
+        let dx = if want_x {
+            Some(tensor(dx, x.shape().clone())?)
+        } else {
+            None
+        };
         Ok((dx, dw, db))
     }
 }

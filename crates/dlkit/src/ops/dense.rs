@@ -32,32 +32,60 @@ const OP: &str = "dense";
 const PARALLEL_MACS: usize = 1 << 18;
 
 /// `act(x·kernel + bias)` for `x (N, in)`, `kernel (in, out)`, `bias (out)`.
-pub fn dense(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, activation: FusedActivation) -> Result<Tensor> {
+pub fn dense(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    activation: FusedActivation,
+) -> Result<Tensor> {
     let (n, din, dout) = check_shapes(x, kernel, bias)?;
     let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
     if !fast {
         return reference::dense(x, kernel, bias, activation);
     }
-    let op = DenseOp { n, din, dout, activation };
+    let op = DenseOp {
+        n,
+        din,
+        dout,
+        activation,
+    };
     match bias {
         Some(b) => x.apply_op3(kernel, b, op),
         None => x.apply_op3(kernel, &Tensor::zeros(dout, x.dtype(), x.device())?, op),
     }
 }
 
-fn check_shapes(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>) -> Result<(usize, usize, usize)> {
+fn check_shapes(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<(usize, usize, usize)> {
     let &[n, din] = x.dims() else {
-        bail!("{OP}: the input must be (batch, features), got shape {:?}", x.dims());
+        bail!(
+            "{OP}: the input must be (batch, features), got shape {:?}",
+            x.dims()
+        );
     };
     let &[kin, dout] = kernel.dims() else {
-        bail!("{OP}: the kernel must be (in_features, out_features), got shape {:?}", kernel.dims());
+        bail!(
+            "{OP}: the kernel must be (in_features, out_features), got shape {:?}",
+            kernel.dims()
+        );
     };
     if kin != din {
-        bail!("{OP}: the input {:?} has {din} features but the kernel {:?} expects {kin}", x.dims(), kernel.dims());
+        bail!(
+            "{OP}: the input {:?} has {din} features but the kernel {:?} expects {kin}",
+            x.dims(),
+            kernel.dims()
+        );
     }
     if let Some(b) = bias {
         if b.dims() != [dout] {
-            bail!("{OP}: the bias must be ({dout}) for kernel {:?}, got shape {:?}", kernel.dims(), b.dims());
+            bail!(
+                "{OP}: the bias must be ({dout}) for kernel {:?}, got shape {:?}",
+                kernel.dims(),
+                b.dims()
+            );
         }
     }
     Ok((n, din, dout))
@@ -111,7 +139,15 @@ impl CustomOp3 for DenseOp {
         expect_len(OP, "the kernel", &w, din * dout)?;
         expect_len(OP, "the bias", &b, dout)?;
         let mut y = vec![0.0f32; n * dout];
-        matmul(OP, &mut y, dout, Mat::rows(&x, n, din), Mat::rows(&w, din, dout), false, self.threads())?;
+        matmul(
+            OP,
+            &mut y,
+            dout,
+            Mat::rows(&x, n, din),
+            Mat::rows(&w, din, dout),
+            false,
+            self.threads(),
+        )?;
         let relu = self.activation == FusedActivation::Relu;
         for row in y.chunks_exact_mut(dout.max(1)) {
             add_row(row, &b, relu);
@@ -143,14 +179,26 @@ impl CustomOp3 for DenseOp {
         let dz: &[f32] = &dz;
         let threads = self.threads();
 
-        let db = if bias.track_op() { Some(tensor(bias_grad(dz, n, dout), dout)?) } else { None };
+        let db = if bias.track_op() {
+            Some(tensor(bias_grad(dz, n, dout), dout)?)
+        } else {
+            None
+        };
         let dw = if kernel.track_op() {
             let x_guard = CpuF32::new(OP, x)?;
             let xs = x_guard.data()?;
             expect_len(OP, "the input", &xs, n * din)?;
             let mut dw = vec![0.0f32; din * dout];
             // dW (in, out) = xᵀ (in, N) · dz (N, out)
-            matmul(OP, &mut dw, dout, Mat::transposed(&xs, din, n), Mat::rows(dz, n, dout), false, threads)?;
+            matmul(
+                OP,
+                &mut dw,
+                dout,
+                Mat::transposed(&xs, din, n),
+                Mat::rows(dz, n, dout),
+                false,
+                threads,
+            )?;
             Some(tensor(dw, (din, dout))?)
         } else {
             None
@@ -161,7 +209,15 @@ impl CustomOp3 for DenseOp {
             expect_len(OP, "the kernel", &w, din * dout)?;
             let mut dx = vec![0.0f32; n * din];
             // dx (N, in) = dz (N, out) · Wᵀ (out, in)
-            matmul(OP, &mut dx, din, Mat::rows(dz, n, dout), Mat::transposed(&w, dout, din), false, threads)?;
+            matmul(
+                OP,
+                &mut dx,
+                din,
+                Mat::rows(dz, n, dout),
+                Mat::transposed(&w, dout, din),
+                false,
+                threads,
+            )?;
             Some(tensor(dx, (n, din))?)
         } else {
             None
@@ -177,7 +233,9 @@ pub(crate) fn bias_grad(dz: &[f32], n: usize, cols: usize) -> Vec<f32> {
         return column_sums(dz, cols);
     }
     let blocks = split(n, threads());
-    let parts = super::cpu::parallel::map_chunks(&blocks, |r| column_sums(&dz[r.start * cols..r.end * cols], cols));
+    let parts = super::cpu::parallel::map_chunks(&blocks, |r| {
+        column_sums(&dz[r.start * cols..r.end * cols], cols)
+    });
     let mut out = vec![0.0f32; cols];
     for p in parts {
         add_assign(&mut out, &p);

@@ -139,5 +139,7 @@ impl CustomOp1 for DropoutOp {
 /// The mask as 0/1 values for `n` elements (the reference path and the tests use it).
 pub(crate) fn mask_values(rate: f32, seed: u64, n: usize) -> Result<Vec<f32>> {
     let mask = DropoutMask::new(rate, seed)?;
-    Ok((0..n as u64).map(|i| if mask.keep(i) { 1.0 } else { 0.0 }).collect())
+    Ok((0..n as u64)
+        .map(|i| if mask.keep(i) { 1.0 } else { 0.0 })
+        .collect())
 }

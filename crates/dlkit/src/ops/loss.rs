@@ -28,7 +28,10 @@ const OP: &str = "softmax_cross_entropy";
 /// Mean softmax cross-entropy of `logits (N, C)` against `targets`; see the module docs.
 pub fn softmax_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let &[n, c] = logits.dims() else {
-        bail!("{OP}: the logits must be (batch, classes), got shape {:?}", logits.dims());
+        bail!(
+            "{OP}: the logits must be (batch, classes), got shape {:?}",
+            logits.dims()
+        );
     };
     let sparse = match targets.dtype() {
         DType::U8 | DType::U32 | DType::I64 => true,
@@ -46,7 +49,9 @@ pub fn softmax_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor
     if n == 0 || c == 0 {
         bail!("{OP}: empty logits {:?}", logits.dims());
     }
-    let fast = is_cpu_f32(logits) && targets.device().is_cpu() && (sparse || targets.dtype() == DType::F32);
+    let fast = is_cpu_f32(logits)
+        && targets.device().is_cpu()
+        && (sparse || targets.dtype() == DType::F32);
     if !fast {
         return reference::softmax_cross_entropy(logits, targets);
     }
@@ -71,13 +76,21 @@ enum Targets<'a> {
 }
 
 fn read_targets<'a>(s: &'a CpuStorage, l: &Layout, c: usize) -> Result<Targets<'a>> {
-    fn classes<T: Copy>(all: &[T], l: &Layout, c: usize, to: impl Fn(T) -> Option<usize>) -> Result<Vec<usize>> {
+    fn classes<T: Copy>(
+        all: &[T],
+        l: &Layout,
+        c: usize,
+        to: impl Fn(T) -> Option<usize>,
+    ) -> Result<Vec<usize>> {
         let values = super::cpu::data::gather(OP, all, l)?;
         let mut out = Vec::with_capacity(values.len());
         for v in values {
             match to(v).filter(|&k| k < c) {
                 Some(k) => out.push(k),
-                None => bail!("{OP}: target class at position {} is out of range for {c} classes", out.len()),
+                None => bail!(
+                    "{OP}: target class at position {} is out of range for {c} classes",
+                    out.len()
+                ),
             }
         }
         Ok(out)
@@ -87,7 +100,10 @@ fn read_targets<'a>(s: &'a CpuStorage, l: &Layout, c: usize) -> Result<Targets<'
         CpuStorage::U8(v) => Targets::Sparse(classes(v, l, c, |x| Some(x as usize))?),
         CpuStorage::U32(v) => Targets::Sparse(classes(v, l, c, |x| Some(x as usize))?),
         CpuStorage::I64(v) => Targets::Sparse(classes(v, l, c, |x| usize::try_from(x).ok())?),
-        other => bail!("{OP}: targets of dtype {:?} are not supported", other.dtype()),
+        other => bail!(
+            "{OP}: targets of dtype {:?} are not supported",
+            other.dtype()
+        ),
     })
 }
 
@@ -119,7 +135,11 @@ impl CrossEntropyOp {
     fn softmax_rows(&self, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let mut p = vec![0.0f32; x.len()];
         let mut lse = vec![0.0f32; self.n];
-        for ((row, out), l) in x.chunks_exact(self.c).zip(p.chunks_exact_mut(self.c)).zip(lse.iter_mut()) {
+        for ((row, out), l) in x
+            .chunks_exact(self.c)
+            .zip(p.chunks_exact_mut(self.c))
+            .zip(lse.iter_mut())
+        {
             softmax_row(row, out, l);
         }
         (p, lse)
@@ -131,7 +151,13 @@ impl CustomOp2 for CrossEntropyOp {
         OP
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, c) = (self.n, self.c);
         let x = storage_f32(OP, s1, l1)?;
         expect_len(OP, "the logits", &x, n * c)?;
@@ -145,15 +171,27 @@ impl CustomOp2 for CrossEntropyOp {
                 (0..n)
                     .map(|i| {
                         let (row, tr) = (&x[i * c..(i + 1) * c], &t[i * c..(i + 1) * c]);
-                        tr.iter().zip(row).map(|(&t, &v)| (t * (lse[i] - v)) as f64).sum::<f64>()
+                        tr.iter()
+                            .zip(row)
+                            .map(|(&t, &v)| (t * (lse[i] - v)) as f64)
+                            .sum::<f64>()
                     })
                     .sum()
             }
         };
-        Ok((CpuStorage::F32(vec![(total / n as f64) as f32]), Shape::from(())))
+        Ok((
+            CpuStorage::F32(vec![(total / n as f64) as f32]),
+            Shape::from(()),
+        ))
     }
 
-    fn bwd(&self, logits: &Tensor, targets: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (n, c) = (self.n, self.c);
         let g = grad.to_dtype(DType::F32)?.to_vec0::<f32>()? / n as f32;
         let x_guard = CpuF32::new(OP, logits)?;
@@ -186,7 +224,11 @@ impl CustomOp2 for CrossEntropyOp {
                 }
             }
         }
-        let dlogits = if logits.track_op() { Some(tensor(p, (n, c))?) } else { None };
+        let dlogits = if logits.track_op() {
+            Some(tensor(p, (n, c))?)
+        } else {
+            None
+        };
         Ok((dlogits, dtargets))
     }
 }
@@ -221,7 +263,11 @@ impl CustomOp1 for SoftmaxOp {
         expect_len("softmax", "the output gradient", &g, y.len())?;
         // dx = y ⊙ (dy - Σ dy·y), row by row.
         let mut dx = vec![0.0f32; y.len()];
-        for ((d, yr), gr) in dx.chunks_exact_mut(self.c).zip(y.chunks_exact(self.c)).zip(g.chunks_exact(self.c)) {
+        for ((d, yr), gr) in dx
+            .chunks_exact_mut(self.c)
+            .zip(y.chunks_exact(self.c))
+            .zip(g.chunks_exact(self.c))
+        {
             let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
             for ((d, &yv), &gv) in d.iter_mut().zip(yr).zip(gr) {
                 *d = yv * (gv - dot);

@@ -54,16 +54,40 @@ pub fn lstm(
     return_sequences: bool,
 ) -> Result<Tensor> {
     let (n, t, f, h) = check_shapes(x, kernel, recurrent_kernel, bias)?;
-    let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && is_cpu_f32(recurrent_kernel) && bias.is_none_or(is_cpu_f32);
+    let fast = is_cpu_f32(x)
+        && is_cpu_f32(kernel)
+        && is_cpu_f32(recurrent_kernel)
+        && bias.is_none_or(is_cpu_f32);
     if !fast {
-        return reference::lstm(x, kernel, recurrent_kernel, bias, activation, return_sequences);
+        return reference::lstm(
+            x,
+            kernel,
+            recurrent_kernel,
+            bias,
+            activation,
+            return_sequences,
+        );
     }
-    let xp = dense(&x.reshape((n * t, f))?, kernel, bias, FusedActivation::Linear)?.reshape((n, t, 4 * h))?;
+    let xp = dense(
+        &x.reshape((n * t, f))?,
+        kernel,
+        bias,
+        FusedActivation::Linear,
+    )?
+    .reshape((n, t, 4 * h))?;
     // Without a tracked input there is no backward pass: keep nothing (inference).
     let keep = xp.track_op() || recurrent_kernel.track_op();
     xp.apply_op2(
         recurrent_kernel,
-        LstmOp { n, t, h, activation, return_sequences, keep, saved: Mutex::new(None) },
+        LstmOp {
+            n,
+            t,
+            h,
+            activation,
+            return_sequences,
+            keep,
+            saved: Mutex::new(None),
+        },
     )
 }
 
@@ -74,10 +98,16 @@ fn check_shapes(
     bias: Option<&Tensor>,
 ) -> Result<(usize, usize, usize, usize)> {
     let &[n, t, f] = x.dims() else {
-        bail!("{OP}: the input must be (batch, timesteps, features), got shape {:?}", x.dims());
+        bail!(
+            "{OP}: the input must be (batch, timesteps, features), got shape {:?}",
+            x.dims()
+        );
     };
     let &[kf, h4] = kernel.dims() else {
-        bail!("{OP}: the kernel must be (features, 4·units), got shape {:?}", kernel.dims());
+        bail!(
+            "{OP}: the kernel must be (features, 4·units), got shape {:?}",
+            kernel.dims()
+        );
     };
     if kf != f || h4 % 4 != 0 || h4 == 0 {
         bail!(
@@ -96,7 +126,11 @@ fn check_shapes(
     }
     if let Some(b) = bias {
         if b.dims() != [h4] {
-            bail!("{OP}: the bias must be ({h4}) for kernel {:?}, got shape {:?}", kernel.dims(), b.dims());
+            bail!(
+                "{OP}: the bias must be ({h4}) for kernel {:?}, got shape {:?}",
+                kernel.dims(),
+                b.dims()
+            );
         }
     }
     if t == 0 {
@@ -154,10 +188,22 @@ fn act_grad_from_value(a: LstmActivation, y: f32) -> f32 {
 }
 
 #[inline(always)]
-fn cell_forward_with(a: LstmActivation, z: &[f32], c_prev: &[f32], gates: &mut [f32], c: &mut [f32], h: &mut [f32]) {
+fn cell_forward_with(
+    a: LstmActivation,
+    z: &[f32],
+    c_prev: &[f32],
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
     let hn = h.len();
     // Slices of exactly `hn` values, so the loop has no bounds checks and vectorises.
-    let (zi, zf, zg, zo) = (&z[..hn], &z[hn..2 * hn], &z[2 * hn..3 * hn], &z[3 * hn..4 * hn]);
+    let (zi, zf, zg, zo) = (
+        &z[..hn],
+        &z[hn..2 * hn],
+        &z[2 * hn..3 * hn],
+        &z[3 * hn..4 * hn],
+    );
     let (gi, rest) = gates.split_at_mut(hn);
     let (gf, rest) = rest.split_at_mut(hn);
     let (gg, go) = rest.split_at_mut(hn);
@@ -204,7 +250,12 @@ struct CellBack<'a> {
 fn cell_backward_with(a: LstmActivation, s: &CellBack<'_>, dc_next: &mut [f32], dz: &mut [f32]) {
     let hn = s.c.len();
     let g4 = s.gates;
-    let (gi, gf, gg, go) = (&g4[..hn], &g4[hn..2 * hn], &g4[2 * hn..3 * hn], &g4[3 * hn..4 * hn]);
+    let (gi, gf, gg, go) = (
+        &g4[..hn],
+        &g4[hn..2 * hn],
+        &g4[2 * hn..3 * hn],
+        &g4[3 * hn..4 * hn],
+    );
     let (c, cp, dhs, dcn) = (&s.c[..hn], &s.c_prev[..hn], &s.dh[..hn], &mut dc_next[..hn]);
     let (dzi, rest) = dz.split_at_mut(hn);
     let (dzf, rest) = rest.split_at_mut(hn);
@@ -254,7 +305,8 @@ impl LstmOp {
         let mut hidden = vec![0.0f32; n * t * h];
         let chunks = self.chunks();
         let mut parts = Vec::with_capacity(chunks.len());
-        let (mut g_rest, mut c_rest, mut h_rest) = (&mut gates[..], &mut cells[..], &mut hidden[..]);
+        let (mut g_rest, mut c_rest, mut h_rest) =
+            (&mut gates[..], &mut cells[..], &mut hidden[..]);
         for r in &chunks {
             let (g0, g1) = g_rest.split_at_mut(r.len() * t * h4);
             let (c0, c1) = c_rest.split_at_mut(r.len() * t * h);
@@ -262,12 +314,30 @@ impl LstmOp {
             parts.push((r.clone(), g0, c0, h0));
             (g_rest, c_rest, h_rest) = (g1, c1, h1);
         }
-        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS { threads() } else { 1 };
+        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS {
+            threads()
+        } else {
+            1
+        };
         parts
             .into_par_iter()
-            .map(|(r, g, c, hs)| self.forward_chunk(&xp[r.start * t * h4..r.end * t * h4], u, r.len(), g, c, hs, inner))
+            .map(|(r, g, c, hs)| {
+                self.forward_chunk(
+                    &xp[r.start * t * h4..r.end * t * h4],
+                    u,
+                    r.len(),
+                    g,
+                    c,
+                    hs,
+                    inner,
+                )
+            })
             .collect::<Result<Vec<()>>>()?;
-        Ok(Saved { gates, cells, hidden })
+        Ok(Saved {
+            gates,
+            cells,
+            hidden,
+        })
     }
 
     /// The recurrence over all steps for `n` samples (their slices of every buffer).
@@ -288,7 +358,8 @@ impl LstmOp {
         let zeros = vec![0.0f32; h];
         for step in 0..t {
             for s in 0..n {
-                z[s * h4..(s + 1) * h4].copy_from_slice(&xp[(s * t + step) * h4..(s * t + step + 1) * h4]);
+                z[s * h4..(s + 1) * h4]
+                    .copy_from_slice(&xp[(s * t + step) * h4..(s * t + step + 1) * h4]);
             }
             if step > 0 {
                 let h_prev = Mat::strided(&hidden[(step - 1) * h..], n, h, t * h, 1);
@@ -297,7 +368,11 @@ impl LstmOp {
             for s in 0..n {
                 let at = s * t + step;
                 let (before, from) = cells.split_at_mut(at * h);
-                let c_prev = if step > 0 { &before[(at - 1) * h..at * h] } else { &zeros[..] };
+                let c_prev = if step > 0 {
+                    &before[(at - 1) * h..at * h]
+                } else {
+                    &zeros[..]
+                };
                 cell_forward(
                     self.activation,
                     &z[s * h4..(s + 1) * h4],
@@ -314,7 +389,15 @@ impl LstmOp {
     /// Backpropagation through time for `n` samples: fills their `dz` (the gradient of the
     /// pre-activations, `4H` per step) from their output gradient `dout`.
     #[allow(clippy::too_many_arguments)]
-    fn backward_chunk(&self, saved: (&[f32], &[f32]), dout: &[f32], u: &[f32], n: usize, dz: &mut [f32], threads: usize) -> Result<()> {
+    fn backward_chunk(
+        &self,
+        saved: (&[f32], &[f32]),
+        dout: &[f32],
+        u: &[f32],
+        n: usize,
+        dz: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
         let (t, h) = (self.t, self.h);
         let h4 = 4 * h;
         let (gates, cells) = saved;
@@ -341,15 +424,32 @@ impl LstmOp {
                 let back = CellBack {
                     gates: &gates[at * h4..(at + 1) * h4],
                     c: &cells[at * h..(at + 1) * h],
-                    c_prev: if step > 0 { &cells[(at - 1) * h..at * h] } else { &zeros[..] },
+                    c_prev: if step > 0 {
+                        &cells[(at - 1) * h..at * h]
+                    } else {
+                        &zeros[..]
+                    },
                     dh: &dh,
                 };
-                cell_backward(self.activation, &back, &mut dc_next[s * h..(s + 1) * h], &mut dz[at * h4..(at + 1) * h4]);
+                cell_backward(
+                    self.activation,
+                    &back,
+                    &mut dc_next[s * h..(s + 1) * h],
+                    &mut dz[at * h4..(at + 1) * h4],
+                );
             }
             if step > 0 {
                 // dh_{t-1} (n, H) = dz_t (n, 4H) · Uᵀ (4H, H)
                 let dz_t = Mat::strided(&dz[step * h4..], n, h4, t * h4, 1);
-                matmul(OP, &mut dh_next, h, dz_t, Mat::transposed(u, h4, h), false, threads)?;
+                matmul(
+                    OP,
+                    &mut dh_next,
+                    h,
+                    dz_t,
+                    Mat::transposed(u, h4, h),
+                    false,
+                    threads,
+                )?;
             }
         }
         Ok(())
@@ -360,7 +460,11 @@ impl LstmOp {
             return saved.hidden.clone();
         }
         let (t, h) = (self.t, self.h);
-        saved.hidden.chunks_exact(t * h).flat_map(|seq| seq[(t - 1) * h..].iter().copied()).collect()
+        saved
+            .hidden
+            .chunks_exact(t * h)
+            .flat_map(|seq| seq[(t - 1) * h..].iter().copied())
+            .collect()
     }
 
     fn out_shape(&self) -> Shape {
@@ -377,7 +481,13 @@ impl CustomOp2 for LstmOp {
         OP
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let xp = storage_f32(OP, s1, l1)?;
         let u = storage_f32(OP, s2, l2)?;
         let saved = self.forward(&xp, &u)?;
@@ -390,7 +500,13 @@ impl CustomOp2 for LstmOp {
         Ok((CpuStorage::F32(out), self.out_shape()))
     }
 
-    fn bwd(&self, xp: &Tensor, u: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        xp: &Tensor,
+        u: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (n, t, h) = (self.n, self.t, self.h);
         let h4 = 4 * h;
         let u_guard = CpuF32::new(OP, u)?;
@@ -405,15 +521,38 @@ impl CustomOp2 for LstmOp {
         };
         let grad_guard = CpuF32::new(OP, grad)?;
         let dout = grad_guard.data()?;
-        expect_len(OP, "the output gradient", &dout, if self.return_sequences { n * t * h } else { n * h })?;
+        expect_len(
+            OP,
+            "the output gradient",
+            &dout,
+            if self.return_sequences {
+                n * t * h
+            } else {
+                n * h
+            },
+        )?;
 
         let per_out = if self.return_sequences { t * h } else { h };
         let mut dz = vec![0.0f32; n * t * h4];
         let chunks = self.chunks();
-        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS { threads() } else { 1 };
+        let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS {
+            threads()
+        } else {
+            1
+        };
         map_chunks_mut(&mut dz, t * h4, &chunks, |r, dzs| {
-            let saved_part = (&saved.gates[r.start * t * h4..r.end * t * h4], &saved.cells[r.start * t * h..r.end * t * h]);
-            self.backward_chunk(saved_part, &dout[r.start * per_out..r.end * per_out], &uw, r.len(), dzs, inner)
+            let saved_part = (
+                &saved.gates[r.start * t * h4..r.end * t * h4],
+                &saved.cells[r.start * t * h..r.end * t * h],
+            );
+            self.backward_chunk(
+                saved_part,
+                &dout[r.start * per_out..r.end * per_out],
+                &uw,
+                r.len(),
+                dzs,
+                inner,
+            )
         })
         .into_iter()
         .collect::<Result<Vec<()>>>()?;
@@ -423,15 +562,28 @@ impl CustomOp2 for LstmOp {
             let mut h_prev = vec![0.0f32; n * t * h];
             for s in 0..n {
                 let base = s * t * h;
-                h_prev[base + h..base + t * h].copy_from_slice(&saved.hidden[base..base + (t - 1) * h]);
+                h_prev[base + h..base + t * h]
+                    .copy_from_slice(&saved.hidden[base..base + (t - 1) * h]);
             }
             let mut du = vec![0.0f32; h * h4];
-            matmul(OP, &mut du, h4, Mat::transposed(&h_prev, h, n * t), Mat::rows(&dz, n * t, h4), false, threads())?;
+            matmul(
+                OP,
+                &mut du,
+                h4,
+                Mat::transposed(&h_prev, h, n * t),
+                Mat::rows(&dz, n * t, h4),
+                false,
+                threads(),
+            )?;
             Some(tensor(du, (h, h4))?)
         } else {
             None
         };
-        let dxp = if xp.track_op() { Some(tensor(dz, (n, t, h4))?) } else { None };
+        let dxp = if xp.track_op() {
+            Some(tensor(dz, (n, t, h4))?)
+        } else {
+            None
+        };
         Ok((dxp, du))
     }
 }

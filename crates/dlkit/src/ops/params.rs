@@ -65,7 +65,12 @@ impl Default for Conv2dParams {
 
 /// Output length and padding before (top/left) along one spatial axis, or `None` when the
 /// window does not fit (valid padding with `k > len`) or an argument is zero.
-pub(crate) fn axis_geometry(len: usize, k: usize, s: usize, padding: Padding) -> Option<(usize, usize)> {
+pub(crate) fn axis_geometry(
+    len: usize,
+    k: usize,
+    s: usize,
+    padding: Padding,
+) -> Option<(usize, usize)> {
     if len == 0 || k == 0 || s == 0 {
         return None;
     }
@@ -129,7 +134,11 @@ impl Geometry {
 }
 
 /// Splits `(N, C, H, W)` or `(N, H, W, C)` dims into `(n, (c, h, w))`.
-pub(crate) fn image_dims(op: &str, dims: &[usize], layout: DataLayout) -> candle_core::Result<(usize, (usize, usize, usize))> {
+pub(crate) fn image_dims(
+    op: &str,
+    dims: &[usize],
+    layout: DataLayout,
+) -> candle_core::Result<(usize, (usize, usize, usize))> {
     match (dims, layout) {
         (&[n, c, h, w], DataLayout::ChannelsFirst) => Ok((n, (c, h, w))),
         (&[n, h, w, c], DataLayout::ChannelsLast) => Ok((n, (c, h, w))),

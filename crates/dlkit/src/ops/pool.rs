@@ -48,7 +48,13 @@ pub fn max_pool2d(
         return reference::max_pool2d(x, pool, stride, padding, layout);
     }
     // Without a tracked input there is no backward pass: keep no indices (inference).
-    x.apply_op1(MaxPoolOp { g, n, layout, keep: x.track_op(), argmax: Mutex::new(None) })
+    x.apply_op1(MaxPoolOp {
+        g,
+        n,
+        layout,
+        keep: x.track_op(),
+        argmax: Mutex::new(None),
+    })
 }
 
 struct MaxPoolOp {
@@ -247,7 +253,14 @@ fn pool_cf_2x2(g: Geometry, x: &[f32], y: &mut [f32], idx: &mut [u32]) {
 /// 2×2 pooling of two input rows into `y`/`idx`, 8 outputs at a time with AVX2 where the
 /// CPU has it; returns how many outputs it wrote (the rest are left to the scalar loop).
 #[inline(always)]
-fn pool_2x2_rows_simd(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [f32], idx: &mut [u32]) -> usize {
+fn pool_2x2_rows_simd(
+    r0: &[f32],
+    r1: &[f32],
+    top: u32,
+    w: u32,
+    y: &mut [f32],
+    idx: &mut [u32],
+) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         let n = y.len().min(idx.len()).min(r0.len() / 2).min(r1.len() / 2);
@@ -263,7 +276,15 @@ fn pool_2x2_rows_simd(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [f32], i
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pool_2x2_rows_avx2(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [f32], idx: &mut [u32], n: usize) -> usize {
+unsafe fn pool_2x2_rows_avx2(
+    r0: &[f32],
+    r1: &[f32],
+    top: u32,
+    w: u32,
+    y: &mut [f32],
+    idx: &mut [u32],
+    n: usize,
+) -> usize {
     use std::arch::x86_64::*;
     // Even and odd elements of 16 consecutive values, in order.
     #[inline(always)]
@@ -271,7 +292,9 @@ unsafe fn pool_2x2_rows_avx2(r0: &[f32], r1: &[f32], top: u32, w: u32, y: &mut [
         let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
         let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
         let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
-        let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+        let fix = |v: __m256| {
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+        };
         (fix(even), fix(odd))
     }
     let lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
@@ -344,11 +367,18 @@ impl CustomOp1 for MaxPoolOp {
         map_chunks_mut(&mut dx, img, &chunks, |range, dxs| {
             for (j, i) in range.enumerate() {
                 let dxi = &mut dxs[j * img..(j + 1) * img];
-                let (dyi, ii) = (&dy[i * out_img..(i + 1) * out_img], &idx[i * out_img..(i + 1) * out_img]);
+                let (dyi, ii) = (
+                    &dy[i * out_img..(i + 1) * out_img],
+                    &idx[i * out_img..(i + 1) * out_img],
+                );
                 match self.layout {
                     DataLayout::ChannelsFirst => {
                         let per_plane = g.out_plane();
-                        for ((d, ii), dxp) in dyi.chunks_exact(per_plane).zip(ii.chunks_exact(per_plane)).zip(dxi.chunks_exact_mut(plane)) {
+                        for ((d, ii), dxp) in dyi
+                            .chunks_exact(per_plane)
+                            .zip(ii.chunks_exact(per_plane))
+                            .zip(dxi.chunks_exact_mut(plane))
+                        {
                             for (&d, &at) in d.iter().zip(ii) {
                                 if let Some(v) = dxp.get_mut(at as usize) {
                                     *v += d;

@@ -6,7 +6,9 @@
 
 use candle_core::{bail, DType, Device, Tensor, D};
 
-use super::params::{axis_geometry, image_dims, Conv2dParams, DataLayout, FusedActivation, LstmActivation, Padding};
+use super::params::{
+    axis_geometry, image_dims, Conv2dParams, DataLayout, FusedActivation, LstmActivation, Padding,
+};
 use candle_core::Result;
 
 fn to_channels_first(x: &Tensor, layout: DataLayout) -> Result<Tensor> {
@@ -33,23 +35,37 @@ fn pads(op: &str, len: usize, k: usize, s: usize, padding: Padding) -> Result<(u
 }
 
 /// [`super::conv2d`] with candle's `conv2d`.
-pub fn conv2d(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, params: &Conv2dParams) -> Result<Tensor> {
+pub fn conv2d(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    params: &Conv2dParams,
+) -> Result<Tensor> {
     let (_, (_, h, w)) = image_dims("conv2d", x.dims(), params.layout)?;
     let (k, kh, kw) = match kernel.dims() {
         &[k, _, kh, kw] => (k, kh, kw),
-        d => bail!("conv2d: the kernel must be (out_channels, in_channels, kh, kw), got shape {d:?}"),
+        d => {
+            bail!("conv2d: the kernel must be (out_channels, in_channels, kh, kw), got shape {d:?}")
+        }
     };
     let (sh, sw) = params.stride;
     let (pt, pb) = pads("conv2d", h, kh, sh, params.padding)?;
     let (pl, pr) = pads("conv2d", w, kw, sw, params.padding)?;
-    let x = to_channels_first(x, params.layout)?.pad_with_zeros(2, pt, pb)?.pad_with_zeros(3, pl, pr)?;
+    let x = to_channels_first(x, params.layout)?
+        .pad_with_zeros(2, pt, pb)?
+        .pad_with_zeros(3, pl, pr)?;
     if sh != sw {
-        bail!("conv2d: the reference path needs equal strides, got {:?}", params.stride);
+        bail!(
+            "conv2d: the reference path needs equal strides, got {:?}",
+            params.stride
+        );
     }
     // Drop the rows/columns no window reaches: candle's conv2d backward fails on them
     // (its transposed convolution comes out smaller than the input).
     let (hp, wp) = (h + pt + pb, w + pl + pr);
-    let x = x.narrow(2, 0, (hp - kh) / sh * sh + kh)?.narrow(3, 0, (wp - kw) / sw * sw + kw)?;
+    let x = x
+        .narrow(2, 0, (hp - kh) / sh * sh + kh)?
+        .narrow(3, 0, (wp - kw) / sw * sw + kw)?;
     let mut y = x.contiguous()?.conv2d(kernel, 0, sh, 1, 1)?;
     if let Some(b) = bias {
         y = y.broadcast_add(&b.reshape((1, k, 1, 1))?)?;
@@ -77,7 +93,9 @@ pub fn max_pool2d(
     let xf = to_channels_first(x, layout)?;
     // Pad with -inf so padded positions never win.
     let xf = if pt + pb + pl + pr > 0 {
-        let neg = |hh: usize, ww: usize| Tensor::full(f32::NEG_INFINITY, (n, c, hh, ww), x.device())?.to_dtype(x.dtype());
+        let neg = |hh: usize, ww: usize| {
+            Tensor::full(f32::NEG_INFINITY, (n, c, hh, ww), x.device())?.to_dtype(x.dtype())
+        };
         let mut parts = Vec::new();
         if pt > 0 {
             parts.push(neg(pt, w)?);
@@ -104,13 +122,17 @@ pub fn max_pool2d(
     for r in 0..pool.0 {
         for s in 0..pool.1 {
             let idx: Vec<u32> = (0..oh)
-                .flat_map(|i| (0..ow).map(move |j| ((i * stride.0 + r) * wp + j * stride.1 + s) as u32))
+                .flat_map(|i| {
+                    (0..ow).map(move |j| ((i * stride.0 + r) * wp + j * stride.1 + s) as u32)
+                })
                 .collect();
             let idx = Tensor::from_vec(idx, oh * ow, x.device())?;
             windows.push(flat.index_select(&idx, 2)?);
         }
     }
-    let y = Tensor::stack(&windows, 0)?.max(0)?.reshape((n, c, oh, ow))?;
+    let y = Tensor::stack(&windows, 0)?
+        .max(0)?
+        .reshape((n, c, oh, ow))?;
     from_channels_first(y, layout)
 }
 
@@ -122,12 +144,19 @@ pub fn dropout(x: &Tensor, rate: f32, seed: u64) -> Result<Tensor> {
     }
     let mask = super::dropout::mask_values(rate, seed, x.elem_count())?;
     let scale = 1.0 / (1.0 - rate as f64);
-    let mask = Tensor::from_vec(mask, x.shape(), &Device::Cpu)?.to_device(x.device())?.to_dtype(x.dtype())?;
+    let mask = Tensor::from_vec(mask, x.shape(), &Device::Cpu)?
+        .to_device(x.device())?
+        .to_dtype(x.dtype())?;
     (x * mask)?.affine(scale, 0.0)
 }
 
 /// [`super::dense`] with `matmul`.
-pub fn dense(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>, activation: FusedActivation) -> Result<Tensor> {
+pub fn dense(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Tensor>,
+    activation: FusedActivation,
+) -> Result<Tensor> {
     let mut y = x.matmul(kernel)?;
     if let Some(b) = bias {
         y = y.broadcast_add(b)?;

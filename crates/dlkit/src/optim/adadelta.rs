@@ -18,7 +18,11 @@ pub struct Adadelta {
 impl Default for Adadelta {
     /// Keras 3: learning rate 0.001, ρ 0.95, ε 1e-7.
     fn default() -> Self {
-        Adadelta { learning_rate: 0.001, rho: 0.95, epsilon: 1e-7 }
+        Adadelta {
+            learning_rate: 0.001,
+            rho: 0.95,
+            epsilon: 1e-7,
+        }
     }
 }
 
@@ -29,7 +33,10 @@ impl Adadelta {
 
     /// The Keras 1/2 defaults used by the classic mnist_cnn example: learning rate 1.0.
     pub fn classic() -> Self {
-        Adadelta { learning_rate: 1.0, ..Self::default() }
+        Adadelta {
+            learning_rate: 1.0,
+            ..Self::default()
+        }
     }
 
     pub fn learning_rate(mut self, lr: f64) -> Self {
@@ -47,7 +54,11 @@ impl Rule for Adadelta {
         2
     }
     fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
-        let (lr, rho, eps) = (self.learning_rate as f32, self.rho as f32, self.epsilon as f32);
+        let (lr, rho, eps) = (
+            self.learning_rate as f32,
+            self.rho as f32,
+            self.epsilon as f32,
+        );
         let [acc_grad, acc_delta] = slots else { return };
         adadelta_kernel(param, grad, acc_grad, acc_delta, [lr, rho, eps]);
     }

@@ -16,7 +16,12 @@ pub struct Adam {
 impl Default for Adam {
     /// Keras: learning rate 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7.
     fn default() -> Self {
-        Adam { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+        Adam {
+            learning_rate: 0.001,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+        }
     }
 }
 
@@ -48,8 +53,13 @@ impl Rule for Adam {
     }
     fn update(&self, step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         let t = step as f64;
-        let alpha = (self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt() / (1.0 - self.beta_1.powf(t))) as f32;
-        let (b1, b2, eps) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32, self.epsilon as f32);
+        let alpha = (self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt()
+            / (1.0 - self.beta_1.powf(t))) as f32;
+        let (b1, b2, eps) = (
+            (1.0 - self.beta_1) as f32,
+            (1.0 - self.beta_2) as f32,
+            self.epsilon as f32,
+        );
         let [m, v] = slots else { return };
         adam_kernel(param, grad, m, v, [alpha, b1, b2, eps]);
     }
@@ -83,7 +93,8 @@ mod tests {
     fn matches_reference_on_odd_and_even_lengths() {
         let o = Adam::default().learning_rate(0.01);
         check_rule(&o, |t, p, g, s| {
-            let alpha = o.learning_rate * (1.0 - o.beta_2.powf(t as f64)).sqrt() / (1.0 - o.beta_1.powf(t as f64));
+            let alpha = o.learning_rate * (1.0 - o.beta_2.powf(t as f64)).sqrt()
+                / (1.0 - o.beta_1.powf(t as f64));
             s[0] += (g - s[0]) * (1.0 - o.beta_1);
             s[1] += (g * g - s[1]) * (1.0 - o.beta_2);
             *p -= alpha * s[0] / (s[1].sqrt() + o.epsilon);

@@ -31,8 +31,15 @@ pub(crate) fn update_in_place(
         return Ok(());
     }
     // Other devices and dtypes: compute on the host, then write back.
-    let mut param: Vec<f32> = var.as_tensor().flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
-    let g: Vec<f32> = grad.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+    let mut param: Vec<f32> = var
+        .as_tensor()
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1()?;
+    let g: Vec<f32> = grad
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1()?;
     let mut slot_refs: Vec<&mut [f32]> = slots.iter_mut().map(|s| s.as_mut_slice()).collect();
     rule.update(step, &mut param, &g, &mut slot_refs);
     let updated = Tensor::from_vec(param, var.shape(), var.device())?.to_dtype(var.dtype())?;
@@ -52,7 +59,13 @@ impl InplaceOp2 for UpdateOp<'_> {
         "optimizer-update"
     }
 
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<()> {
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
         let n = l1.shape().elem_count();
         let (param, grad) = match (s1, s2) {
             (CpuStorage::F32(p), CpuStorage::F32(g)) => (
@@ -61,7 +74,10 @@ impl InplaceOp2 for UpdateOp<'_> {
             ),
             _ => candle_core::bail!("optimizer update: weights and gradients must be f32"),
         };
-        let mut guard = self.slots.lock().map_err(|_| candle_core::Error::Msg("optimizer state poisoned".into()))?;
+        let mut guard = self
+            .slots
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("optimizer state poisoned".into()))?;
         let slots: &mut [Vec<f32>] = &mut guard;
         if n < PARALLEL_MIN {
             let mut refs: Vec<&mut [f32]> = slots.iter_mut().map(|s| &mut s[..n]).collect();
@@ -69,15 +85,19 @@ impl InplaceOp2 for UpdateOp<'_> {
             return Ok(());
         }
         // Split the weight and each state vector into the same chunks.
-        let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(PARALLEL_MIN / 4);
-        let mut slot_chunks: Vec<std::slice::ChunksMut<f32>> = slots.iter_mut().map(|s| s.chunks_mut(chunk)).collect();
+        let chunk = n
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(PARALLEL_MIN / 4);
+        let mut slot_chunks: Vec<std::slice::ChunksMut<f32>> =
+            slots.iter_mut().map(|s| s.chunks_mut(chunk)).collect();
         let mut work = Vec::new();
         for (p, g) in param.chunks_mut(chunk).zip(grad.chunks(chunk)) {
             let s: Vec<&mut [f32]> = slot_chunks.iter_mut().filter_map(|it| it.next()).collect();
             work.push((p, g, s));
         }
         let (rule, step) = (self.rule, self.step);
-        work.into_par_iter().for_each(|(p, g, mut s)| rule.update(step, p, g, &mut s));
+        work.into_par_iter()
+            .for_each(|(p, g, mut s)| rule.update(step, p, g, &mut s));
         Ok(())
     }
 }

@@ -141,7 +141,8 @@ pub(crate) mod tests {
             let mut want_state = vec![vec![0f64; slots]; n];
             for t in 1..=5u64 {
                 let g: Vec<f32> = (0..n).map(|i| grads(t, i)).collect();
-                let mut refs: Vec<&mut [f32]> = state.iter_mut().map(|s| s.as_mut_slice()).collect();
+                let mut refs: Vec<&mut [f32]> =
+                    state.iter_mut().map(|s| s.as_mut_slice()).collect();
                 rule.update(t, &mut p, &g, &mut refs);
                 for i in 0..n {
                     reference(t, &mut want[i], g[i] as f64, &mut want_state[i]);

@@ -15,7 +15,12 @@ pub struct RmsProp {
 impl Default for RmsProp {
     /// Keras: learning rate 0.001, ρ 0.9, no momentum, ε 1e-7.
     fn default() -> Self {
-        RmsProp { learning_rate: 0.001, rho: 0.9, momentum: 0.0, epsilon: 1e-7 }
+        RmsProp {
+            learning_rate: 0.001,
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+        }
     }
 }
 
@@ -42,7 +47,12 @@ impl Rule for RmsProp {
         1 + usize::from(self.momentum != 0.0)
     }
     fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
-        let c = [self.learning_rate as f32, self.rho as f32, self.epsilon as f32, self.momentum as f32];
+        let c = [
+            self.learning_rate as f32,
+            self.rho as f32,
+            self.epsilon as f32,
+            self.momentum as f32,
+        ];
         match slots {
             [velocity] => rmsprop_kernel(param, grad, velocity, c),
             [velocity, momentum] => rmsprop_momentum_kernel(param, grad, velocity, momentum, c),

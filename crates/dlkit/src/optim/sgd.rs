@@ -14,7 +14,11 @@ pub struct Sgd {
 impl Default for Sgd {
     /// Keras: learning rate 0.01, no momentum.
     fn default() -> Self {
-        Sgd { learning_rate: 0.01, momentum: 0.0, nesterov: false }
+        Sgd {
+            learning_rate: 0.01,
+            momentum: 0.0,
+            nesterov: false,
+        }
     }
 }
 
@@ -84,7 +88,10 @@ mod tests {
     fn matches_reference_with_and_without_momentum() {
         check_rule(&Sgd::new().learning_rate(0.1), |_, p, g, _| *p -= 0.1 * g);
         for nesterov in [false, true] {
-            let o = Sgd::new().learning_rate(0.1).momentum(0.9).nesterov(nesterov);
+            let o = Sgd::new()
+                .learning_rate(0.1)
+                .momentum(0.9)
+                .nesterov(nesterov);
             check_rule(&o, |_, p, g, s| {
                 s[0] = 0.9 * s[0] - 0.1 * g;
                 *p += if nesterov { 0.9 * s[0] - 0.1 * g } else { s[0] };

@@ -22,7 +22,12 @@ pub(crate) struct TickedAxis {
 
 impl TickedAxis {
     pub(crate) fn new(lo: f64, hi: f64, ticks: Vec<f64>) -> Self {
-        TickedAxis { lo, hi, ticks, top_down: false }
+        TickedAxis {
+            lo,
+            hi,
+            ticks,
+            top_down: false,
+        }
     }
 
     /// The axis of an image dimension with `n` pixels: pixel `i` covers
@@ -32,7 +37,12 @@ impl TickedAxis {
             .into_iter()
             .filter(|t| t.fract() == 0.0)
             .collect();
-        TickedAxis { lo: -0.5, hi: n as f64 - 0.5, ticks, top_down }
+        TickedAxis {
+            lo: -0.5,
+            hi: n as f64 - 0.5,
+            ticks,
+            top_down,
+        }
     }
 }
 
@@ -48,9 +58,17 @@ impl Ranged for TickedAxis {
         } else {
             (limit.0 as f64 + 1.0, limit.1 as f64)
         };
-        let (start, end) = if self.top_down { (end, start) } else { (start, end) };
+        let (start, end) = if self.top_down {
+            (end, start)
+        } else {
+            (start, end)
+        };
         let span = self.hi - self.lo;
-        let f = if span == 0.0 { 0.5 } else { (value - self.lo) / span };
+        let f = if span == 0.0 {
+            0.5
+        } else {
+            (value - self.lo) / span
+        };
         let pixel = (start + f * (end - start)).round() as i32;
         // The far edge is one past the last pixel: keep values inside the range
         // (a tick at `hi`, a bar starting at 0) on the area so plotters draws them.
@@ -120,20 +138,34 @@ mod tests {
 
     #[test]
     fn image_axis_ticks_like_matplotlib() {
-        assert_eq!(TickedAxis::pixels(28, true).ticks, vec![0.0, 5.0, 10.0, 15.0, 20.0, 25.0]);
-        assert_eq!(TickedAxis::pixels(5, true).ticks, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(TickedAxis::pixels(100, false).ticks, vec![0.0, 20.0, 40.0, 60.0, 80.0]);
+        assert_eq!(
+            TickedAxis::pixels(28, true).ticks,
+            vec![0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+        );
+        assert_eq!(
+            TickedAxis::pixels(5, true).ticks,
+            vec![0.0, 1.0, 2.0, 3.0, 4.0]
+        );
+        assert_eq!(
+            TickedAxis::pixels(100, false).ticks,
+            vec![0.0, 20.0, 40.0, 60.0, 80.0]
+        );
     }
 
     #[test]
     fn pixel_cells_have_equal_width() {
         let axis = TickedAxis::pixels(28, false);
         // A 280-pixel area: plotters passes (x0, x1 - 1).
-        let edges: Vec<i32> = (0..=28).map(|i| axis.map(&(i as f64 - 0.5), (100, 379))).collect();
+        let edges: Vec<i32> = (0..=28)
+            .map(|i| axis.map(&(i as f64 - 0.5), (100, 379)))
+            .collect();
         assert_eq!(edges[0], 100);
         assert_eq!(edges[27], 370);
         assert_eq!(edges[28], 379, "the far edge is kept on the area");
-        assert!(edges[..28].windows(2).all(|w| w[1] - w[0] == 10), "{edges:?}");
+        assert!(
+            edges[..28].windows(2).all(|w| w[1] - w[0] == 10),
+            "{edges:?}"
+        );
         // Top-down vertical axis: plotters passes (y1 - 1, y0); row 0 is at the top.
         let rows = TickedAxis::pixels(28, true);
         assert_eq!(rows.map(&-0.5, (379, 100)), 100);

@@ -29,10 +29,13 @@ impl Gray {
 }
 
 pub(crate) fn finite_range(values: &[f32]) -> Option<(f32, f32)> {
-    values.iter().filter(|v| v.is_finite()).fold(None, |acc, &v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-    })
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, &v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
 }
 
 /// The side of a square image flattened to `n` values, if `n` is a square.
@@ -42,7 +45,10 @@ fn square_side(n: usize) -> Option<usize> {
 }
 
 fn to_f32(tensor: &Tensor) -> Result<Vec<f32>> {
-    Ok(tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+    Ok(tensor
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 /// One image from a tensor of shape `(H, W)`, `(1, H, W)`, `(H, W, 1)`,
@@ -68,7 +74,11 @@ pub(crate) fn single_image(tensor: &Tensor, caller: &str) -> Result<Gray> {
             )))
         }
     };
-    Ok(Gray { height, width, values: to_f32(tensor)? })
+    Ok(Gray {
+        height,
+        width,
+        values: to_f32(tensor)?,
+    })
 }
 
 /// A batch of images from `(N, H, W)`, `(N, 1, H, W)`, `(N, H, W, 1)` or
@@ -102,7 +112,11 @@ pub(crate) fn image_batch(tensor: &Tensor, caller: &str, max: usize) -> Result<V
     let size = height * width;
     Ok(values
         .chunks_exact(size)
-        .map(|chunk| Gray { height, width, values: chunk.to_vec() })
+        .map(|chunk| Gray {
+            height,
+            width,
+            values: chunk.to_vec(),
+        })
         .collect())
 }
 
@@ -113,7 +127,10 @@ mod tests {
 
     fn ramp(shape: &[usize]) -> Tensor {
         let n: usize = shape.iter().product();
-        Tensor::arange(0u32, n as u32, &Device::Cpu).unwrap().reshape(shape).unwrap()
+        Tensor::arange(0u32, n as u32, &Device::Cpu)
+            .unwrap()
+            .reshape(shape)
+            .unwrap()
     }
 
     #[test]
@@ -121,8 +138,17 @@ mod tests {
         let reference = single_image(&ramp(&[4, 6]), "t").unwrap();
         assert_eq!((reference.height, reference.width), (4, 6));
         assert_eq!(reference.at(1, 2), 8.0);
-        for shape in [[1, 4, 6].as_slice(), &[4, 6, 1], &[1, 1, 4, 6], &[1, 4, 6, 1]] {
-            assert_eq!(single_image(&ramp(shape), "t").unwrap(), reference, "{shape:?}");
+        for shape in [
+            [1, 4, 6].as_slice(),
+            &[4, 6, 1],
+            &[1, 1, 4, 6],
+            &[1, 4, 6, 1],
+        ] {
+            assert_eq!(
+                single_image(&ramp(shape), "t").unwrap(),
+                reference,
+                "{shape:?}"
+            );
         }
         let flat = single_image(&ramp(&[784]), "t").unwrap();
         assert_eq!((flat.height, flat.width), (28, 28));
@@ -131,8 +157,13 @@ mod tests {
     #[test]
     fn rejects_colour_and_batches() {
         for shape in [[3, 28, 28].as_slice(), &[2, 28, 28, 1], &[10], &[0, 5]] {
-            let err = single_image(&ramp(shape), "plot::imshow").unwrap_err().to_string();
-            assert!(err.contains("plot::imshow") && err.contains("got a tensor of shape"), "{err}");
+            let err = single_image(&ramp(shape), "plot::imshow")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("plot::imshow") && err.contains("got a tensor of shape"),
+                "{err}"
+            );
         }
     }
 

@@ -56,11 +56,24 @@ impl Labels for Tensor {
         let rows = self.dims().first().copied().unwrap_or(0);
         let t = self.narrow(0, 0, n.min(rows))?;
         match t.rank() {
-            1 if t.dtype().is_int() => {
-                Ok(t.to_dtype(DType::I64)?.to_vec1::<i64>()?.iter().map(i64::to_string).collect())
-            }
-            1 => Ok(t.to_dtype(DType::F64)?.to_vec1::<f64>()?.iter().map(|v| format!("{v}")).collect()),
-            2 => Ok(t.argmax(1)?.to_vec1::<u32>()?.iter().map(u32::to_string).collect()),
+            1 if t.dtype().is_int() => Ok(t
+                .to_dtype(DType::I64)?
+                .to_vec1::<i64>()?
+                .iter()
+                .map(i64::to_string)
+                .collect()),
+            1 => Ok(t
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?
+                .iter()
+                .map(|v| format!("{v}"))
+                .collect()),
+            2 => Ok(t
+                .argmax(1)?
+                .to_vec1::<u32>()?
+                .iter()
+                .map(u32::to_string)
+                .collect()),
             _ => Err(Error::Shape(format!(
                 "labels must be class indices of shape (N,) or one-hot rows of shape (N, classes); \
                  got a tensor of shape {}",
@@ -114,13 +127,29 @@ pub fn digit_grid<L: Labels + ?Sized>(images: &Tensor, labels: &L) -> Result<Dig
             labels.len()
         )));
     }
-    Ok(DigitGrid { images, labels, cols: None, cmap: Colormap::Gray, title: None, axes: false, cell: None })
+    Ok(DigitGrid {
+        images,
+        labels,
+        cols: None,
+        cmap: Colormap::Gray,
+        title: None,
+        axes: false,
+        cell: None,
+    })
 }
 
 /// [`digit_grid`] without labels.
 pub fn digits(images: &Tensor) -> Result<DigitGrid> {
     let images = image_batch(images, "plot::digits", MAX_DIGITS)?;
-    Ok(DigitGrid { images, labels: Vec::new(), cols: None, cmap: Colormap::Gray, title: None, axes: false, cell: None })
+    Ok(DigitGrid {
+        images,
+        labels: Vec::new(),
+        cols: None,
+        cmap: Colormap::Gray,
+        title: None,
+        axes: false,
+        cell: None,
+    })
 }
 
 impl DigitGrid {
@@ -166,7 +195,9 @@ impl DigitGrid {
 
     /// Largest image height and width (all images of a batch share them).
     fn image_dims(&self) -> (u32, u32) {
-        self.images.first().map_or((1, 1), |g| (g.height as u32, g.width as u32))
+        self.images
+            .first()
+            .map_or((1, 1), |g| (g.height as u32, g.width as u32))
     }
 
     fn cell(&self) -> u32 {
@@ -181,8 +212,16 @@ impl DigitGrid {
     fn tile(&self) -> ((u32, u32), (u32, u32)) {
         let (h, w) = self.image_dims();
         let cell = self.cell();
-        let label = if self.labels.is_empty() { 0 } else { LABEL_BAND };
-        let (left, bottom) = if self.axes { (AXIS_LEFT, AXIS_BOTTOM) } else { (0, 0) };
+        let label = if self.labels.is_empty() {
+            0
+        } else {
+            LABEL_BAND
+        };
+        let (left, bottom) = if self.axes {
+            (AXIS_LEFT, AXIS_BOTTOM)
+        } else {
+            (0, 0)
+        };
         ((left + w * cell, label + h * cell + bottom), (left, label))
     }
 
@@ -195,7 +234,10 @@ impl Draw for DigitGrid {
     fn size(&self) -> (u32, u32) {
         let ((tw, th), _) = self.tile();
         let (cols, rows) = (self.columns() as u32, self.rows() as u32);
-        (2 * MARGIN + cols * tw + (cols - 1) * GAP, self.top() + MARGIN + rows * th + (rows - 1) * GAP)
+        (
+            2 * MARGIN + cols * tw + (cols - 1) * GAP,
+            self.top() + MARGIN + rows * th + (rows - 1) * GAP,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
@@ -209,22 +251,51 @@ impl Draw for DigitGrid {
             let y0 = (self.top() + row * (th + GAP)) as i32;
             let (ix, iy) = (x0 + dx as i32, y0 + dy as i32);
             let (lo, hi) = image.finite_range().unwrap_or((0.0, 1.0));
-            draw_image(root, image, Placement { x: ix, y: iy, cell }, Shading { cmap: self.cmap, lo, hi })?;
-            let (w, h) = ((image.width as u32 * cell) as i32, (image.height as u32 * cell) as i32);
+            draw_image(
+                root,
+                image,
+                Placement { x: ix, y: iy, cell },
+                Shading {
+                    cmap: self.cmap,
+                    lo,
+                    hi,
+                },
+            )?;
+            let (w, h) = (
+                (image.width as u32 * cell) as i32,
+                (image.height as u32 * cell) as i32,
+            );
             if self.axes {
-                pixel_axes(root, (ix, iy), (w as u32, h as u32), (image.width, image.height), (AXIS_LEFT, AXIS_BOTTOM), 10.0)?;
+                pixel_axes(
+                    root,
+                    (ix, iy),
+                    (w as u32, h as u32),
+                    (image.width, image.height),
+                    (AXIS_LEFT, AXIS_BOTTOM),
+                    10.0,
+                )?;
                 frame(root, (ix, iy, w, h), BLACK)?;
             } else {
                 frame(root, (ix, iy, w, h), RGBColor(190, 190, 190))?;
             }
             if let Some(label) = self.labels.get(i) {
-                text(root, label, (ix + w / 2, y0 + LABEL_BAND as i32 / 2), &label_style)?;
+                text(
+                    root,
+                    label,
+                    (ix + w / 2, y0 + LABEL_BAND as i32 / 2),
+                    &label_style,
+                )?;
             }
         }
         if let Some(title) = &self.title {
             let (width, _) = self.size();
             let style = text_style(17.0, HPos::Center, VPos::Center);
-            text(root, title, (width as i32 / 2, (MARGIN + TITLE_BAND / 2) as i32), &style)?;
+            text(
+                root,
+                title,
+                (width as i32 / 2, (MARGIN + TITLE_BAND / 2) as i32),
+                &style,
+            )?;
         }
         Ok(())
     }
@@ -243,7 +314,14 @@ mod tests {
 
     #[test]
     fn automatic_columns_make_a_square_grid() {
-        let cases = [(1, 1, 1), (4, 2, 2), (5, 3, 2), (16, 4, 4), (100, 10, 10), (150, 10, 15)];
+        let cases = [
+            (1, 1, 1),
+            (4, 2, 2),
+            (5, 3, 2),
+            (16, 4, 4),
+            (100, 10, 10),
+            (150, 10, 15),
+        ];
         for (n, cols, rows) in cases {
             let labels: Vec<usize> = (0..n).collect();
             let g = digit_grid(&batch(n), &labels).unwrap();

@@ -67,7 +67,12 @@ impl Figure {
         use image::ImageEncoder as _;
         let mut bytes = Vec::new();
         image::codecs::png::PngEncoder::new(&mut bytes)
-            .write_image(&self.rgb, self.width, self.height, image::ExtendedColorType::Rgb8)
+            .write_image(
+                &self.rgb,
+                self.width,
+                self.height,
+                image::ExtendedColorType::Rgb8,
+            )
             .map_err(|e| Error::Plot(format!("PNG encoding failed: {e}")))?;
         Ok(bytes)
     }
@@ -132,7 +137,10 @@ enum Format {
 }
 
 fn format_of(path: &Path) -> Result<Format> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("png") => Ok(Format::Png),
         Some("svg") => Ok(Format::Svg),
@@ -161,7 +169,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| {
             f.write_all(bytes)?;

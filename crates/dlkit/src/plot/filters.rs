@@ -76,7 +76,10 @@ pub fn filters(kernel: &Tensor) -> Result<Filters> {
         }
     };
     if dims.contains(&0) {
-        return Err(Error::Shape(format!("plot::filters got an empty kernel of shape {}", shape_of(kernel))));
+        return Err(Error::Shape(format!(
+            "plot::filters got an empty kernel of shape {}",
+            shape_of(kernel)
+        )));
     }
     if dims[0] > MAX_FILTERS {
         return Err(Error::InvalidArgument(format!(
@@ -85,9 +88,23 @@ pub fn filters(kernel: &Tensor) -> Result<Filters> {
             dims[0]
         )));
     }
-    let weights = kernel.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    let channel = if dims[1] == 1 { Channel::Index(0) } else { Channel::Mean };
-    Ok(Filters { weights, dims, channel, cmap: Colormap::Gray, cols: None, title: None })
+    let weights = kernel
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let channel = if dims[1] == 1 {
+        Channel::Index(0)
+    } else {
+        Channel::Mean
+    };
+    Ok(Filters {
+        weights,
+        dims,
+        channel,
+        cmap: Colormap::Gray,
+        cols: None,
+        title: None,
+    })
 }
 
 impl Filters {
@@ -131,7 +148,8 @@ impl Filters {
     fn filter(&self, o: usize) -> Gray {
         let [_, inputs, kh, kw] = self.dims;
         let size = kh * kw;
-        let channel = |i: usize| &self.weights[(o * inputs + i) * size..(o * inputs + i + 1) * size];
+        let channel =
+            |i: usize| &self.weights[(o * inputs + i) * size..(o * inputs + i + 1) * size];
         let values = match self.channel {
             Channel::Index(i) => channel(i).to_vec(),
             Channel::Mean => {
@@ -144,16 +162,28 @@ impl Filters {
                 sum.iter().map(|s| s / inputs as f32).collect()
             }
         };
-        Gray { height: kh, width: kw, values }
+        Gray {
+            height: kh,
+            width: kw,
+            values,
+        }
     }
 
     fn shading(&self, filter: &Gray) -> Shading {
         let (lo, hi) = finite_range(&filter.values).unwrap_or((0.0, 1.0));
         if self.cmap.is_diverging() {
             let m = lo.abs().max(hi.abs());
-            Shading { cmap: self.cmap, lo: -m, hi: m }
+            Shading {
+                cmap: self.cmap,
+                lo: -m,
+                hi: m,
+            }
         } else {
-            Shading { cmap: self.cmap, lo, hi }
+            Shading {
+                cmap: self.cmap,
+                lo,
+                hi,
+            }
         }
     }
 
@@ -185,7 +215,10 @@ impl Filters {
 impl Draw for Filters {
     fn size(&self) -> (u32, u32) {
         let cell = self.cell();
-        let (tw, th) = (self.dims[3] as u32 * cell, self.dims[2] as u32 * cell + INDEX_BAND);
+        let (tw, th) = (
+            self.dims[3] as u32 * cell,
+            self.dims[2] as u32 * cell + INDEX_BAND,
+        );
         let cols = self.columns() as u32;
         let rows = self.dims[0].div_ceil(self.columns()) as u32;
         let width = (2 * MARGIN + cols * tw + (cols - 1) * GAP).max(420);
@@ -207,13 +240,36 @@ impl Draw for Filters {
             let x = (left + col * (w + GAP)) as i32;
             let y0 = (TITLE_BAND + row * (h + INDEX_BAND + GAP)) as i32;
             let y = y0 + INDEX_BAND as i32;
-            draw_image(root, &filter, Placement { x, y, cell }, self.shading(&filter))?;
+            draw_image(
+                root,
+                &filter,
+                Placement { x, y, cell },
+                self.shading(&filter),
+            )?;
             frame(root, (x, y, w as i32, h as i32), RGBColor(160, 160, 160))?;
-            text(root, &o.to_string(), (x + w as i32 / 2, y0 + INDEX_BAND as i32 / 2), &index_style)?;
+            text(
+                root,
+                &o.to_string(),
+                (x + w as i32 / 2, y0 + INDEX_BAND as i32 / 2),
+                &index_style,
+            )?;
         }
-        let title = self.title.clone().unwrap_or_else(|| format!("Conv2D filters ({outputs} × {kh}×{kw})"));
-        text(root, &title, (width as i32 / 2, 16), &text_style(16.0, HPos::Center, VPos::Center))?;
-        text(root, &self.note(), (width as i32 / 2, 36), &text_style(12.0, HPos::Center, VPos::Center))?;
+        let title = self
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Conv2D filters ({outputs} × {kh}×{kw})"));
+        text(
+            root,
+            &title,
+            (width as i32 / 2, 16),
+            &text_style(16.0, HPos::Center, VPos::Center),
+        )?;
+        text(
+            root,
+            &self.note(),
+            (width as i32 / 2, 36),
+            &text_style(12.0, HPos::Center, VPos::Center),
+        )?;
         Ok(())
     }
 }
@@ -255,13 +311,20 @@ mod tests {
     fn shapes_are_checked() {
         let bad = Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap();
         let err = filters(&bad).unwrap_err().to_string();
-        assert!(err.contains("(out_channels, in_channels, kh, kw)") && err.contains("(3, 3)"), "{err}");
+        assert!(
+            err.contains("(out_channels, in_channels, kh, kw)") && err.contains("(3, 3)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn diverging_map_is_symmetric() {
         let f = filters(&kernel()).unwrap().cmap(Colormap::RdBu);
-        let s = f.shading(&Gray { height: 1, width: 2, values: vec![-1.0, 3.0] });
+        let s = f.shading(&Gray {
+            height: 1,
+            width: 2,
+            values: vec![-1.0, 3.0],
+        });
         assert_eq!((s.lo, s.hi), (-3.0, 3.0));
     }
 }

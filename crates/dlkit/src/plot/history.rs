@@ -57,14 +57,21 @@ pub fn history(history: &History) -> Result<HistoryPlot> {
     ]
     .into_iter()
     .filter(|(_, train, val)| train.iter().chain(val.iter()).any(|v| v.is_finite()))
-    .map(|(quantity, train, val)| Panel { quantity, train: train.clone(), validation: val.clone() })
+    .map(|(quantity, train, val)| Panel {
+        quantity,
+        train: train.clone(),
+        validation: val.clone(),
+    })
     .collect();
     if panels.is_empty() {
         return Err(Error::InvalidArgument(
             "the history has no finite loss or accuracy values to plot: train the model with `fit` first".into(),
         ));
     }
-    Ok(HistoryPlot { panels, title: None })
+    Ok(HistoryPlot {
+        panels,
+        title: None,
+    })
 }
 
 impl HistoryPlot {
@@ -92,9 +99,16 @@ impl Draw for HistoryPlot {
         let (width, height) = self.size();
         if let Some(title) = &self.title {
             let style = text_style(18.0, HPos::Center, VPos::Center);
-            text(root, title, (width as i32 / 2, TITLE_BAND as i32 / 2 + 4), &style)?;
+            text(
+                root,
+                title,
+                (width as i32 / 2, TITLE_BAND as i32 / 2 + 4),
+                &style,
+            )?;
         }
-        let body = root.clone().shrink((0, self.top()), (width, height - self.top()));
+        let body = root
+            .clone()
+            .shrink((0, self.top()), (width, height - self.top()));
         let areas = body.split_evenly((1, self.panels.len()));
         for (panel, area) in self.panels.iter().zip(&areas) {
             panel.draw(area)?;
@@ -112,13 +126,31 @@ impl Panel {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
         let n = self.epochs();
-        let x_pad = if n == 1 { 0.5 } else { (0.05 * (n - 1) as f64).max(0.25) };
-        let x_ticks: Vec<f64> = nice_ticks(1.0, n as f64, 10).into_iter().filter(|t| t.fract() == 0.0 && *t >= 1.0).collect();
+        let x_pad = if n == 1 {
+            0.5
+        } else {
+            (0.05 * (n - 1) as f64).max(0.25)
+        };
+        let x_ticks: Vec<f64> = nice_ticks(1.0, n as f64, 10)
+            .into_iter()
+            .filter(|t| t.fract() == 0.0 && *t >= 1.0)
+            .collect();
         let x_axis = TickedAxis::new(1.0 - x_pad, n as f64 + x_pad, x_ticks);
 
-        let values = self.train.iter().chain(&self.validation).copied().filter(|v| v.is_finite());
-        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let spread = if hi > lo { hi - lo } else { lo.abs().max(1.0) * 0.1 };
+        let values = self
+            .train
+            .iter()
+            .chain(&self.validation)
+            .copied()
+            .filter(|v| v.is_finite());
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let spread = if hi > lo {
+            hi - lo
+        } else {
+            lo.abs().max(1.0) * 0.1
+        };
         let (y_lo, y_hi) = (lo - 0.06 * spread, hi + 0.06 * spread);
         let y_ticks = nice_ticks(y_lo, y_hi, 8);
         let y_step = nice_step((y_hi - y_lo) / 8.0);
@@ -153,7 +185,10 @@ impl Panel {
             .map_err(plot_err)?;
 
         let mut any_series = false;
-        for (series, name, color) in [(&self.train, "train", BLUE), (&self.validation, "validation", ORANGE)] {
+        for (series, name, color) in [
+            (&self.train, "train", BLUE),
+            (&self.validation, "validation", ORANGE),
+        ] {
             let points: Vec<(f64, f64)> = series
                 .iter()
                 .enumerate()
@@ -165,16 +200,25 @@ impl Panel {
             }
             any_series = true;
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(plot_err)?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 22, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 22, y)], color.stroke_width(2))
+                });
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(plot_err)?;
         }
         if any_series {
-            let corner = if self.quantity == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight };
+            let corner = if self.quantity == "loss" {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            };
             chart
                 .configure_series_labels()
                 .position(corner)
@@ -195,7 +239,10 @@ mod tests {
 
     #[test]
     fn panels_follow_what_was_recorded() {
-        let only_loss = History { loss: vec![1.0, 0.5], ..Default::default() };
+        let only_loss = History {
+            loss: vec![1.0, 0.5],
+            ..Default::default()
+        };
         assert_eq!(history(&only_loss).unwrap().panels.len(), 1);
         let full = History {
             loss: vec![0.3, 0.1],
@@ -205,9 +252,15 @@ mod tests {
             ..Default::default()
         };
         let plot = history(&full).unwrap();
-        assert_eq!(plot.panels.iter().map(|p| p.quantity).collect::<Vec<_>>(), ["loss", "accuracy"]);
+        assert_eq!(
+            plot.panels.iter().map(|p| p.quantity).collect::<Vec<_>>(),
+            ["loss", "accuracy"]
+        );
         assert!(history(&History::default()).is_err());
-        let nan = History { loss: vec![f64::NAN], ..Default::default() };
+        let nan = History {
+            loss: vec![f64::NAN],
+            ..Default::default()
+        };
         assert!(history(&nan).is_err());
     }
 }

@@ -98,8 +98,9 @@ impl Imshow {
     }
 
     fn cell(&self) -> u32 {
-        self.cell
-            .unwrap_or_else(|| (TARGET_SIDE / self.image.height.max(self.image.width) as u32).max(1))
+        self.cell.unwrap_or_else(|| {
+            (TARGET_SIDE / self.image.height.max(self.image.width) as u32).max(1)
+        })
     }
 
     /// Left, top, right and bottom margins around the image.
@@ -114,8 +115,15 @@ impl Imshow {
     }
 
     fn shading(&self) -> Shading {
-        let (lo, hi) = self.range.or_else(|| self.image.finite_range()).unwrap_or((0.0, 1.0));
-        Shading { cmap: self.cmap, lo, hi }
+        let (lo, hi) = self
+            .range
+            .or_else(|| self.image.finite_range())
+            .unwrap_or((0.0, 1.0));
+        Shading {
+            cmap: self.cmap,
+            lo,
+            hi,
+        }
     }
 }
 
@@ -123,17 +131,35 @@ impl Draw for Imshow {
     fn size(&self) -> (u32, u32) {
         let cell = self.cell();
         let (l, t, r, b) = self.margins();
-        (l + r + cell * self.image.width as u32, t + b + cell * self.image.height as u32)
+        (
+            l + r + cell * self.image.width as u32,
+            t + b + cell * self.image.height as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let cell = self.cell();
         let (left, top, _, bottom) = self.margins();
-        let (pw, ph) = (cell * self.image.width as u32, cell * self.image.height as u32);
+        let (pw, ph) = (
+            cell * self.image.width as u32,
+            cell * self.image.height as u32,
+        );
         let (px, py) = (left as i32, top as i32);
-        draw_image(root, &self.image, Placement { x: px, y: py, cell }, self.shading())?;
+        draw_image(
+            root,
+            &self.image,
+            Placement { x: px, y: py, cell },
+            self.shading(),
+        )?;
         if self.axes {
-            pixel_axes(root, (px, py), (pw, ph), (self.image.width, self.image.height), (left, bottom), 13.0)?;
+            pixel_axes(
+                root,
+                (px, py),
+                (pw, ph),
+                (self.image.width, self.image.height),
+                (left, bottom),
+                13.0,
+            )?;
             frame(root, (px, py, pw as i32, ph as i32), BLACK)?;
         }
         if let Some(title) = &self.title {
@@ -156,11 +182,16 @@ pub(crate) fn pixel_axes<DB: DrawingBackend>(
     (left, bottom): (u32, u32),
     font_size: f64,
 ) -> Result<()> {
-    let area = root.clone().shrink((x - left as i32, y), (w + left, h + bottom));
+    let area = root
+        .clone()
+        .shrink((x - left as i32, y), (w + left, h + bottom));
     let mut chart = ChartBuilder::on(&area)
         .x_label_area_size(bottom)
         .y_label_area_size(left)
-        .build_cartesian_2d(TickedAxis::pixels(cols, false), TickedAxis::pixels(rows, true))
+        .build_cartesian_2d(
+            TickedAxis::pixels(cols, false),
+            TickedAxis::pixels(rows, true),
+        )
         .map_err(plot_err)?;
     let whole = |v: &f64| format!("{}", v.round() as i64);
     chart
@@ -196,16 +227,35 @@ mod tests {
         let fig = plot.render().unwrap();
         assert_eq!((fig.width(), fig.height()), plot.size());
         let cell = 14;
-        let centre = |col: u32, row: u32| fig.pixel(LEFT + col * cell + 7, TOP_PLAIN + row * cell + 7).unwrap();
-        assert_eq!(centre(20, 10), [253, 231, 37], "bright pixel is viridis yellow");
+        let centre = |col: u32, row: u32| {
+            fig.pixel(LEFT + col * cell + 7, TOP_PLAIN + row * cell + 7)
+                .unwrap()
+        };
+        assert_eq!(
+            centre(20, 10),
+            [253, 231, 37],
+            "bright pixel is viridis yellow"
+        );
         assert_eq!(centre(5, 10), [68, 1, 84], "background is viridis purple");
-        assert_eq!(centre(20, 2), [68, 1, 84], "row 2 is above the bar: rows run downwards");
+        assert_eq!(
+            centre(20, 2),
+            [68, 1, 84],
+            "row 2 is above the bar: rows run downwards"
+        );
     }
 
     #[test]
     fn greys_and_axes_off() {
-        let fig = imshow(&digit()).unwrap().cmap(Colormap::Greys).axes(false).render().unwrap();
-        assert_eq!(fig.pixel(8 + 20 * 14 + 7, 8 + 10 * 14 + 7).unwrap(), [0, 0, 0]);
+        let fig = imshow(&digit())
+            .unwrap()
+            .cmap(Colormap::Greys)
+            .axes(false)
+            .render()
+            .unwrap();
+        assert_eq!(
+            fig.pixel(8 + 20 * 14 + 7, 8 + 10 * 14 + 7).unwrap(),
+            [0, 0, 0]
+        );
         assert_eq!(fig.pixel(8 + 3 * 14, 8 + 3 * 14).unwrap(), [255, 255, 255]);
     }
 

@@ -57,7 +57,10 @@ pub struct SamplePrediction {
 pub fn sample_prediction(image: &Tensor, probabilities: &Tensor) -> Result<SamplePrediction> {
     let image = single_image(image, "plot::sample_prediction")?;
     let probabilities = match *probabilities.dims() {
-        [k] | [1, k] if k > 0 => probabilities.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+        [k] | [1, k] if k > 0 => probabilities
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?,
         _ => {
             return Err(Error::Shape(format!(
                 "plot::sample_prediction takes the probabilities of one sample, shape (classes,) \
@@ -67,14 +70,22 @@ pub fn sample_prediction(image: &Tensor, probabilities: &Tensor) -> Result<Sampl
         }
     };
     let sum: f32 = probabilities.iter().sum();
-    let in_range = probabilities.iter().all(|p| p.is_finite() && (-1e-4..=1.0 + 1e-4).contains(p));
+    let in_range = probabilities
+        .iter()
+        .all(|p| p.is_finite() && (-1e-4..=1.0 + 1e-4).contains(p));
     if !in_range || (sum - 1.0).abs() > 0.01 {
         return Err(Error::InvalidArgument(format!(
             "plot::sample_prediction needs probabilities in [0, 1] that sum to 1 (these sum to {sum:.4}); \
              if the model outputs logits, apply softmax first"
         )));
     }
-    Ok(SamplePrediction { image, probabilities, label: None, class_names: None, cmap: Colormap::Greys })
+    Ok(SamplePrediction {
+        image,
+        probabilities,
+        label: None,
+        class_names: None,
+        cmap: Colormap::Greys,
+    })
 }
 
 impl SamplePrediction {
@@ -108,13 +119,22 @@ impl SamplePrediction {
         self.probabilities
             .iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
+            .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
+                if p > best.1 {
+                    (i, p)
+                } else {
+                    best
+                }
+            })
             .0
     }
 
     fn name(&self, class: usize) -> String {
         match &self.class_names {
-            Some(names) => names.get(class).cloned().unwrap_or_else(|| class.to_string()),
+            Some(names) => names
+                .get(class)
+                .cloned()
+                .unwrap_or_else(|| class.to_string()),
             None => class.to_string(),
         }
     }
@@ -122,7 +142,11 @@ impl SamplePrediction {
     /// The title: "predicted 7 (99.8%)", with ", true label 7" when the label is known.
     pub fn title_text(&self) -> String {
         let p = self.predicted();
-        let mut title = format!("predicted {} ({:.1}%)", self.name(p), 100.0 * self.probabilities[p]);
+        let mut title = format!(
+            "predicted {} ({:.1}%)",
+            self.name(p),
+            100.0 * self.probabilities[p]
+        );
         if let Some(label) = self.label {
             title.push_str(&format!(", true label {}", self.name(label)));
         }
@@ -140,21 +164,40 @@ impl Draw for SamplePrediction {
         let missed = self.label.is_some_and(|l| l != predicted);
         let title_color = if missed { RGBColor(200, 30, 30) } else { BLACK };
         let title_style = text_style(18.0, HPos::Center, VPos::Center).color(&title_color);
-        text(root, &self.title_text(), (WIDTH as i32 / 2, TITLE_BAND as i32 / 2), &title_style)?;
+        text(
+            root,
+            &self.title_text(),
+            (WIDTH as i32 / 2, TITLE_BAND as i32 / 2),
+            &title_style,
+        )?;
 
         // The digit, scaled to fit a square on the left.
         let side = self.image.height.max(self.image.width) as u32;
         let cell = (IMAGE_SIDE / side).max(1);
-        let (w, h) = (self.image.width as u32 * cell, self.image.height as u32 * cell);
+        let (w, h) = (
+            self.image.width as u32 * cell,
+            self.image.height as u32 * cell,
+        );
         let x = (IMAGE_LEFT + (IMAGE_SIDE - w.min(IMAGE_SIDE)) / 2) as i32;
         let y = (TITLE_BAND + 12 + (IMAGE_SIDE - h.min(IMAGE_SIDE)) / 2) as i32;
         let (lo, hi) = self.image.finite_range().unwrap_or((0.0, 1.0));
-        draw_image(root, &self.image, Placement { x, y, cell }, Shading { cmap: self.cmap, lo, hi })?;
+        draw_image(
+            root,
+            &self.image,
+            Placement { x, y, cell },
+            Shading {
+                cmap: self.cmap,
+                lo,
+                hi,
+            },
+        )?;
         frame(root, (x, y, w as i32, h as i32), BLACK)?;
 
         // The bar chart on the right.
         let left = IMAGE_LEFT + IMAGE_SIDE + 20;
-        let area = root.clone().shrink((left, TITLE_BAND), (WIDTH - left, HEIGHT - TITLE_BAND));
+        let area = root
+            .clone()
+            .shrink((left, TITLE_BAND), (WIDTH - left, HEIGHT - TITLE_BAND));
         let k = self.probabilities.len();
         let x_axis = TickedAxis::new(-0.6, k as f64 - 0.4, (0..k).map(|c| c as f64).collect());
         let y_axis = TickedAxis::new(0.0, 1.05, nice_ticks(0.0, 1.0, 5));
@@ -169,7 +212,11 @@ impl Draw for SamplePrediction {
             let c = v.round() as usize;
             let name = self.name(c);
             // Long class names would overlap: keep the index on the axis, the name is in the title.
-            if name.chars().count() <= 4 { name } else { c.to_string() }
+            if name.chars().count() <= 4 {
+                name
+            } else {
+                c.to_string()
+            }
         };
         let y_format = |v: &f64| tick_label(*v, 0.2);
         chart
@@ -190,12 +237,21 @@ impl Draw for SamplePrediction {
             .map_err(plot_err)?;
         let bars = self.probabilities.iter().enumerate().map(|(c, &p)| {
             let color = if c == predicted { PREDICTED } else { BAR };
-            Rectangle::new([(c as f64 - 0.38, 0.0), (c as f64 + 0.38, p.max(0.0) as f64)], color.filled())
+            Rectangle::new(
+                [(c as f64 - 0.38, 0.0), (c as f64 + 0.38, p.max(0.0) as f64)],
+                color.filled(),
+            )
         });
         chart.draw_series(bars).map_err(plot_err)?;
         if let Some(label) = self.label.filter(|&l| missed && l < k) {
             let outline = Rectangle::new(
-                [(label as f64 - 0.42, 0.0), (label as f64 + 0.42, (self.probabilities[label] as f64).max(0.02))],
+                [
+                    (label as f64 - 0.42, 0.0),
+                    (
+                        label as f64 + 0.42,
+                        (self.probabilities[label] as f64).max(0.02),
+                    ),
+                ],
                 TRUE_CLASS.stroke_width(3),
             );
             chart.draw_series([outline]).map_err(plot_err)?;
@@ -225,10 +281,15 @@ mod tests {
     fn probabilities_are_checked() {
         let dev = Device::Cpu;
         let logits = Tensor::new(&[2.0f32, -1.0, 0.5], &dev).unwrap();
-        let err = sample_prediction(&digit(), &logits).unwrap_err().to_string();
+        let err = sample_prediction(&digit(), &logits)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("apply softmax"), "{err}");
         let batch = Tensor::new(&[[0.5f32, 0.5], [0.5, 0.5]], &dev).unwrap();
-        assert!(sample_prediction(&digit(), &batch).unwrap_err().to_string().contains("(2, 2)"));
+        assert!(sample_prediction(&digit(), &batch)
+            .unwrap_err()
+            .to_string()
+            .contains("(2, 2)"));
         let row = Tensor::new(&[[0.1f32, 0.7, 0.2]], &dev).unwrap();
         let plot = sample_prediction(&digit(), &row).unwrap();
         assert_eq!(plot.predicted(), 1);

@@ -30,7 +30,11 @@ pub(crate) struct Shading {
 impl Shading {
     pub(crate) fn color(&self, v: f32) -> RGBColor {
         let span = self.hi - self.lo;
-        let t = if span > 0.0 && span.is_finite() { (v - self.lo) / span } else { 0.0 };
+        let t = if span > 0.0 && span.is_finite() {
+            (v - self.lo) / span
+        } else {
+            0.0
+        };
         self.cmap.color(t as f64)
     }
 }
@@ -70,8 +74,11 @@ pub(crate) fn frame<DB: DrawingBackend>(
     (x, y, w, h): (i32, i32, i32, i32),
     color: RGBColor,
 ) -> Result<()> {
-    area.draw(&Rectangle::new([(x - 1, y - 1), (x + w, y + h)], color.stroke_width(1)))
-        .map_err(plot_err)
+    area.draw(&Rectangle::new(
+        [(x - 1, y - 1), (x + w, y + h)],
+        color.stroke_width(1),
+    ))
+    .map_err(plot_err)
 }
 
 /// The text style of the plots: DejaVu Sans at `size` pixels, anchored at `pos`.
@@ -86,5 +93,6 @@ pub(crate) fn text<DB: DrawingBackend>(
     (x, y): (i32, i32),
     style: &TextStyle,
 ) -> Result<()> {
-    area.draw(&Text::new(content.to_string(), (x, y), style.clone())).map_err(plot_err)
+    area.draw(&Text::new(content.to_string(), (x, y), style.clone()))
+        .map_err(plot_err)
 }

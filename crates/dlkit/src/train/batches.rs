@@ -27,7 +27,11 @@ impl Dataset {
     }
 
     /// The samples at `indices`, as f32 inputs and targets on `device`.
-    pub fn gather(&self, indices: &[u32], device: &Device) -> candle_core::Result<(Tensor, Tensor, Vec<u32>)> {
+    pub fn gather(
+        &self,
+        indices: &[u32],
+        device: &Device,
+    ) -> candle_core::Result<(Tensor, Tensor, Vec<u32>)> {
         let contiguous_run = indices.windows(2).all(|w| w[1] == w[0] + 1);
         let (x, y) = if contiguous_run && !indices.is_empty() {
             // Unshuffled batches are slices: no copy through an index tensor.

@@ -34,7 +34,12 @@ impl Model {
     /// # Ok::<(), dlkit::Error>(())
     /// ```
     /// Compiling again starts the optimizer afresh (the weights are kept).
-    pub fn compile(&mut self, loss: Loss, optimizer: impl Into<Optimizer>, metrics: &[Metric]) -> Result<()> {
+    pub fn compile(
+        &mut self,
+        loss: Loss,
+        optimizer: impl Into<Optimizer>,
+        metrics: &[Metric],
+    ) -> Result<()> {
         self.compiled = Some(Compiled {
             loss,
             optimizer: optimizer.into(),

@@ -20,7 +20,13 @@ pub(crate) struct Totals {
 }
 
 impl Totals {
-    pub fn add(&mut self, batch_loss: f64, output: &Tensor, classes: &[u32], accuracy: bool) -> Result<()> {
+    pub fn add(
+        &mut self,
+        batch_loss: f64,
+        output: &Tensor,
+        classes: &[u32],
+        accuracy: bool,
+    ) -> Result<()> {
         let n = classes.len();
         self.loss_sum += batch_loss * n as f64;
         if accuracy {
@@ -39,7 +45,8 @@ impl Totals {
     }
 
     pub fn pairs(&self, prefix: &str, accuracy: bool) -> Vec<(&'static str, f64)> {
-        let name = |plain: &'static str, val: &'static str| if prefix.is_empty() { plain } else { val };
+        let name =
+            |plain: &'static str, val: &'static str| if prefix.is_empty() { plain } else { val };
         let mut pairs = vec![(name("loss", "val_loss"), self.mean_loss())];
         if accuracy {
             pairs.push((name("accuracy", "val_accuracy"), self.accuracy()));
@@ -57,19 +64,28 @@ pub(crate) fn run_batches(
     accuracy: bool,
 ) -> Result<Totals> {
     let device = model.device.clone();
-    let loss = model.compiled.as_ref().map(|c| c.loss).ok_or_else(not_compiled)?;
+    let loss = model
+        .compiled
+        .as_ref()
+        .map(|c| c.loss)
+        .ok_or_else(not_compiled)?;
     let mut totals = Totals::default();
     for indices in data.batch_indices(batch_size, None) {
         let (xb, yb, classes) = data.gather(&indices, &device)?;
         let output = model.run(&xb, false, from_logits)?;
-        let value = loss.compute(&output, &yb, from_logits)?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let value = loss
+            .compute(&output, &yb, from_logits)?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
         totals.add(value, &output, &classes, accuracy)?;
     }
     Ok(totals)
 }
 
 fn not_compiled() -> Error {
-    Error::Training("the model is not compiled: call model.compile(loss, optimizer, metrics) first".into())
+    Error::Training(
+        "the model is not compiled: call model.compile(loss, optimizer, metrics) first".into(),
+    )
 }
 
 /// The result of [`Model::evaluate`]: Keras' `[loss, accuracy]`.

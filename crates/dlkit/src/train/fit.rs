@@ -92,7 +92,9 @@ impl FitOptions {
 
     fn check(&self) -> Result<()> {
         if self.batch_size == 0 {
-            return Err(Error::InvalidArgument("batch_size must be at least 1".into()));
+            return Err(Error::InvalidArgument(
+                "batch_size must be at least 1".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(Error::InvalidArgument(format!(
@@ -123,14 +125,18 @@ impl Model {
         let mut train = self.dataset("x", "y", x, y)?;
         let validation = match options.validation_data.take() {
             Some((vx, vy)) => Some(self.dataset("validation x", "validation y", &vx, &vy)?),
-            None if options.validation_split > 0.0 => Some(train.split_off_last(options.validation_split)?),
+            None if options.validation_split > 0.0 => {
+                Some(train.split_off_last(options.validation_split)?)
+            }
             None => None,
         };
         if train.len() == 0 {
             return Err(Error::InvalidArgument("fit got no training samples".into()));
         }
         // A seed for this run replaces the model's generator until fit returns.
-        let saved_rng = options.seed.map(|s| std::mem::replace(&mut self.rng, Rng::new(s)));
+        let saved_rng = options
+            .seed
+            .map(|s| std::mem::replace(&mut self.rng, Rng::new(s)));
         let result = self.train_loop(&train, validation.as_ref(), &mut options);
         if let Some(rng) = saved_rng {
             self.rng = rng;
@@ -142,12 +148,19 @@ impl Model {
     }
 
     /// Checks `(x, y)` against the model and the loss, and prepares them.
-    pub(crate) fn dataset(&mut self, x_name: &str, y_name: &str, x: &Tensor, y: &Tensor) -> Result<Dataset> {
-        let loss = self
-            .compiled
-            .as_ref()
-            .map(|c| c.loss)
-            .ok_or_else(|| Error::Training("the model is not compiled: call model.compile(loss, optimizer, metrics) first".into()))?;
+    pub(crate) fn dataset(
+        &mut self,
+        x_name: &str,
+        y_name: &str,
+        x: &Tensor,
+        y: &Tensor,
+    ) -> Result<Dataset> {
+        let loss = self.compiled.as_ref().map(|c| c.loss).ok_or_else(|| {
+            Error::Training(
+                "the model is not compiled: call model.compile(loss, optimizer, metrics) first"
+                    .into(),
+            )
+        })?;
         self.check_input(x_name, x.dims())?;
         let output = self.nodes[self.output].output_shape.clone();
         loss.check_targets(y_name, y.dims(), &output)?;
@@ -165,7 +178,11 @@ impl Model {
                 "{y_name}[{i}] is class {c}, but the model outputs {n_classes} classes"
             )));
         }
-        Ok(Dataset { x: x.clone(), y: y.clone(), classes })
+        Ok(Dataset {
+            x: x.clone(),
+            y: y.clone(),
+            classes,
+        })
     }
 
     fn train_loop(
@@ -187,7 +204,8 @@ impl Model {
 
         for epoch in 0..options.epochs {
             progress.start_epoch(epoch);
-            let batches = train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
+            let batches =
+                train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
             let mut totals = Totals::default();
             for (step, indices) in batches.iter().enumerate() {
                 let (xb, yb, classes) = train.gather(indices, &device)?;
@@ -202,7 +220,8 @@ impl Model {
                         step + 1
                     );
                     if stop_on_nan {
-                        history.stopped_early = Some(format!("{place}; training stopped (TerminateOnNaN)"));
+                        history.stopped_early =
+                            Some(format!("{place}; training stopped (TerminateOnNaN)"));
                         println!("{place}: stopping (TerminateOnNaN)");
                         return Ok(history);
                     }

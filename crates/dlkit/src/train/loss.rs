@@ -62,7 +62,12 @@ impl Loss {
     }
 
     /// Mean loss over the batch. `from_logits` says the output is pre-softmax.
-    pub(crate) fn compute(self, output: &Tensor, targets: &Tensor, from_logits: bool) -> candle_core::Result<Tensor> {
+    pub(crate) fn compute(
+        self,
+        output: &Tensor,
+        targets: &Tensor,
+        from_logits: bool,
+    ) -> candle_core::Result<Tensor> {
         if from_logits {
             return ops::softmax_cross_entropy(output, targets);
         }
@@ -71,10 +76,12 @@ impl Loss {
         let log_p = p.clamp(EPSILON, 1.0 - EPSILON)?.log()?;
         let n = output.dim(0)? as f64;
         let picked = match self {
-            Loss::CategoricalCrossentropy => (log_p * targets.to_dtype(output.dtype())?)?.sum_all()?,
-            Loss::SparseCategoricalCrossentropy => {
-                log_p.gather(&targets.to_dtype(DType::U32)?.unsqueeze(1)?, 1)?.sum_all()?
+            Loss::CategoricalCrossentropy => {
+                (log_p * targets.to_dtype(output.dtype())?)?.sum_all()?
             }
+            Loss::SparseCategoricalCrossentropy => log_p
+                .gather(&targets.to_dtype(DType::U32)?.unsqueeze(1)?, 1)?
+                .sum_all()?,
         };
         picked.affine(-1.0 / n, 0.0)
     }

@@ -25,5 +25,9 @@ pub(crate) fn target_classes(y: &Tensor) -> candle_core::Result<Vec<u32>> {
 /// How many rows of `output` (N, classes) have their largest value at `classes`.
 pub(crate) fn count_correct(output: &Tensor, classes: &[u32]) -> candle_core::Result<usize> {
     let predicted = output.argmax(1)?.to_vec1::<u32>()?;
-    Ok(predicted.iter().zip(classes).filter(|(p, c)| p == c).count())
+    Ok(predicted
+        .iter()
+        .zip(classes)
+        .filter(|(p, c)| p == c)
+        .count())
 }

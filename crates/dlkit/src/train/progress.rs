@@ -22,7 +22,13 @@ pub(crate) struct Progress {
 impl Progress {
     pub fn new(verbose: u8, epochs: usize, steps: usize) -> Self {
         let now = Instant::now();
-        Progress { verbose, epochs, steps, epoch_start: now, last_line: now }
+        Progress {
+            verbose,
+            epochs,
+            steps,
+            epoch_start: now,
+            last_line: now,
+        }
     }
 
     pub fn start_epoch(&mut self, epoch: usize) {
@@ -40,7 +46,12 @@ impl Progress {
         }
         self.last_line = Instant::now();
         let secs = self.epoch_start.elapsed().as_secs_f64();
-        println!("{} {} {} - {metrics}", self.counter(step), bar(step, self.steps), seconds(secs));
+        println!(
+            "{} {} {} - {metrics}",
+            self.counter(step),
+            bar(step, self.steps),
+            seconds(secs)
+        );
     }
 
     /// The epoch's closing line; returns the epoch's duration in seconds.
@@ -119,6 +130,9 @@ mod tests {
         assert_eq!(per_step(0.5, 1875), "267us/step");
         assert_eq!(seconds(3.21), "3.2s");
         assert_eq!(seconds(24.6), "25s");
-        assert_eq!(metrics_line(&[("loss", 0.23456), ("accuracy", 0.9)]), "loss: 0.2346 - accuracy: 0.9000");
+        assert_eq!(
+            metrics_line(&[("loss", 0.23456), ("accuracy", 0.9)]),
+            "loss: 0.2346 - accuracy: 0.9000"
+        );
     }
 }

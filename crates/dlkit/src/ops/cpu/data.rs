@@ -12,7 +12,11 @@ pub(crate) fn is_cpu_f32(t: &Tensor) -> bool {
 
 /// The elements of `storage` seen through `layout`, in row-major order: borrowed when
 /// contiguous, gathered into a new vector otherwise.
-pub(crate) fn storage_f32<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<Cow<'a, [f32]>> {
+pub(crate) fn storage_f32<'a>(
+    op: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<Cow<'a, [f32]>> {
     let all = match storage {
         CpuStorage::F32(v) => v.as_slice(),
         other => bail!("{op}: expected f32 data, got {:?}", other.dtype()),
@@ -20,7 +24,10 @@ pub(crate) fn storage_f32<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout
     match layout.contiguous_offsets() {
         Some((start, end)) => match all.get(start..end) {
             Some(s) => Ok(Cow::Borrowed(s)),
-            None => bail!("{op}: storage of {} elements is too short for layout {layout:?}", all.len()),
+            None => bail!(
+                "{op}: storage of {} elements is too short for layout {layout:?}",
+                all.len()
+            ),
         },
         None => Ok(Cow::Owned(gather(op, all, layout)?)),
     }
@@ -40,7 +47,10 @@ pub(crate) fn gather<T: Copy>(op: &str, all: &[T], layout: &Layout) -> Result<Ve
     for _ in 0..count {
         match all.get(offset) {
             Some(&v) => out.push(v),
-            None => bail!("{op}: storage of {} elements is too short for layout {layout:?}", all.len()),
+            None => bail!(
+                "{op}: storage of {} elements is too short for layout {layout:?}",
+                all.len()
+            ),
         }
         // Odometer increment, last dimension fastest.
         for d in (0..dims.len()).rev() {

@@ -18,22 +18,48 @@ pub(crate) struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// A row-major matrix.
     pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Mat { data, rows, cols, rs: cols, cs: 1 }
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
     }
     /// The transpose of the row-major `cols × rows` matrix in `data`.
     pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Mat { data, rows, cols, rs: 1, cs: rows }
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: 1,
+            cs: rows,
+        }
     }
     /// A general strided view.
     pub fn strided(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        Mat { data, rows, cols, rs, cs }
+        Mat {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        }
     }
     /// The transposed view.
     pub fn t(self) -> Self {
-        Mat { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+        Mat {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
     }
     fn fits(&self, len: usize) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < len
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < len
     }
 }
 
@@ -51,7 +77,10 @@ pub(crate) fn matmul(
 ) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k {
-        bail!("{op}: inner dimensions differ in a ({m}x{k}) times ({}x{n}) product", b.rows);
+        bail!(
+            "{op}: inner dimensions differ in a ({m}x{k}) times ({}x{n}) product",
+            b.rows
+        );
     }
     let dst_fits = m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len();
     if !a.fits(a.data.len()) || !b.fits(b.data.len()) || !dst_fits || (n > dst_rs && m > 1) {
@@ -109,7 +138,15 @@ const MIN_SPLIT: usize = 32;
 /// when there are enough of them (parts of `dst` are then contiguous), else along the
 /// columns (each part into its own buffer, then copied into place). The split depends only
 /// on the shapes and the thread count, so results repeat run to run.
-fn split_product(op: &str, dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool, threads: usize) -> Result<()> {
+fn split_product(
+    op: &str,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    accumulate: bool,
+    threads: usize,
+) -> Result<()> {
     use rayon::prelude::*;
     let (m, n) = (a.rows, b.cols);
     if m >= MIN_SPLIT * threads {
@@ -117,7 +154,11 @@ fn split_product(op: &str, dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_
         let mut parts = Vec::with_capacity(rows.len());
         let mut rest = &mut dst[..];
         for r in &rows {
-            let take = if r.end == m { rest.len() } else { r.len() * dst_rs };
+            let take = if r.end == m {
+                rest.len()
+            } else {
+                r.len() * dst_rs
+            };
             let (head, tail) = rest.split_at_mut(take);
             parts.push((r.clone(), head));
             rest = tail;
@@ -125,7 +166,11 @@ fn split_product(op: &str, dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_
         return parts
             .into_par_iter()
             .map(|(r, part)| {
-                let ar = Mat { data: &a.data[r.start * a.rs..], rows: r.len(), ..a };
+                let ar = Mat {
+                    data: &a.data[r.start * a.rs..],
+                    rows: r.len(),
+                    ..a
+                };
                 matmul(op, part, dst_rs, ar, b, accumulate, 1)
             })
             .collect();
@@ -136,7 +181,11 @@ fn split_product(op: &str, dst: &mut [f32], dst_rs: usize, a: Mat<'_>, b: Mat<'_
             .par_iter()
             .map(|c| {
                 let mut part = vec![0.0f32; m * c.len()];
-                let bc = Mat { data: &b.data[c.start * b.cs..], cols: c.len(), ..b };
+                let bc = Mat {
+                    data: &b.data[c.start * b.cs..],
+                    cols: c.len(),
+                    ..b
+                };
                 matmul(op, &mut part, c.len(), a, bc, false, 1)?;
                 Ok(part)
             })
@@ -167,14 +216,32 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut dst = vec![1.0f32; m * n];
-        matmul("t", &mut dst, n, Mat::rows(&a, m, k), Mat::transposed(&bt, k, n), true, 1).unwrap();
+        matmul(
+            "t",
+            &mut dst,
+            n,
+            Mat::rows(&a, m, k),
+            Mat::transposed(&bt, k, n),
+            true,
+            1,
+        )
+        .unwrap();
         for i in 0..m {
             for j in 0..n {
                 let want: f32 = 1.0 + (0..k).map(|p| a[i * k + p] * bt[j * k + p]).sum::<f32>();
                 assert!((dst[i * n + j] - want).abs() < 1e-5);
             }
         }
-        assert!(matmul("t", &mut dst, n, Mat::rows(&a, m, k), Mat::rows(&bt, n, k), false, 1).is_err());
+        assert!(matmul(
+            "t",
+            &mut dst,
+            n,
+            Mat::rows(&a, m, k),
+            Mat::rows(&bt, n, k),
+            false,
+            1
+        )
+        .is_err());
     }
 
     /// `dst (m×n, row stride n + 3) = init + a·b` by plain loops.
@@ -182,7 +249,9 @@ mod tests {
         let mut out = init.to_vec();
         for i in 0..m {
             for j in 0..n {
-                let dot: f32 = (0..k).map(|p| a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs]).sum();
+                let dot: f32 = (0..k)
+                    .map(|p| a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs])
+                    .sum();
                 out[i * (n + 3) + j] += dot;
             }
         }
@@ -192,7 +261,13 @@ mod tests {
     #[test]
     fn split_products_match_naive_products() {
         // Row split (m >= 64), column split (few rows, many columns), and too small to split.
-        for (m, k, n) in [(70, 33, 20), (130, 7, 9), (5, 33, 70), (32, 100, 129), (9, 8, 7)] {
+        for (m, k, n) in [
+            (70, 33, 20),
+            (130, 7, 9),
+            (5, 33, 70),
+            (32, 100, 129),
+            (9, 8, 7),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
             let init: Vec<f32> = (0..m * (n + 3)).map(|i| (i as f32 * 0.05).sin()).collect();
@@ -210,7 +285,10 @@ mod tests {
                             let (got, exp) = (dst[i * (n + 3) + j], want[i * (n + 3) + j]);
                             // The 3 padding values of each row are never touched.
                             let exp = if j < n { exp } else { init[i * (n + 3) + j] };
-                            assert!((got - exp).abs() < 1e-4, "{m}x{k}x{n} acc {accumulate} at ({i},{j}): {got} vs {exp}");
+                            assert!(
+                                (got - exp).abs() < 1e-4,
+                                "{m}x{k}x{n} acc {accumulate} at ({i},{j}): {got} vs {exp}"
+                            );
                         }
                     }
                 }

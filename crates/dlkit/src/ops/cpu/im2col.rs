@@ -22,7 +22,11 @@ fn valid_range(out: usize, s: usize, r: usize, pad: usize, len: usize) -> (usize
     // o·s + r >= pad  <=>  o >= ceil((pad - r) / s)
     let lo = if pad > r { (pad - r).div_ceil(s) } else { 0 };
     // o·s + r - pad <= len - 1  <=>  o <= (len - 1 + pad - r) / s
-    let hi = if len + pad > r { ((len - 1 + pad - r) / s + 1).min(out) } else { 0 };
+    let hi = if len + pad > r {
+        ((len - 1 + pad - r) / s + 1).min(out)
+    } else {
+        0
+    };
     (lo.min(hi), hi)
 }
 

@@ -142,7 +142,10 @@ mod tests {
         while x < 88.0 {
             let want = (x as f64).exp();
             let got = exp(x) as f64;
-            assert!(((got - want) / want).abs() < 1e-6, "exp({x}) = {got}, want {want}");
+            assert!(
+                ((got - want) / want).abs() < 1e-6,
+                "exp({x}) = {got}, want {want}"
+            );
             x += 0.0137;
         }
         assert!(exp(-200.0) >= 0.0 && exp(-200.0) < 1e-37);
@@ -154,7 +157,10 @@ mod tests {
         let mut x = -20.0f32;
         while x < 20.0 {
             assert!((tanh(x) - x.tanh()).abs() < 3e-7, "tanh({x})");
-            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 3e-7, "sigmoid({x})");
+            assert!(
+                (sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 3e-7,
+                "sigmoid({x})"
+            );
             x += 0.0093;
         }
     }

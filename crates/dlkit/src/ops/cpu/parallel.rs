@@ -38,7 +38,12 @@ pub(crate) fn batch_chunks(n: usize) -> Vec<Range<usize>> {
 /// Runs `f(range, out_part)` for each chunk in parallel, where `out_part` is the part of
 /// `out` that belongs to the chunk's items (`item_len` values per item), and returns the
 /// results in chunk order.
-pub(crate) fn map_chunks_mut<R, F>(out: &mut [f32], item_len: usize, chunks: &[Range<usize>], f: F) -> Vec<R>
+pub(crate) fn map_chunks_mut<R, F>(
+    out: &mut [f32],
+    item_len: usize,
+    chunks: &[Range<usize>],
+    f: F,
+) -> Vec<R>
 where
     R: Send,
     F: Fn(Range<usize>, &mut [f32]) -> R + Sync,
@@ -71,7 +76,9 @@ where
     let len = out.len();
     let parts = (len / min_len.max(1)).clamp(1, 4 * threads());
     let chunk = len.div_ceil(parts).max(1);
-    out.par_chunks_mut(chunk).enumerate().for_each(|(i, part)| f(i * chunk, part));
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, part)| f(i * chunk, part));
 }
 
 #[cfg(test)]

@@ -38,14 +38,28 @@ multiversion! {
 /// Transposes the 8x8 tile at (r0, c0) of `src` (row length `cols`) into `dst` (row
 /// length `rows`) with AVX; false if the CPU lacks it or the tile is not inside both.
 #[inline(always)]
-fn transpose_8x8_simd(src: &[f32], cols: usize, dst: &mut [f32], rows: usize, r0: usize, c0: usize) -> bool {
+fn transpose_8x8_simd(
+    src: &[f32],
+    cols: usize,
+    dst: &mut [f32],
+    rows: usize,
+    r0: usize,
+    c0: usize,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         let src_ok = (r0 + 7) * cols + c0 + 8 <= src.len() && c0 + 8 <= cols;
         let dst_ok = (c0 + 7) * rows + r0 + 8 <= dst.len() && r0 + 8 <= rows;
         if src_ok && dst_ok && std::is_x86_feature_detected!("avx") {
             // SAFETY: AVX is present and the bounds were just checked.
-            unsafe { transpose_8x8_avx(src.as_ptr().add(r0 * cols + c0), cols, dst.as_mut_ptr().add(c0 * rows + r0), rows) };
+            unsafe {
+                transpose_8x8_avx(
+                    src.as_ptr().add(r0 * cols + c0),
+                    cols,
+                    dst.as_mut_ptr().add(c0 * rows + r0),
+                    rows,
+                )
+            };
             return true;
         }
     }
@@ -101,7 +115,11 @@ mod tests {
             transpose(&src, rows, cols, &mut dst);
             for r in 0..rows {
                 for c in 0..cols {
-                    assert_eq!(dst[c * rows + r], src[r * cols + c], "{rows}x{cols} at ({r}, {c})");
+                    assert_eq!(
+                        dst[c * rows + r],
+                        src[r * cols + c],
+                        "{rows}x{cols} at ({r}, {c})"
+                    );
                 }
             }
         }
