@@ -156,6 +156,10 @@ path, wrapper, evcxr = sys.argv[1:]
 with open(path) as f:
     spec = json.load(f)
 spec["argv"] = ["/bin/bash", wrapper, evcxr, "{connection_file}"]
+# Interrupt as SIGINT to the kernel's process group (not evcxr's control
+# message, which kills the process that holds the notebook's variables): the
+# wrapper makes evcxr ignore it, and dlkit stops a running fit on it.
+spec["interrupt_mode"] = "signal"
 with open(path, "w") as f:
     json.dump(spec, f, indent=2)
 EOF
@@ -175,13 +179,13 @@ ensure_warm() {
     local stamp=$DLKIT_REPO/.evcxr/warm.stamp key changed
     key=$(
         {
-            cat "$DLKIT_REPO/Cargo.lock" "$DLKIT_REPO/crates/dlkit/Cargo.toml" \
+            cat "$DLKIT_REPO/Cargo.lock" "$DLKIT_REPO/crates/dlkit/Cargo.toml" "$DLKIT_REPO/crates/dlkit-dylib/Cargo.toml" \
                 "$DLKIT_REPO/scripts/lib/evcxr-cargo-config.toml" 2>/dev/null
             rustc -vV
             echo "$DLKIT_EVCXR"
         } | sha256sum | cut -d' ' -f1
     )
-    changed=$(find "$DLKIT_REPO/crates/dlkit" -type f -newer "$stamp" 2>/dev/null | head -1)
+    changed=$(find "$DLKIT_REPO/crates/dlkit" "$DLKIT_REPO/crates/dlkit-dylib" -type f -newer "$stamp" 2>/dev/null | head -1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && [ -z "$changed" ] &&
         [ -d "$DLKIT_REPO/.evcxr/slot-1/target" ]; then
         echo "    kernel slot already warm (dlkit unchanged since $(date -r "$stamp" '+%F %T'))"

@@ -19,7 +19,6 @@
 pub mod datasets;
 pub mod display;
 pub mod error;
-mod fresh_ids;
 mod fs;
 pub mod image;
 pub mod layers;

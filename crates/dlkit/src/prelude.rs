@@ -14,6 +14,7 @@ pub use crate::plot;
 pub use crate::preprocessing::{normalize, to_categorical, Preprocess};
 pub use crate::rng::Rng;
 pub use crate::train::{
-    Callback, EarlyStopping, FitOptions, History, Loss, Metric, TerminateOnNaN,
+    BackupAndRestore, Callback, EarlyStopping, FitOptions, History, Loss, Metric, ModelCheckpoint,
+    TerminateOnNaN,
 };
 pub use candle_core::{DType, Device, Tensor, Var, D};

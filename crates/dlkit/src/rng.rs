@@ -40,6 +40,19 @@ impl Rng {
         Rng::new(nanos ^ (std::process::id() as u64).rotate_left(32) ^ addr)
     }
 
+    /// The generator's whole state, so that a training backup can continue
+    /// the exact same sequence later (see [`Rng::from_state`]).
+    pub(crate) fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// A generator that continues where the one that gave `state` stood.
+    /// The all-zero state is not one xoshiro can reach (it would only give
+    /// zeros), so it is refused.
+    pub(crate) fn from_state(state: [u64; 4]) -> Option<Self> {
+        (state != [0; 4]).then_some(Rng { s: state })
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[0]
             .wrapping_add(self.s[3])

@@ -82,18 +82,6 @@ impl Model {
         &self.device
     }
 
-    /// Gives every weight a new candle id (same values), for a backward pass
-    /// run by code other than the code that created them (see `fresh_ids`).
-    /// `Var`s taken from the model before this call no longer follow it.
-    pub(crate) fn renew_weight_ids(&mut self) -> Result<()> {
-        for node in &mut self.nodes {
-            for (_, var) in node.weights.iter_mut() {
-                *var = crate::fresh_ids::fresh_var(var)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Moves the weights to another device (e.g. `Device::new_cuda(0)?` with
     /// the `cuda` feature); data are moved batch by batch during training.
     pub fn to_device(&mut self, device: &Device) -> Result<()> {

@@ -102,7 +102,8 @@ impl Model {
         self.assign_weights(path, tensors)
     }
 
-    fn named_weights(&self) -> Vec<(String, Tensor)> {
+    /// The weights with their file names (`layer/weight`), in the model's weight order.
+    pub(crate) fn named_weights(&self) -> Vec<(String, Tensor)> {
         self.nodes
             .iter()
             .flat_map(|n| {
@@ -114,7 +115,11 @@ impl Model {
     }
 
     /// Checks every weight first and changes nothing unless all fit.
-    fn assign_weights(&mut self, path: &Path, mut tensors: HashMap<String, Tensor>) -> Result<()> {
+    pub(crate) fn assign_weights(
+        &mut self,
+        path: &Path,
+        mut tensors: HashMap<String, Tensor>,
+    ) -> Result<()> {
         let mut updates = Vec::new();
         let mut problems = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
@@ -213,7 +218,7 @@ fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
 }
 
 /// Serialises and writes a safetensors file atomically.
-fn write_safetensors(
+pub(crate) fn write_safetensors(
     path: &Path,
     weights: &[(String, Tensor)],
     metadata: Option<HashMap<String, String>>,

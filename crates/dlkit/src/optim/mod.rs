@@ -104,6 +104,18 @@ impl OptimizerState {
         self.step
     }
 
+    /// The state vectors, one list per weight in the model's weight order
+    /// (empty before the first step), for a training backup.
+    pub(crate) fn slots(&self) -> &[Vec<Vec<f32>>] {
+        &self.slots
+    }
+
+    /// The state after `step` updates with these state vectors, as saved by a
+    /// training backup: training goes on exactly as if it had not stopped.
+    pub(crate) fn from_parts(step: u64, slots: Vec<Vec<Vec<f32>>>) -> Self {
+        OptimizerState { step, slots }
+    }
+
     /// Applies one update to every weight that has a gradient in `grads`.
     pub fn step(&mut self, optimizer: &Optimizer, vars: &[Var], grads: &GradStore) -> Result<()> {
         let rule = optimizer.rule();

@@ -1,6 +1,5 @@
 //! Cutting a dataset into (optionally shuffled) batches.
 
-use crate::fresh_ids::fresh_leaf;
 use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor};
 
@@ -42,9 +41,8 @@ impl Dataset {
             (self.x.index_select(&idx, 0)?, self.y.index_select(&idx, 0)?)
         };
         let classes = indices.iter().map(|&i| self.classes[i as usize]).collect();
-        // New ids: the data may come from another notebook cell (see fresh_ids).
-        let x = fresh_leaf(&to_f32(&x)?.to_device(device)?)?;
-        let y = fresh_leaf(&y.to_device(device)?)?;
+        let x = to_f32(&x)?.to_device(device)?;
+        let y = y.to_device(device)?;
         Ok((x, y, classes))
     }
 

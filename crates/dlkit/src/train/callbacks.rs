@@ -1,6 +1,14 @@
 //! Callbacks run at the end of each epoch: [`EarlyStopping`],
-//! [`TerminateOnNaN`], or your own type implementing [`Callback`].
+//! [`TerminateOnNaN`], [`ModelCheckpoint`], [`BackupAndRestore`], or your own
+//! type implementing [`Callback`].
 
+mod backup;
+mod checkpoint;
+
+pub use backup::BackupAndRestore;
+pub use checkpoint::ModelCheckpoint;
+
+use super::History;
 use crate::error::Result;
 use crate::model::Model;
 use candle_core::Tensor;
@@ -10,10 +18,16 @@ use candle_core::Tensor;
 pub struct EpochLogs {
     /// 0-based epoch number.
     pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
     pub loss: f64,
+    /// Training accuracy, when compiled with [`Metric::Accuracy`](super::Metric::Accuracy).
     pub accuracy: Option<f64>,
+    /// Loss on the validation data, when `fit` has some.
     pub val_loss: Option<f64>,
+    /// Accuracy on the validation data, when `fit` has some and measures accuracy.
     pub val_accuracy: Option<f64>,
+    /// Wall-clock seconds the epoch took (training and validation).
+    pub seconds: f64,
 }
 
 impl EpochLogs {
@@ -27,17 +41,80 @@ impl EpochLogs {
             _ => None,
         }
     }
+
+    /// The names of the metrics this epoch reports, for error messages.
+    fn reported(&self) -> Vec<&'static str> {
+        ["loss", "accuracy", "val_loss", "val_accuracy"]
+            .into_iter()
+            .filter(|name| self.get(name).is_some())
+            .collect()
+    }
+}
+
+/// Whether a monitored metric is better when larger: names containing "acc"
+/// (accuracies) are maximised, all others (losses) minimised, as Keras'
+/// `mode="auto"` does. The one rule behind [`EarlyStopping`] and
+/// [`ModelCheckpoint`].
+pub(crate) fn maximised(monitor: &str) -> bool {
+    monitor.contains("acc")
+}
+
+/// Whether `value` of `monitor` beats `best` by more than `min_delta`. The
+/// first value always does; NaN never does (it compares as neither better nor
+/// worse, and must not become the best).
+pub(crate) fn improves(monitor: &str, value: f64, best: Option<f64>, min_delta: f64) -> bool {
+    match best {
+        _ if value.is_nan() => false,
+        None => true,
+        Some(best) if maximised(monitor) => value > best + min_delta,
+        Some(best) => value < best - min_delta,
+    }
+}
+
+/// The value of `monitor` in this epoch, or an error naming it (`who` is the
+/// callback that asked).
+pub(crate) fn monitored(logs: &EpochLogs, monitor: &str, who: &str) -> Result<f64> {
+    logs.get(monitor).ok_or_else(|| {
+        crate::Error::InvalidArgument(format!(
+            "{who} monitors {monitor:?}, which this training does not report \
+             (it reports {}; val_* metrics need validation data, accuracy needs \
+             Metric::Accuracy in compile)",
+            logs.reported().join(", ")
+        ))
+    })
+}
+
+/// Where a training run resumes, as a callback's
+/// [`on_train_begin`](Callback::on_train_begin) returns it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resume {
+    /// Epochs already done: `fit` continues with this (0-based) epoch.
+    pub epochs_done: usize,
+    /// The history of those epochs; `fit` appends the new ones to it.
+    pub history: History,
 }
 
 /// Whether training goes on after a callback.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
+    /// Go on with the next epoch.
     Continue,
     /// Stop after this epoch, with the reason recorded in the history.
     Stop(String),
 }
 
+/// Code that `fit` runs at fixed points of training, like a Keras callback.
 pub trait Callback {
+    /// Called once before the first epoch, after the data are checked, with
+    /// the number of epochs `fit` was asked for. The callback may change the
+    /// model here (its weights; [`BackupAndRestore`] also puts back the
+    /// optimizer's state and the random generator) and return where training
+    /// resumes: `fit` then starts at [`Resume::epochs_done`]
+    /// with that history. At most one callback of a `fit` may resume.
+    fn on_train_begin(&mut self, _model: &mut Model, _epochs: usize) -> Result<Option<Resume>> {
+        Ok(None)
+    }
+
     /// Called after each epoch (training and validation done).
     fn on_epoch_end(&mut self, logs: &EpochLogs, model: &Model) -> Result<Control>;
 
@@ -104,11 +181,7 @@ impl EarlyStopping {
     }
 
     fn improved(&self, value: f64) -> bool {
-        match self.best {
-            None => true,
-            Some(best) if self.monitor.contains("acc") => value > best + self.min_delta,
-            Some(best) => value < best - self.min_delta,
-        }
+        improves(&self.monitor, value, self.best, self.min_delta)
     }
 }
 
@@ -120,13 +193,7 @@ impl Default for EarlyStopping {
 
 impl Callback for EarlyStopping {
     fn on_epoch_end(&mut self, logs: &EpochLogs, model: &Model) -> Result<Control> {
-        let Some(value) = logs.get(&self.monitor) else {
-            return Err(crate::Error::InvalidArgument(format!(
-                "EarlyStopping monitors {:?}, which this training does not report \
-                 (val_* metrics need validation data)",
-                self.monitor
-            )));
-        };
+        let value = monitored(logs, &self.monitor, "EarlyStopping")?;
         if self.improved(value) {
             self.best = Some(value);
             self.wait = 0;

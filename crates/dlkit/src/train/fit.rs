@@ -1,7 +1,7 @@
 //! `fit`: the training loop.
 
 use super::batches::Dataset;
-use super::callbacks::{Callback, Control, EpochLogs};
+use super::callbacks::{Callback, Control, EpochLogs, Resume};
 use super::evaluate::{run_batches, Totals};
 use super::metrics::target_classes;
 use super::progress::{metrics_line, Progress};
@@ -118,7 +118,9 @@ impl Model {
     /// holds one-hot rows or integer labels, as the loss wants. Errors name
     /// what does not fit; a NaN or infinite loss is an error saying where it
     /// happened, unless a [`TerminateOnNaN`](super::TerminateOnNaN) callback
-    /// asks to stop quietly.
+    /// asks to stop quietly. With a [`BackupAndRestore`](super::BackupAndRestore)
+    /// callback that finds a backup, training continues after the epochs the
+    /// backup holds, and the history covers those epochs too.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, options: FitOptions) -> Result<History> {
         options.check()?;
         let mut options = options;
@@ -137,7 +139,11 @@ impl Model {
         let saved_rng = options
             .seed
             .map(|s| std::mem::replace(&mut self.rng, Rng::new(s)));
-        let result = self.train_loop(&train, validation.as_ref(), &mut options);
+        // Callbacks may restore an earlier run (BackupAndRestore) before the
+        // first epoch, after the seed is in place so that theirs replaces it.
+        let result = self
+            .begin_callbacks(&mut options)
+            .and_then(|resume| self.train_loop(&train, validation.as_ref(), &mut options, resume));
         if let Some(rng) = saved_rng {
             self.rng = rng;
         }
@@ -185,24 +191,69 @@ impl Model {
         })
     }
 
+    /// Runs every callback's `on_train_begin`; at most one may resume.
+    fn begin_callbacks(&mut self, options: &mut FitOptions) -> Result<Option<Resume>> {
+        let epochs = options.epochs;
+        let mut resume = None;
+        for callback in options.callbacks.iter_mut() {
+            if let Some(r) = callback.on_train_begin(self, epochs)? {
+                if resume.is_some() {
+                    return Err(Error::InvalidArgument(
+                        "two callbacks of this fit both resume an earlier run (two \
+                         BackupAndRestore?); give fit only one"
+                            .into(),
+                    ));
+                }
+                resume = Some(r);
+            }
+        }
+        Ok(resume)
+    }
+
+    /// The epochs themselves; with `resume`, training starts after the epochs
+    /// it has done and the history returned includes them.
     fn train_loop(
         &mut self,
         train: &Dataset,
         validation: Option<&Dataset>,
         options: &mut FitOptions,
+        resume: Option<Resume>,
     ) -> Result<History> {
         let from_logits = self.loss_takes_logits();
         let device = self.device.clone();
-        // In a notebook the weights may come from another cell's id counter.
-        self.renew_weight_ids()?;
         let vars = self.trainable_variables();
         let steps = train.len().div_ceil(options.batch_size);
         let mut progress = Progress::new(options.verbose, options.epochs, steps);
         let stop_on_nan = options.callbacks.iter().any(|c| c.stops_on_nan());
-        let mut history = History::default();
+        let (first_epoch, mut history) = match resume {
+            Some(r) => {
+                if options.verbose > 0 {
+                    println!(
+                        "Resuming from a backup: {} epoch(s) done, {}",
+                        r.epochs_done,
+                        if r.epochs_done < options.epochs {
+                            format!(
+                                "continuing with epoch {}/{}",
+                                r.epochs_done + 1,
+                                options.epochs
+                            )
+                        } else {
+                            format!("nothing left of the {} epoch(s) to train", options.epochs)
+                        }
+                    );
+                }
+                let history = History {
+                    stopped_early: None,
+                    ..r.history
+                };
+                (r.epochs_done, history)
+            }
+            None => (0, History::default()),
+        };
+        let _training = super::interrupt::Training::start();
         let has_accuracy = self.compiled.as_ref().is_some_and(|c| c.has_accuracy());
 
-        for epoch in 0..options.epochs {
+        for epoch in first_epoch..options.epochs {
             progress.start_epoch(epoch);
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
@@ -234,6 +285,17 @@ impl Model {
                 compiled.state.step(&compiled.optimizer, &vars, &grads)?;
                 totals.add(loss_value, &output, &classes, has_accuracy)?;
                 progress.batch_done(step + 1, &metrics_line(&totals.pairs("", has_accuracy)));
+                if super::interrupt::stop_requested() {
+                    let reason = format!(
+                        "interrupted in epoch {}, after batch {}/{steps}: training stopped; \
+                         the model keeps its weights, the history holds the {epoch} finished epoch(s)",
+                        epoch + 1,
+                        step + 1
+                    );
+                    println!("\n{reason}");
+                    history.stopped_early = Some(reason);
+                    return Ok(history);
+                }
             }
             let mut pairs = totals.pairs("", has_accuracy);
             let val = match validation {
@@ -250,8 +312,9 @@ impl Model {
                 accuracy: has_accuracy.then(|| totals.accuracy()),
                 val_loss: val.as_ref().map(|v| v.mean_loss()),
                 val_accuracy: val.as_ref().filter(|_| has_accuracy).map(|v| v.accuracy()),
+                seconds,
             };
-            history.push(&logs, seconds);
+            history.push(&logs);
             let mut stop = None;
             for callback in options.callbacks.iter_mut() {
                 if let Control::Stop(reason) = callback.on_epoch_end(&logs, self)? {
@@ -272,21 +335,5 @@ impl Model {
     /// The loss can take logits when the output layer ends in a softmax.
     pub(crate) fn loss_takes_logits(&self) -> bool {
         self.output_activation() == Some(crate::layers::Activation::Softmax)
-    }
-}
-
-impl History {
-    fn push(&mut self, logs: &EpochLogs, seconds: f64) {
-        self.loss.push(logs.loss);
-        if let Some(a) = logs.accuracy {
-            self.accuracy.push(a);
-        }
-        if let Some(v) = logs.val_loss {
-            self.val_loss.push(v);
-        }
-        if let Some(v) = logs.val_accuracy {
-            self.val_accuracy.push(v);
-        }
-        self.epoch_seconds.push(seconds);
     }
 }

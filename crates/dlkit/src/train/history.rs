@@ -1,5 +1,6 @@
 //! What `fit` returns: one value per epoch for each quantity, as plain data.
 
+use super::EpochLogs;
 use serde::{Deserialize, Serialize};
 
 /// The per-epoch record of a training run, like Keras' `History.history`.
@@ -36,5 +37,21 @@ impl History {
             _ => return None,
         };
         Some(series.as_slice())
+    }
+
+    /// Appends one finished epoch (what `fit` does after each epoch, and what
+    /// [`BackupAndRestore`](super::BackupAndRestore) mirrors to keep its copy).
+    pub(crate) fn push(&mut self, logs: &EpochLogs) {
+        self.loss.push(logs.loss);
+        if let Some(a) = logs.accuracy {
+            self.accuracy.push(a);
+        }
+        if let Some(v) = logs.val_loss {
+            self.val_loss.push(v);
+        }
+        if let Some(v) = logs.val_accuracy {
+            self.val_accuracy.push(v);
+        }
+        self.epoch_seconds.push(logs.seconds);
     }
 }

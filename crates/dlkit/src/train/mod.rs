@@ -7,11 +7,15 @@ mod compile;
 mod evaluate;
 mod fit;
 mod history;
+pub mod interrupt;
 mod loss;
 mod metrics;
 mod progress;
 
-pub use callbacks::{Callback, Control, EarlyStopping, EpochLogs, TerminateOnNaN};
+pub use callbacks::{
+    BackupAndRestore, Callback, Control, EarlyStopping, EpochLogs, ModelCheckpoint, Resume,
+    TerminateOnNaN,
+};
 pub use compile::Compiled;
 pub use evaluate::Evaluation;
 pub use fit::FitOptions;
