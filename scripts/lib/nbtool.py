@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -41,7 +42,7 @@ RESULT_KEYS = {
     "train_seconds": (int, float),
 }
 METRICS = ("accuracy", "error")
-DEFAULT_DEP = ':dep dlkit = { path = "../crates/dlkit" }'
+DEFAULT_DEP = ':dep dlkit = { path = "../crates/dlkit-dylib", package = "dlkit-dylib" }'
 
 
 # evcxr 0.22 answers "ok" to a cell whose code fails at run time: an error
@@ -66,6 +67,198 @@ def runtime_error(outputs, tags) -> str | None:
     if STDERR_OK_TAG in tags and "panicked at" not in stderr:
         return None
     return stderr
+
+
+# --- rich output --------------------------------------------------------------
+#
+# evcxr shows a cell's last expression with `(E).evcxr_display()` (dlkit's
+# figures as image/png, its tables as text/html) and silently falls back to the
+# Debug text when any compile error of that round touches the line. Two causes
+# are known: the first cell of a session that uses `?` (evcxr turns `?` on only
+# after a failed first attempt; every notebook's settings cell therefore uses
+# `?` once), and a last expression that moves stored variables (evcxr then also
+# drops them from the session; dlkit::report::table takes references for that
+# reason). A cell "should show rich output" when
+#   * its last expression calls a plot function (`plot::name(`): a figure,
+#     image/png; or `.summary()`, `report::table(`, `Comparison::accuracy(`,
+#     `Comparison::error(`, `HtmlTable::new(`: a table, text/html; or
+#   * it displayed the Debug text of a dlkit value that has a display of its
+#     own (`DigitGrid { ...`, `HtmlTable { ...`, see DISPLAY_TYPES) or dlkit's
+#     text for a plot that could not be drawn, whatever its source says.
+# Such a cell fails when it shows no such MIME type; a cell whose plain-text
+# result is intended carries the tag PLAIN_OK_TAG.
+
+PLAIN_OK_TAG = "dlkit-plain-ok"
+FIGURE_MIME = "image/png"
+TABLE_MIME = "text/html"
+FIGURE_CALL = re.compile(r"\bplot::[a-z_][a-z0-9_]*\s*\(")
+TABLE_CALL = re.compile(
+    r"\.summary\s*\(\s*\)|\breport::table\s*\(|\bComparison::(?:accuracy|error)\s*\("
+    r"|\bHtmlTable::new\s*\("
+)
+# dlkit's types with an evcxr_display method (test_harness.py checks this list
+# against crates/dlkit/src): their Debug text as a cell's result means evcxr
+# fell back; and the text a plot shows when drawing it failed.
+DISPLAY_TYPES = ("Comparison", "DigitGrid", "Figure", "Filters", "HistoryPlot", "HtmlTable",
+                 "Imshow", "SamplePrediction", "Summary", "TensorView")
+DEBUG_OF_DISPLAY = re.compile(r"^\s*(?:(?:Ok|Some)\()*(%s)\s*[{(]" % "|".join(DISPLAY_TYPES))
+PLOT_FAILED = "the plot could not be drawn"
+
+_ITEM = re.compile(
+    r"^(?:#!?\[|(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+|async\s+|extern\s+(?:\"[^\"]*\"\s+)?)*"
+    r"(?:fn|impl|struct|enum|union|trait|mod|use|const|static|type|macro_rules!)\b)"
+)
+_BLOCK = re.compile(r"^(?:for|while|loop|if|match|unsafe)\b|^\{")
+_RAW_STRING = re.compile(r'b?r(#*)"')
+_IDENT = re.compile(r"\w")
+
+
+def _code_only(source: str) -> str:
+    """`source` without evcxr commands, comments and the contents of string and
+    char literals (emptied, so that brackets, `;` and `?` inside them do not count)."""
+    text = "\n".join("" if l.lstrip().startswith(":") else l for l in source.splitlines())
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+        elif (m := _RAW_STRING.match(text, i)) and not (i and _IDENT.match(text[i - 1])):
+            end = text.find('"' + m.group(1), m.end())
+            end = n if end < 0 else end + 1 + len(m.group(1))
+            out.append('""')
+            i = end
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append('""')
+            i = j + 1
+        elif c == "'" and (text.startswith("\\", i + 1) or (i + 2 < n and text[i + 2] == "'")):
+            j = text.find("'", i + 3 if text.startswith("\\", i + 1) else i + 2)
+            out.append("' '")
+            i = n if j < 0 else j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _statements(code: str) -> list[str]:
+    """The top-level statements, items and final expression of comment-free cell code."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(code):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(depth - 1, 0)
+            if c == "}" and depth == 0:
+                segment = code[start:i + 1].strip()
+                following = code[i + 1:].lstrip()
+                continues = (following[:1] in (".", "?", ")", "")
+                             or following.startswith(("else", "as ")))
+                if (_ITEM.match(segment) or _BLOCK.match(segment)) and not continues:
+                    parts.append(segment)
+                    start = i + 1
+        elif c == ";" and depth == 0:
+            parts.append(code[start:i + 1].strip())
+            start = i + 1
+    parts.append(code[start:].strip())
+    return [p for p in parts if p]
+
+
+def last_expression(source: str) -> str:
+    """The cell's last expression, the value evcxr displays ('' when the cell
+    ends with a statement or an item), without comments."""
+    parts = _statements(_code_only(source))
+    if not parts:
+        return ""
+    last = parts[-1]
+    if last.endswith(";") or _ITEM.match(last) or last.startswith("let "):
+        return ""
+    if _BLOCK.match(last) and last.startswith(("for", "while")):
+        return ""
+    return last
+
+
+def uses_question_mark(source: str) -> bool:
+    """Whether the cell's own code (not a `fn` or other item it defines) uses `?`."""
+    return any("?" in part for part in _statements(_code_only(source)) if not _ITEM.match(part))
+
+
+def expected_rich_mime(source: str) -> str | None:
+    """The MIME type a cell's last expression should show: a figure, a table, or None."""
+    expression = last_expression(source)
+    if FIGURE_CALL.search(expression):
+        return FIGURE_MIME
+    if TABLE_CALL.search(expression):
+        return TABLE_MIME
+    return None
+
+
+def missing_rich_output(source: str, outputs, tags) -> str | None:
+    """Why a cell that should show a figure or a table showed only text, else None."""
+    if PLAIN_OK_TAG in tags:
+        return None
+    shown = [o for o in outputs if o.get("output_type") in ("execute_result", "display_data")]
+    mimes = {m for o in shown for m in o.get("data", {})}
+    cause = ("evcxr falls back to the Debug text when a compile error of that round touches"
+             " the last line: in the first cell of a session that uses `?` (use `?` once in the"
+             " settings cell), or when the last expression moves stored variables (pass"
+             " references: `report::table(&[&a, &b])`)")
+    for o in shown:
+        data = o.get("data", {})
+        if set(data) - {"text/plain"}:
+            continue
+        text = data.get("text/plain", "")
+        text = "".join(text) if isinstance(text, list) else text
+        found = DEBUG_OF_DISPLAY.match(text)
+        if found:
+            return (f"the cell shows the Debug text of a dlkit `{found.group(1)}` instead of its"
+                    f" own display ({text[:80]!r}...): {cause}. Tag the cell {PLAIN_OK_TAG} if"
+                    " plain text is intended.")
+        if text.startswith(PLOT_FAILED):
+            return f"the cell's plot was not drawn: {text[:300]}"
+    expected = expected_rich_mime(source)
+    if expected is not None and expected not in mimes:
+        kind = "a figure" if expected == FIGURE_MIME else "a table"
+        return (f"the cell's last expression should show {kind} ({expected}) but the cell shows"
+                f" {sorted(mimes) or 'nothing'}: {cause}. Tag the cell {PLAIN_OK_TAG} if that is"
+                " intended.")
+    return None
+
+
+_NOT_FOUND = re.compile(r"cannot find value `(\w+)` in this scope")
+
+
+def dropped_variable(outputs, earlier_sources: list[str]) -> str | None:
+    """Explains a compile error about a variable that an earlier cell defined.
+
+    evcxr keeps a cell's variables for the next cells, but drops one silently
+    when a cell moves it (e.g. passes it by value in its last expression), and
+    `let` bindings of a cell that failed at run time are not kept either; the
+    next cell that uses it fails with rustc's "cannot find value `x` in this
+    scope". (A variable whose type a cell redefined is reported on stderr:
+    "The type of the variable x was redefined, so was lost.")
+    """
+    for o in outputs:
+        if o.get("output_type") != "error":
+            continue
+        text = o.get("evalue", "") + "\n" + "\n".join(o.get("traceback", []))
+        for name in dict.fromkeys(_NOT_FOUND.findall(text)):
+            binding = re.compile(r"\blet\s+(?:mut\s+)?[^=;]*?\b%s\b[^=;]*=" % re.escape(name))
+            for number, source in reversed(list(enumerate(earlier_sources))):
+                if binding.search(_code_only(source)):
+                    return (f"`{name}` was defined in Cell {number}, but evcxr no longer has it:"
+                            f" a cell after it moved it (evcxr then drops a stored variable"
+                            f" silently, e.g. when a last expression passes it by value: pass a"
+                            f" reference), or Cell {number} failed at run time")
+    return None
 
 
 def discover(paths: list[str]) -> list[Path]:
@@ -130,13 +323,19 @@ def run_notebook(nb, cwd: Path, timeout: int, label: str):
             try:
                 client.execute_cell(cell, index)
             except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-                raise NotebookError(f"{label}: Cell {number} failed:\n{err}") from err
-            stderr = runtime_error(cell.outputs, cell.metadata.get("tags", []))
+                why = dropped_variable(cell.outputs, [c.source for _, c in code_cells[:number]])
+                why = f" {why}." if why else ""
+                raise NotebookError(f"{label}: Cell {number} failed:{why}\n{err}") from err
+            tags = cell.metadata.get("tags", [])
+            stderr = runtime_error(cell.outputs, tags)
             if stderr is not None:
                 raise NotebookError(
                     f"{label}: Cell {number} failed at run time (evcxr reports it on stderr only;"
                     f" tag the cell {STDERR_OK_TAG} if that output is expected):\n{stderr}"
                 )
+            missing = missing_rich_output(cell.source, cell.outputs, tags)
+            if missing is not None:
+                raise NotebookError(f"{label}: Cell {number} has no rich output: {missing}")
             cell_seconds.append(time.monotonic() - t0)
             first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
             print(f"    Cell {number:>3}  {cell_seconds[-1]:8.1f} s  {first_line[:60]}", flush=True)

@@ -6,6 +6,24 @@
 * A cell whose code fails at run time fails its test even though evcxr
   replies "ok" (see nbtool.runtime_error): anything on stderr counts, unless
   the cell is tagged `dlkit-stderr-ok` (a panic counts regardless).
+* A cell that should show a figure or a table fails when it shows only text
+  (nbtool.missing_rich_output). Recognised without tags: its last expression
+  calls a plot function (`plot::name(...)`: image/png expected) or
+  `.summary()`, `report::table(`, `Comparison::accuracy(` / `Comparison::error(`,
+  `HtmlTable::new(` (text/html expected); or, whatever its source, it shows
+  the Debug text of a dlkit type that has its own display (`DigitGrid { ...`,
+  `HtmlTable { ...`; nbtool.DISPLAY_TYPES). That is what evcxr shows when a
+  compile error of that round touched the line: the first cell of a session
+  that uses `?` (so every settings cell uses `?` once), or a last expression
+  that moves stored variables (so dlkit::report::table takes references). A
+  cell whose plain text is intended is tagged `dlkit-plain-ok`.
+* A cell that fails with "cannot find value `x`" for a variable an earlier cell
+  defined gets an explanation: evcxr silently dropped `x` (nbtool.dropped_variable).
+* These cell checks are a plugin object registered in pytest_configure, not
+  hooks of this file, which pytest would apply only to items below
+  tests/notebooks/ (not to notebooks/*.ipynb). This file is loaded when
+  tests/notebooks (or a path below it) is among pytest's arguments, as in
+  scripts/test.
 * The fixtures under fixtures/failing/ must fail; they are left out of the
   normal run and run on purpose by test_harness.py (which sets
   DLKIT_HARNESS_SELFTEST=1 for its own nbval runs).
@@ -26,6 +44,8 @@ os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
 
 
 def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("dlkit-notebook-cell-checks"):
+        config.pluginmanager.register(NotebookCellChecks(), "dlkit-notebook-cell-checks")
     option = config.option
     if getattr(option, "nbval_kernel_name", None) is None:
         option.nbval_kernel_name = "rust"
@@ -40,25 +60,51 @@ def pytest_configure(config):
 
 
 sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
-from nbtool import STDERR_OK_TAG, runtime_error  # noqa: E402
+from nbtool import (  # noqa: E402
+    STDERR_OK_TAG, dropped_variable, missing_rich_output, runtime_error,
+)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    """Fail an nbval cell that failed at run time although evcxr replied "ok".
+class NotebookCellChecks:
+    """The checks every nbval cell gets, wherever its notebook lives.
 
-    evcxr 0.22 reports an error returned with `?`, and a panic, only as stderr
-    text; nbval alone would pass such a cell.
+    A conftest.py's own hooks apply only to items below its directory, and
+    the notebooks in notebooks/ are not below tests/notebooks/: pytest_configure
+    registers this object as a plugin, which applies to every item.
     """
-    result = yield
-    outputs = getattr(item, "test_outputs", None)
-    cell = getattr(item, "cell", None)
-    if outputs is not None and cell is not None:
-        stderr = runtime_error(outputs, cell.metadata.get("tags", []))
-        if stderr is not None:
-            pytest.fail(
-                "cell failed at run time (evcxr reports it on stderr only; tag the cell "
-                f"{STDERR_OK_TAG} if that output is expected):\n{stderr}",
-                pytrace=False,
-            )
-    return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        """Fail an nbval cell that failed at run time although evcxr replied "ok",
+        and one that should show a figure or a table but shows only text.
+
+        evcxr 0.22 reports an error returned with `?`, and a panic, only as
+        stderr text; nbval alone would pass such a cell. Its fallback from a
+        rich display to the Debug text is silent as well.
+        """
+        cell = getattr(item, "cell", None)
+        try:
+            result = yield
+        except Exception as err:
+            outputs = getattr(item, "test_outputs", None)
+            if outputs is not None and cell is not None:
+                earlier = [c.source for c in item.parent.nb.cells if c.cell_type == "code"]
+                why = dropped_variable(outputs, earlier[:item.cell_num])
+                if why is not None:
+                    detail = getattr(err, "inner_traceback", None) or ""
+                    pytest.fail(f"cell failed: {why}.\n{err}{detail}", pytrace=False)
+            raise
+        outputs = getattr(item, "test_outputs", None)
+        if outputs is not None and cell is not None:
+            tags = cell.metadata.get("tags", [])
+            stderr = runtime_error(outputs, tags)
+            if stderr is not None:
+                pytest.fail(
+                    "cell failed at run time (evcxr reports it on stderr only; tag the cell "
+                    f"{STDERR_OK_TAG} if that output is expected):\n{stderr}",
+                    pytrace=False,
+                )
+            missing = missing_rich_output(cell.source, outputs, tags)
+            if missing is not None:
+                pytest.fail(f"no rich output: {missing}", pytrace=False)
+        return result

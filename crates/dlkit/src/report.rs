@@ -135,7 +135,25 @@ impl Comparison {
 
 /// Several results in one table (shown without the JSON, which each result's
 /// own cell already gave).
-pub fn table(results: &[Comparison]) -> HtmlTable {
+///
+/// It takes references, `table(&[&mlp_result, &cnn_result])`: in a notebook,
+/// a cell's last expression that moved stored variables (`&[mlp_result, ...]`
+/// builds an array of the values themselves) would make evcxr drop those
+/// variables from the session and show the table as Debug text. With
+/// references that form does not compile (rustc suggests the `&`). For an
+/// array of results, `table(&results.each_ref())`.
+///
+/// ```
+/// use dlkit::report::{table, Comparison};
+/// let mlp = Comparison::error("002", "MLP", 1.74, 0.9831);
+/// let cnn = Comparison::error("002", "CNN", 1.10, 0.9902);
+/// let shown = table(&[&mlp, &cnn]);
+/// assert_eq!(shown.rows().len(), 2);
+/// assert_eq!(mlp.model, "MLP"); // both still usable
+/// let results = [mlp, cnn];
+/// assert_eq!(table(&results.each_ref()), shown);
+/// ```
+pub fn table(results: &[&Comparison]) -> HtmlTable {
     let mut table = HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"]);
     for r in results {
         if let Some(row) = r.table().rows().first() {
@@ -172,5 +190,18 @@ mod tests {
             Comparison::accuracy("004", "LSTM", None, 0.98).meets_published(),
             None
         );
+    }
+
+    #[test]
+    fn table_borrows_its_results_and_keeps_their_order() {
+        let a = Comparison::accuracy("004", "DNN", None, 0.97);
+        let b = Comparison::error("002", "CNN", 1.10, 0.99);
+        let shown = table(&[&a, &b]);
+        let models: Vec<&str> = shown.rows().iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(models, ["DNN", "CNN"]);
+        assert_eq!(shown.rows()[1][3], "1.00% error");
+        // the results are still there after the call
+        assert_eq!(table(&[&b]).rows()[0], shown.rows()[1]);
+        assert!(table(&[]).rows().is_empty());
     }
 }
