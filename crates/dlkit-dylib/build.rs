@@ -14,9 +14,18 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     println!("cargo::rustc-check-cfg=cfg(dlkit_loaded_by_a_running_kernel)");
     // Re-run when dlkit or this crate changes, not on every build.
-    println!("cargo::rerun-if-changed={}", manifest_dir.join("../dlkit/src").display());
-    println!("cargo::rerun-if-changed={}", manifest_dir.join("../dlkit/Cargo.toml").display());
-    println!("cargo::rerun-if-changed={}", manifest_dir.join("src").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        manifest_dir.join("../dlkit/src").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        manifest_dir.join("../dlkit/Cargo.toml").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        manifest_dir.join("src").display()
+    );
     println!("cargo::rerun-if-changed=build.rs");
 
     let Some(profile_dir) = profile_dir() else {
@@ -46,7 +55,11 @@ fn process_mapping_this_build(profile_dir: &Path) -> Option<u32> {
     let prefix = profile_dir.to_string_lossy().into_owned();
     let me = std::process::id();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == me {

@@ -21,10 +21,16 @@ fn data() -> (Tensor, Tensor) {
 
 fn model() -> Sequential {
     let mut model = Sequential::with_seed(3);
-    model.add(Dense::new(16).input_dim(8).activation(Relu)).unwrap();
+    model
+        .add(Dense::new(16).input_dim(8).activation(Relu))
+        .unwrap();
     model.add(Dense::new(3).activation(Softmax)).unwrap();
     model
-        .compile(Loss::SparseCategoricalCrossentropy, Adam::default(), &[Metric::Accuracy])
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            Adam::default(),
+            &[Metric::Accuracy],
+        )
         .unwrap();
     model
 }
@@ -48,9 +54,16 @@ fn interrupted_fit(send: impl Fn() -> bool + Send + 'static) {
     let mut model = model();
     let stopper = stop_soon(send);
     let history = model
-        .fit(&x, &y, FitOptions::new().epochs(100_000).batch_size(32).verbose(0))
+        .fit(
+            &x,
+            &y,
+            FitOptions::new().epochs(100_000).batch_size(32).verbose(0),
+        )
         .expect("an interrupted fit returns its history");
-    assert!(stopper.join().unwrap(), "the stop request was not delivered");
+    assert!(
+        stopper.join().unwrap(),
+        "the stop request was not delivered"
+    );
     assert!(history.epochs() < 100_000, "fit ran to the end");
     let reason = history.stopped_early.as_deref().unwrap_or("");
     assert!(reason.contains("interrupted"), "stopped_early = {reason:?}");
@@ -59,7 +72,10 @@ fn interrupted_fit(send: impl Fn() -> bool + Send + 'static) {
     let p = model.predict(&x).unwrap();
     let total = p.sum_all().unwrap().to_scalar::<f32>().unwrap();
     assert!((total - 256.0).abs() < 1e-2, "probabilities sum to {total}");
-    assert!(!interrupt::stop_requested(), "the request ends with the fit");
+    assert!(
+        !interrupt::stop_requested(),
+        "the request ends with the fit"
+    );
 }
 
 #[test]

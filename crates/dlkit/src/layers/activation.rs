@@ -61,9 +61,11 @@ impl std::str::FromStr for Activation {
             "sigmoid" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,
             "softmax" => Activation::Softmax,
-            other => return Err(crate::Error::InvalidArgument(format!(
+            other => {
+                return Err(crate::Error::InvalidArgument(format!(
                 "unknown activation {other:?}; dlkit has linear, relu, sigmoid, tanh and softmax"
-            ))),
+            )))
+            }
         })
     }
 }

@@ -82,7 +82,8 @@ pub fn install_sigint_handler() {}
 
 #[cfg(unix)]
 extern "C" fn on_sigint(_signal: libc::c_int) {
-    let first_request = RUNNING.load(Ordering::SeqCst) > 0 && !REQUESTED.swap(true, Ordering::SeqCst);
+    let first_request =
+        RUNNING.load(Ordering::SeqCst) > 0 && !REQUESTED.swap(true, Ordering::SeqCst);
     if first_request {
         return;
     }
