@@ -112,40 +112,6 @@ pub(crate) fn resolve(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_are_read_from_obvious_shapes_and_ambiguity_is_an_error() {
-        assert_eq!(
-            resolve(None, None, &[1, 28, 28]),
-            Ok(DataFormat::ChannelsFirst)
-        );
-        assert_eq!(
-            resolve(None, None, &[28, 28, 1]),
-            Ok(DataFormat::ChannelsLast)
-        );
-        assert!(resolve(None, None, &[8, 8, 8])
-            .unwrap_err()
-            .contains("data_format"));
-        assert_eq!(
-            resolve(None, Some(DataFormat::ChannelsLast), &[32, 26, 26]),
-            Ok(DataFormat::ChannelsLast)
-        );
-        assert!(resolve(None, None, &[784]).is_err());
-    }
-
-    #[test]
-    fn output_lengths_follow_keras() {
-        assert_eq!(Padding::Valid.output_len(28, 3, 1), Some(26));
-        assert_eq!(Padding::Valid.output_len(11, 2, 2), Some(5));
-        assert_eq!(Padding::Same.output_len(11, 2, 2), Some(6));
-        assert_eq!(Padding::Valid.output_len(2, 3, 1), None);
-        assert_eq!(format_shape(&[32, 26, 26]), "(None, 32, 26, 26)");
-    }
-}
-
 /// Anything that reads as a per-sample shape: `784`, `(28, 28)`, `(1, 28, 28)`,
 /// `[28, 28, 1]`, `vec![...]`.
 pub trait IntoShape {
@@ -185,5 +151,39 @@ impl IntoShape for &[usize] {
 impl IntoShape for Vec<usize> {
     fn into_shape(self) -> Vec<usize> {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_read_from_obvious_shapes_and_ambiguity_is_an_error() {
+        assert_eq!(
+            resolve(None, None, &[1, 28, 28]),
+            Ok(DataFormat::ChannelsFirst)
+        );
+        assert_eq!(
+            resolve(None, None, &[28, 28, 1]),
+            Ok(DataFormat::ChannelsLast)
+        );
+        assert!(resolve(None, None, &[8, 8, 8])
+            .unwrap_err()
+            .contains("data_format"));
+        assert_eq!(
+            resolve(None, Some(DataFormat::ChannelsLast), &[32, 26, 26]),
+            Ok(DataFormat::ChannelsLast)
+        );
+        assert!(resolve(None, None, &[784]).is_err());
+    }
+
+    #[test]
+    fn output_lengths_follow_keras() {
+        assert_eq!(Padding::Valid.output_len(28, 3, 1), Some(26));
+        assert_eq!(Padding::Valid.output_len(11, 2, 2), Some(5));
+        assert_eq!(Padding::Same.output_len(11, 2, 2), Some(6));
+        assert_eq!(Padding::Valid.output_len(2, 3, 1), None);
+        assert_eq!(format_shape(&[32, 26, 26]), "(None, 32, 26, 26)");
     }
 }

@@ -101,9 +101,11 @@ fn orthogonal(shape: &[usize], gain: f64, rng: &mut Rng) -> Vec<f32> {
         .collect();
     for j in 0..short {
         for i in 0..j {
-            let dot: f64 = (0..tall).map(|k| q[i][k] * q[j][k]).sum();
-            for k in 0..tall {
-                q[j][k] -= dot * q[i][k];
+            let (done, rest) = q.split_at_mut(j);
+            let (qi, qj) = (&done[i], &mut rest[0]);
+            let dot: f64 = qi.iter().zip(qj.iter()).map(|(a, b)| a * b).sum();
+            for (x, y) in qj.iter_mut().zip(qi) {
+                *x -= dot * y;
             }
         }
         let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -79,8 +79,8 @@ impl Model {
         let incoming = inputs.first().and_then(|&j| self.nodes[j].format);
         let format = layer
             .resolve_format(incoming, &input_shapes[0])
-            .map_err(|r| fail(r))?;
-        let output_shape = layer.output_shape(&input_shapes).map_err(|r| fail(r))?;
+            .map_err(&fail)?;
+        let output_shape = layer.output_shape(&input_shapes).map_err(fail)?;
         let mut node = ModelLayer {
             name,
             layer,
