@@ -274,6 +274,10 @@ fn pool_2x2_rows_simd(
     0
 }
 
+/// # Safety
+///
+/// The CPU must support AVX2, and `r0`, `r1` must hold at least `2 * n` values and
+/// `y`, `idx` at least `n` (the caller takes `n` as the minimum of those lengths).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn pool_2x2_rows_avx2(
@@ -286,7 +290,11 @@ unsafe fn pool_2x2_rows_avx2(
     n: usize,
 ) -> usize {
     use std::arch::x86_64::*;
-    // Even and odd elements of 16 consecutive values, in order.
+    /// Even and odd elements of 16 consecutive values, in order.
+    ///
+    /// # Safety
+    ///
+    /// AVX2, and 16 readable values from `p`.
     #[inline(always)]
     unsafe fn split(p: *const f32) -> (__m256, __m256) {
         let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));

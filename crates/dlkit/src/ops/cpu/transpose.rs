@@ -67,6 +67,12 @@ fn transpose_8x8_simd(
     false
 }
 
+/// Transposes the 8×8 block at `src` (row stride `ls`) into `dst` (row stride `ld`).
+///
+/// # Safety
+///
+/// The CPU must support AVX; `src + i * ls .. + 8` must be readable and
+/// `dst + i * ld .. + 8` writable for every `i` in `0..8`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn transpose_8x8_avx(src: *const f32, ls: usize, dst: *mut f32, ld: usize) {
