@@ -46,6 +46,13 @@ def run_nbval(notebook: Path, smoke: bool) -> subprocess.CompletedProcess:
     )
 
 
+def failed_cells(result: subprocess.CompletedProcess) -> list[str]:
+    """The nbval items ("Cell N") of the FAILED lines, sorted; the messages after
+    them may hold `::` themselves (`report::table`), so match the item name."""
+    return sorted(m[1] for l in result.stdout.splitlines() if l.startswith("FAILED")
+                  for m in [re.search(r"\.ipynb::(Cell \d+)", l)] if m)
+
+
 def summary(result: subprocess.CompletedProcess) -> str:
     lines = [l for l in result.stdout.splitlines() if l.strip()]
     return lines[-1] if lines else ""
@@ -79,8 +86,7 @@ def test_cell_errors_fail():
     result = run_nbval(notebook, smoke=True)
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(r"\b3 failed, 3 passed\b", summary(result)), result.stdout
-    failed = sorted(l.split("::")[-1].split(" - ")[0] for l in result.stdout.splitlines()
-                    if l.startswith("FAILED"))
+    failed = failed_cells(result)
     assert failed == ["Cell 2", "Cell 3", "Cell 4"], result.stdout
     assert "Shape mismatch" in result.stdout  # the `?` error
     assert "index out of bounds" in result.stdout  # the panic
@@ -104,8 +110,7 @@ def test_rich_output_falling_back_to_text_fails():
     result = run_nbval(notebook, smoke=True)
     assert result.returncode == 1, result.stdout + result.stderr
     assert re.search(r"\b3 failed, 4 passed\b", summary(result)), result.stdout
-    failed = sorted(l.split("::")[-1].split(" - ")[0] for l in result.stdout.splitlines()
-                    if l.startswith("FAILED"))
+    failed = failed_cells(result)
     assert failed == ["Cell 2", "Cell 5", "Cell 6"], result.stdout
     assert "Debug text of a dlkit `Imshow`" in result.stdout  # the first `?` cell
     assert "Debug text of a dlkit `HtmlTable`" in result.stdout  # the moving expression

@@ -150,3 +150,48 @@ def test_rebuilt_dlkit_is_refused_while_loaded(kernel):
     assert status == "ok", err
     status, out, err, shown = kernel.run("dlkit::Tensor::new(&[1f32], &dlkit::Device::Cpu)?.dims().len()")
     assert status == "ok" and shown == "1", (status, out, err, shown)
+
+
+def test_backup_and_restore_resumes_after_a_kernel_restart(kernel, tmp_path):
+    backup = tmp_path / "backup"
+    fit = (f'model.fit(&x, &y, FitOptions::new().epochs({{epochs}}).batch_size(32).verbose(2)'
+           f'.callback(BackupAndRestore::new("{backup}")))?')
+    status, _, err, _ = kernel.run(TRAINING_SET_UP)
+    assert status == "ok" and not err, err
+
+    # First half: interrupted after its second epoch, the backup stays.
+    interrupted = []
+
+    def interrupt_after_two_epochs(stdout):
+        if not interrupted and "Epoch 3/" in stdout:
+            interrupted.append(1)
+            kernel.manager.interrupt_kernel()
+
+    status, out, err, shown = kernel.run(
+        "let first = " + fit.format(epochs=1_000_000) + ";\nfirst.epochs()",
+        timeout=600, on_output=interrupt_after_two_epochs)
+    assert interrupted and status == "ok" and not err, (out, err)
+    done = int(shown)
+    assert done >= 2 and (backup / "backup.safetensors").is_file(), (shown, list(tmp_path.iterdir()))
+
+    # The kernel restarts: every variable is gone, the backup is on disk.
+    kernel.manager.restart_kernel(now=True)
+    kernel.client.wait_for_ready(timeout=120)
+    status, _, err, _ = kernel.run(DEP)
+    assert status == "ok", err
+    status, _, err, _ = kernel.run(TRAINING_SET_UP)
+    assert status == "ok" and not err, err
+
+    # Second half: the same cell resumes and ends where an uninterrupted run ends.
+    total = done + 2
+    status, out, err, shown = kernel.run(
+        "let resumed = " + fit.format(epochs=total) + ";\n"
+        "let mut fresh = Sequential::with_seed(1);\n"
+        "fresh.add(Dense::new(32).input_dim(8).activation(Relu))?;\n"
+        "fresh.add(Dense::new(3).activation(Softmax))?;\n"
+        "fresh.compile(Loss::SparseCategoricalCrossentropy, Adam::default(), &[Metric::Accuracy])?;\n"
+        f"let straight = fresh.fit(&x, &y, FitOptions::new().epochs({total}).batch_size(32).verbose(0))?;\n"
+        "(resumed.epochs(), resumed.loss == straight.loss)")
+    assert status == "ok" and not err, (out, err)
+    assert shown == f"({total}, true)", (shown, out)
+    assert not (backup / "backup.safetensors").exists(), "the backup outlived a finished fit"
