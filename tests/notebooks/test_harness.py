@@ -363,19 +363,6 @@ def test_fixture_follows_the_conventions():
     check_conventions(FIXTURES / "tensor_basics.ipynb", "../../../crates/dlkit-dylib")
 
 
-# Committed cells known to show text where they should show a figure or a table:
-# outputs of the last full run, made before report::table took references.
-# (002's Cell 2, the digit grid shown as Debug text because it was the first
-# cell to use `?`, carries the output of a real run of the fixed notebook's
-# first cells; the table needs the results of full training.) The next full run
-# (scripts/notebooks --execute) replaces it; then this strict xfail fails and
-# the entry must go.
-KNOWN_TEXT_ONLY = {
-    ("002-learning-to-deep-learn.ipynb", 27):
-        "committed before report::table took references: the table call moved the results",
-}
-
-
 def saved_rich_output_problems(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -392,17 +379,8 @@ def saved_rich_output_problems(path: Path) -> dict:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_saved_outputs_show_figures_and_tables(path):
-    problems = {n: p for n, p in saved_rich_output_problems(path).items()
-                if (path.name, n) not in KNOWN_TEXT_ONLY}
+    problems = saved_rich_output_problems(path)
     assert not problems, "\n".join(f"{path.name}: Cell {n}: {p}" for n, p in problems.items())
-
-
-@pytest.mark.parametrize("name, number", [
-    pytest.param(name, number, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for (name, number), reason in KNOWN_TEXT_ONLY.items()
-])
-def test_known_text_only_saved_output(name, number):
-    assert number not in saved_rich_output_problems(REPO / "notebooks" / name)
 
 
 # --- set-up files --------------------------------------------------------------
