@@ -130,6 +130,8 @@ impl Model {
     /// shape `(N, classes)`, Keras' `predict`. Works on an uncompiled model.
     pub fn predict(&mut self, x: &Tensor) -> Result<Tensor> {
         self.check_input("x", x.dims())?;
+        super::checks::non_empty("x", x)?;
+        super::checks::finite("x", x)?;
         let n = x.dim(0)?;
         let mut outputs = Vec::with_capacity(n.div_ceil(INFERENCE_BATCH));
         for start in (0..n).step_by(INFERENCE_BATCH) {

@@ -2,8 +2,8 @@
 
 use super::batches::Dataset;
 use super::callbacks::{Callback, Control, EpochLogs, Resume};
+use super::checks;
 use super::evaluate::{run_batches, Totals};
-use super::metrics::target_classes;
 use super::progress::{metrics_line, Progress};
 use super::History;
 use crate::error::{Error, Result};
@@ -91,6 +91,11 @@ impl FitOptions {
     }
 
     fn check(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidArgument(
+                "epochs must be at least 1 (fit with 0 epochs would train nothing)".into(),
+            ));
+        }
         if self.batch_size == 0 {
             return Err(Error::InvalidArgument(
                 "batch_size must be at least 1".into(),
@@ -123,12 +128,29 @@ impl Model {
     /// backup holds, and the history covers those epochs too.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, options: FitOptions) -> Result<History> {
         options.check()?;
+        if let Some(compiled) = &self.compiled {
+            let lr = compiled.optimizer.learning_rate();
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "the optimizer's learning rate is {lr}; it must be a positive number"
+                )));
+            }
+        }
         let mut options = options;
         let mut train = self.dataset("x", "y", x, y)?;
         let validation = match options.validation_data.take() {
             Some((vx, vy)) => Some(self.dataset("validation x", "validation y", &vx, &vy)?),
             None if options.validation_split > 0.0 => {
-                Some(train.split_off_last(options.validation_split)?)
+                let held_out = train.split_off_last(options.validation_split)?;
+                if held_out.len() == 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "validation_split {} of {} samples holds out no sample; use a larger \
+                         fraction, or none",
+                        options.validation_split,
+                        train.len()
+                    )));
+                }
+                Some(held_out)
             }
             None => None,
         };
@@ -177,13 +199,9 @@ impl Model {
                 y.dim(0)?
             )));
         }
-        let classes = target_classes(y)?;
-        let n_classes = output[0] as u32;
-        if let Some((i, c)) = classes.iter().enumerate().find(|(_, &c)| c >= n_classes) {
-            return Err(Error::Shape(format!(
-                "{y_name}[{i}] is class {c}, but the model outputs {n_classes} classes"
-            )));
-        }
+        checks::non_empty(x_name, x)?;
+        checks::finite(x_name, x)?;
+        let classes = checks::target_classes(y_name, y, output[0])?;
         Ok(Dataset {
             x: x.clone(),
             y: y.clone(),

@@ -1,6 +1,6 @@
 //! Metrics reported during training: accuracy.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -8,18 +8,6 @@ use serde::{Deserialize, Serialize};
 pub enum Metric {
     /// Share of samples whose most probable class is the target class.
     Accuracy,
-}
-
-/// The class each target stands for: the label itself for integer targets,
-/// the position of the largest value for one-hot rows.
-pub(crate) fn target_classes(y: &Tensor) -> candle_core::Result<Vec<u32>> {
-    if y.rank() == 1 {
-        y.to_dtype(DType::F64)?
-            .to_vec1::<f64>()
-            .map(|v| v.into_iter().map(|c| c as u32).collect())
-    } else {
-        y.argmax(1)?.to_vec1::<u32>()
-    }
 }
 
 /// How many rows of `output` (N, classes) have their largest value at `classes`.

@@ -3,6 +3,7 @@
 
 mod batches;
 mod callbacks;
+mod checks;
 mod compile;
 mod evaluate;
 mod fit;

@@ -1,0 +1,83 @@
+//! Checks of what a user hands to `fit`, `evaluate` and `predict`, made before
+//! any work starts: an empty set, NaN or infinite values, labels that are not
+//! classes of the model. Each error names the tensor and the sample at fault
+//! (its index in the tensor the user passed, not in a shuffled batch).
+
+use crate::error::{Error, Result};
+use candle_core::{DType, Tensor};
+
+/// `what` must hold at least one sample.
+pub(crate) fn non_empty(what: &str, x: &Tensor) -> Result<usize> {
+    let n = x.dims().first().copied().unwrap_or(0);
+    if n == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what} has no samples (shape {:?}): there is nothing to compute a loss or an \
+             accuracy over",
+            x.dims()
+        )));
+    }
+    Ok(n)
+}
+
+/// Every value of a float tensor is finite. ReLU maps NaN to 0, so a NaN input
+/// would otherwise train and predict without a word.
+pub(crate) fn finite(what: &str, x: &Tensor) -> Result<()> {
+    if !x.dtype().is_float() {
+        return Ok(());
+    }
+    let n = x.dims().first().copied().unwrap_or(0);
+    let per_sample = x.elem_count() / n.max(1);
+    // In chunks of samples: one f32 copy of a chunk at a time, not of the whole set.
+    const CHUNK: usize = 4096;
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        let values = x
+            .narrow(0, start, len)?
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            let sample = start + i / per_sample.max(1);
+            return Err(Error::InvalidArgument(format!(
+                "{what}[{sample}] holds {} (value {} of the sample's {per_sample}); NaN or \
+                 infinite inputs make every loss and prediction meaningless: check how the \
+                 data were prepared",
+                values[i],
+                i % per_sample.max(1)
+            )));
+        }
+        start += len;
+    }
+    Ok(())
+}
+
+/// The class of each sample of `y`: integer labels of shape (N,), which must be
+/// whole numbers in `0..classes`, or one-hot rows of shape (N, classes).
+pub(crate) fn target_classes(what: &str, y: &Tensor, classes: usize) -> Result<Vec<u32>> {
+    if y.rank() != 1 {
+        finite(what, y)?;
+        return Ok(y.argmax(1)?.to_vec1::<u32>()?);
+    }
+    let labels = y.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    let mut out = Vec::with_capacity(labels.len());
+    for (i, &label) in labels.iter().enumerate() {
+        let whole = label.is_finite() && label.fract() == 0.0;
+        if !whole || label < 0.0 || label >= classes as f64 {
+            let why = if !whole {
+                "not a whole number".to_string()
+            } else {
+                format!(
+                    "not one of the model's {classes} classes (0 to {})",
+                    classes.max(1) - 1
+                )
+            };
+            return Err(Error::InvalidArgument(format!(
+                "{what}[{i}] is {label}, {why}; labels are class numbers 0, 1, … {}",
+                classes.max(1) - 1
+            )));
+        }
+        out.push(label as u32);
+    }
+    Ok(out)
+}
