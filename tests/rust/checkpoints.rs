@@ -14,23 +14,9 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Three Gaussian blobs in 8 dimensions (as in training.rs).
+/// Three Gaussian blobs in 8 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
-    let mut rng = Rng::new(seed);
-    let mut xs = Vec::with_capacity(n * 8);
-    let mut ys = Vec::with_capacity(n);
-    for i in 0..n {
-        let class = (i % 3) as u8;
-        for d in 0..8 {
-            let centre = if d % 3 == class as usize { 2.0 } else { 0.0 };
-            xs.push((centre + 0.7 * rng.normal()) as f32);
-        }
-        ys.push(class);
-    }
-    (
-        Tensor::from_vec(xs, (n, 8), &Device::Cpu).unwrap(),
-        Tensor::from_vec(ys, n, &Device::Cpu).unwrap(),
-    )
+    dlkit_tests::blobs(n, seed, 0.7)
 }
 
 /// Dense → Dropout → Dense with Adam: the dropout and the shuffling use the

@@ -5,21 +5,7 @@ use dlkit::prelude::*;
 
 /// Two well-separated Gaussian blobs per class in 8 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
-    let mut rng = Rng::new(seed);
-    let mut xs = Vec::with_capacity(n * 8);
-    let mut ys = Vec::with_capacity(n);
-    for i in 0..n {
-        let class = (i % 3) as u8;
-        for d in 0..8 {
-            let centre = if d % 3 == class as usize { 2.0 } else { 0.0 };
-            xs.push((centre + 0.5 * rng.normal()) as f32);
-        }
-        ys.push(class);
-    }
-    (
-        Tensor::from_vec(xs, (n, 8), &Device::Cpu).unwrap(),
-        Tensor::from_vec(ys, n, &Device::Cpu).unwrap(),
-    )
+    dlkit_tests::blobs(n, seed, 0.5)
 }
 
 fn small_model(seed: u64) -> Sequential {

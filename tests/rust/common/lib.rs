@@ -25,3 +25,25 @@ pub fn datasets_dir() -> PathBuf {
         None => repo_root().join("../shared/datasets"),
     }
 }
+
+/// Three well-separated Gaussian blobs in 8 dimensions, one class each: class
+/// `c` is centred at 2 on the dimensions `d` with `d % 3 == c`, at 0 elsewhere,
+/// with standard deviation `spread`. Labels are u8, in order 0, 1, 2, 0, ...
+pub fn blobs(n: usize, seed: u64, spread: f64) -> (dlkit::Tensor, dlkit::Tensor) {
+    let mut rng = dlkit::rng::Rng::new(seed);
+    let mut xs = Vec::with_capacity(n * 8);
+    let mut ys = Vec::with_capacity(n);
+    for i in 0..n {
+        let class = (i % 3) as u8;
+        for d in 0..8 {
+            let centre = if d % 3 == class as usize { 2.0 } else { 0.0 };
+            xs.push((centre + spread * rng.normal()) as f32);
+        }
+        ys.push(class);
+    }
+    let cpu = &dlkit::Device::Cpu;
+    (
+        dlkit::Tensor::from_vec(xs, (n, 8), cpu).expect("n * 8 values"),
+        dlkit::Tensor::from_vec(ys, n, cpu).expect("n labels"),
+    )
+}
