@@ -114,3 +114,17 @@ fn settings_that_cannot_train_are_refused() {
         assert!(e.contains("learning rate"), "{e}");
     }
 }
+
+#[test]
+fn sizes_past_the_stated_limits_are_errors_not_aborts() {
+    let mut m = Sequential::new();
+    let e = message(m.add(Dense::new(1 << 40).input_dim(4)));
+    assert!(e.contains("2^28 values"), "{e}");
+    let e = message(Sequential::new().add(Dense::new(1 << 20).input_dim(1 << 20)));
+    assert!(e.contains("kernel of shape [1048576, 1048576]"), "{e}");
+
+    let y = Tensor::new(&[0u8, 1, 2], &Device::Cpu).unwrap();
+    let e = message(to_categorical(&y, 1usize << 63));
+    assert!(e.contains("more than 2^30 values"), "{e}");
+    assert!(to_categorical(&y, 3).is_ok());
+}

@@ -70,7 +70,25 @@ pub fn to_categorical(labels: &Tensor, num_classes: impl Into<Option<usize>>) ->
         )));
     }
 
-    let mut one_hot = vec![0f32; classes.len() * num_classes];
+    // 2^30 values (4 GiB of f32): 60,000 MNIST labels × 10 classes is 600,000.
+    const MAX_VALUES: usize = 1 << 30;
+    let values = classes
+        .len()
+        .checked_mul(num_classes)
+        .filter(|&n| n <= MAX_VALUES)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "to_categorical: {} labels × {num_classes} classes is more than 2^30 values \
+                 (4 GiB of f32); check num_classes",
+                classes.len()
+            ))
+        })?;
+    if num_classes == 0 {
+        return Err(Error::InvalidArgument(
+            "to_categorical: num_classes must be at least 1".into(),
+        ));
+    }
+    let mut one_hot = vec![0f32; values];
     for (row, &class) in classes.iter().enumerate() {
         one_hot[row * num_classes + class] = 1.0;
     }

@@ -130,9 +130,29 @@ pub(crate) fn init_weights(
         .weight_specs(input_shapes)
         .into_iter()
         .map(|spec| {
+            check_weight_size(&node.name, spec.name, &spec.shape)?;
             let values = spec.init.generate(&spec.shape, rng);
             let var = Var::from_vec(values, spec.shape.as_slice(), device)?;
             Ok((spec.name.to_string(), var))
         })
         .collect()
+}
+
+/// The most values one weight tensor may hold: 2^28 f32, 1 GiB — thousands of
+/// times the largest weight of the tutorials' models (401,408 in 002's MLP),
+/// and with Adam's two moments still 3 GiB of a 24 GiB machine. A larger layer
+/// is a typo (`Dense::new(1 << 40)`) far more often than a plan, and would
+/// otherwise abort the process when the allocation fails.
+pub(crate) const MAX_WEIGHT_VALUES: usize = 1 << 28;
+
+fn check_weight_size(layer: &str, weight: &str, shape: &[usize]) -> Result<()> {
+    let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    match values {
+        Some(n) if n <= MAX_WEIGHT_VALUES => Ok(()),
+        _ => Err(Error::InvalidArgument(format!(
+            "layer '{layer}' would need a {weight} of shape {shape:?}, {} values; the largest \
+             weight dlkit creates has 2^28 values (1 GiB of f32): check the layer's size",
+            values.map_or("more than 2^64".to_string(), |n| n.to_string())
+        ))),
+    }
 }
