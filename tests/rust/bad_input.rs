@@ -120,6 +120,8 @@ fn sizes_past_the_stated_limits_are_errors_not_aborts() {
     let mut m = Sequential::new();
     let e = message(m.add(Dense::new(1 << 40).input_dim(4)));
     assert!(e.contains("2^28 values"), "{e}");
+    // The failed add left the model as it was: a good first layer still fits.
+    assert!(m.add(Dense::new(8).input_dim(4)).is_ok());
     let e = message(Sequential::new().add(Dense::new(1 << 20).input_dim(1 << 20)));
     assert!(e.contains("kernel of shape [1048576, 1048576]"), "{e}");
 

@@ -40,7 +40,11 @@ impl Sequential {
                 Some(shape) if model.pending.is_empty() => {
                     model.start_with_input(shape)?;
                     if !matches!(layer, Layer::InputLayer(_)) {
-                        model.append(layer)?;
+                        if let Err(e) = model.append(layer) {
+                            // A failed add leaves the model as it was: empty.
+                            model.nodes.clear();
+                            return Err(e);
+                        }
                     }
                 }
                 _ => model.pending.push(layer),
