@@ -1,6 +1,6 @@
 //! `compile`: choosing the loss, optimizer and metrics of a model.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::train::{Loss, Metric};
@@ -52,5 +52,15 @@ impl Model {
     /// The compile settings, if compiled.
     pub fn compiled(&self) -> Option<&Compiled> {
         self.compiled.as_ref()
+    }
+
+    /// The compile settings, or the one error that says to compile first.
+    pub(crate) fn require_compiled(&self) -> Result<&Compiled> {
+        self.compiled.as_ref().ok_or_else(|| {
+            Error::Training(
+                "the model is not compiled: call model.compile(loss, optimizer, metrics) first"
+                    .into(),
+            )
+        })
     }
 }

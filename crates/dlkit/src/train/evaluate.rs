@@ -3,7 +3,7 @@
 use super::batches::Dataset;
 use super::metrics::count_correct;
 use super::progress::metrics_line;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
 use candle_core::{Tensor, D};
 
@@ -64,11 +64,7 @@ pub(crate) fn run_batches(
     accuracy: bool,
 ) -> Result<Totals> {
     let device = model.device.clone();
-    let loss = model
-        .compiled
-        .as_ref()
-        .map(|c| c.loss)
-        .ok_or_else(not_compiled)?;
+    let loss = model.require_compiled()?.loss;
     let mut totals = Totals::default();
     for indices in data.batch_indices(batch_size, None) {
         let (xb, yb, classes) = data.gather(&indices, &device)?;
@@ -80,12 +76,6 @@ pub(crate) fn run_batches(
         totals.add(value, &output, &classes, accuracy)?;
     }
     Ok(totals)
-}
-
-fn not_compiled() -> Error {
-    Error::Training(
-        "the model is not compiled: call model.compile(loss, optimizer, metrics) first".into(),
-    )
 }
 
 /// The result of [`Model::evaluate`]: Keras' `[loss, accuracy]`.
@@ -138,9 +128,6 @@ impl Model {
             let len = INFERENCE_BATCH.min(n - start);
             let xb = super::batches::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
             outputs.push(self.run(&xb, false, false)?);
-        }
-        if outputs.is_empty() {
-            return Err(Error::InvalidArgument("predict got no samples".into()));
         }
         Ok(Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?)
     }

@@ -183,12 +183,7 @@ impl Model {
         x: &Tensor,
         y: &Tensor,
     ) -> Result<Dataset> {
-        let loss = self.compiled.as_ref().map(|c| c.loss).ok_or_else(|| {
-            Error::Training(
-                "the model is not compiled: call model.compile(loss, optimizer, metrics) first"
-                    .into(),
-            )
-        })?;
+        let loss = self.require_compiled()?.loss;
         self.check_input(x_name, x.dims())?;
         let output = self.nodes[self.output].output_shape.clone();
         loss.check_targets(y_name, y.dims(), &output)?;

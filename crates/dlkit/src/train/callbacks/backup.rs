@@ -163,10 +163,7 @@ impl BackupAndRestore {
     }
 
     fn write(&self, model: &Model, epochs_done: usize) -> Result<()> {
-        let compiled = model
-            .compiled
-            .as_ref()
-            .ok_or_else(|| Error::Training("BackupAndRestore needs a compiled model".into()))?;
+        let compiled = model.require_compiled()?;
         let weights = model.named_weights();
         let slots = compiled.state.slots();
         if !slots.is_empty() && slots.len() != weights.len() {
@@ -247,10 +244,7 @@ impl BackupAndRestore {
         }
         let rng = Rng::from_state(state.rng)
             .ok_or_else(|| corrupt("its random generator state is all zeros".into()))?;
-        let compiled = model
-            .compiled
-            .as_ref()
-            .ok_or_else(|| Error::Training("BackupAndRestore needs a compiled model".into()))?;
+        let compiled = model.require_compiled()?;
         if state.optimizer != compiled.optimizer.keras_name() {
             return Err(mismatch(format!(
                 "it holds the state of optimizer {}, the model is compiled with {}",
