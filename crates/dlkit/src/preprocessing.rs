@@ -100,20 +100,30 @@ pub fn to_categorical(labels: &Tensor, num_classes: impl Into<Option<usize>>) ->
     Ok(Tensor::from_vec(one_hot, shape, labels.device())?)
 }
 
-/// The labels as class indices, or an error naming the first that is not one.
-fn class_indices(labels: &Tensor) -> Result<Vec<usize>> {
-    let bad = |index: usize, label: String, why: &str| {
-        Error::InvalidArgument(format!(
-            "to_categorical: label {label} at index {index} {why}"
-        ))
-    };
+/// Why a label cannot be a class index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NotAClass {
+    /// NaN, infinite, or with a fractional part.
+    NotWhole,
+    Negative,
+}
+
+/// The labels (any shape, read in order) as class indices. At the first that
+/// is not one, `bad(index, label as written, why)` makes the error, so each
+/// caller words it for its own arguments.
+pub(crate) fn label_indices(
+    labels: &Tensor,
+    bad: impl Fn(usize, String, NotAClass) -> Error,
+) -> Result<Vec<usize>> {
     let flat = labels.flatten_all()?;
     if labels.dtype().is_int() {
         let values = flat.to_dtype(DType::I64)?.to_vec1::<i64>()?;
         values
             .iter()
             .enumerate()
-            .map(|(i, &v)| usize::try_from(v).map_err(|_| bad(i, v.to_string(), "is negative")))
+            .map(|(i, &v)| {
+                usize::try_from(v).map_err(|_| bad(i, v.to_string(), NotAClass::Negative))
+            })
             .collect()
     } else {
         let values = flat.to_dtype(DType::F64)?.to_vec1::<f64>()?;
@@ -122,15 +132,28 @@ fn class_indices(labels: &Tensor) -> Result<Vec<usize>> {
             .enumerate()
             .map(|(i, &v)| {
                 if !v.is_finite() || v.fract() != 0.0 {
-                    Err(bad(i, v.to_string(), "is not a whole number"))
+                    Err(bad(i, v.to_string(), NotAClass::NotWhole))
                 } else if v < 0.0 {
-                    Err(bad(i, v.to_string(), "is negative"))
+                    Err(bad(i, v.to_string(), NotAClass::Negative))
                 } else {
                     Ok(v as usize)
                 }
             })
             .collect()
     }
+}
+
+/// The labels as class indices, or an error naming the first that is not one.
+fn class_indices(labels: &Tensor) -> Result<Vec<usize>> {
+    label_indices(labels, |index, label, why| {
+        let why = match why {
+            NotAClass::NotWhole => "is not a whole number",
+            NotAClass::Negative => "is negative",
+        };
+        Error::InvalidArgument(format!(
+            "to_categorical: label {label} at index {index} {why}"
+        ))
+    })
 }
 
 /// Divides `x` by its L2 norm along `axis`, like `keras.utils.normalize(x, axis, order=2)`.

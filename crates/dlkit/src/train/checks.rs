@@ -4,6 +4,7 @@
 //! (its index in the tensor the user passed, not in a shuffled batch).
 
 use crate::error::{Error, Result};
+use crate::preprocessing::{label_indices, NotAClass};
 use candle_core::{DType, Tensor};
 
 /// `what` must hold at least one sample.
@@ -59,25 +60,20 @@ pub(crate) fn target_classes(what: &str, y: &Tensor, classes: usize) -> Result<V
         finite(what, y)?;
         return Ok(y.argmax(1)?.to_vec1::<u32>()?);
     }
-    let labels = y.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-    let mut out = Vec::with_capacity(labels.len());
-    for (i, &label) in labels.iter().enumerate() {
-        let whole = label.is_finite() && label.fract() == 0.0;
-        if !whole || label < 0.0 || label >= classes as f64 {
-            let why = if !whole {
-                "not a whole number".to_string()
-            } else {
-                format!(
-                    "not one of the model's {classes} classes (0 to {})",
-                    classes.max(1) - 1
-                )
-            };
-            return Err(Error::InvalidArgument(format!(
-                "{what}[{i}] is {label}, {why}; labels are class numbers 0, 1, … {}",
-                classes.max(1) - 1
-            )));
-        }
-        out.push(label as u32);
+    let last = classes.max(1) - 1;
+    let bad = |i: usize, label: String, why: String| {
+        Error::InvalidArgument(format!(
+            "{what}[{i}] is {label}, {why}; labels are class numbers 0, 1, … {last}"
+        ))
+    };
+    let not_a_class = || format!("not one of the model's {classes} classes (0 to {last})");
+    let labels = label_indices(y, |i, label, why| match why {
+        NotAClass::NotWhole => bad(i, label, "not a whole number".into()),
+        NotAClass::Negative => bad(i, label, not_a_class()),
+    })?;
+    if let Some((i, &c)) = labels.iter().enumerate().find(|(_, &c)| c >= classes) {
+        return Err(bad(i, c.to_string(), not_a_class()));
     }
-    Ok(out)
+    // Below `classes`, a model output width: fits in u32.
+    Ok(labels.into_iter().map(|c| c as u32).collect())
 }
