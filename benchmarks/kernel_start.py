@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts" / "lib"))
+import nbtool  # noqa: E402
 DEP = ':dep dlkit = { path = "../crates/dlkit-dylib", package = "dlkit-dylib" }'
 FIRST_LET = ("let t = dlkit::Tensor::arange(0f32, 6f32, &dlkit::Device::Cpu)?.reshape((2, 3))?;\n"
              "t.dims().len()")
@@ -88,23 +90,8 @@ class MemorySampler(threading.Thread):
 def execute(client, code: str, timeout: float = 3600) -> tuple[float, str | None, str]:
     """Runs one cell; returns (seconds to idle, text/plain result, stderr)."""
     t0 = time.monotonic()
-    msg_id = client.execute(code)
-    result, stderr = None, []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "execute_result":
-            result = content["data"].get("text/plain")
-        elif kind == "stream" and content["name"] == "stderr":
-            stderr.append(content["text"])
-        elif kind == "error":
-            stderr.append(content.get("evalue", ""))
-        elif kind == "status" and content["execution_state"] == "idle":
-            break
-    client.get_shell_msg(timeout=60)
-    return time.monotonic() - t0, result, "".join(stderr)
+    _, _, stderr, result = nbtool.execute_code(client, code, timeout)
+    return time.monotonic() - t0, result, stderr
 
 
 def main() -> int:

@@ -261,6 +261,37 @@ def dropped_variable(outputs, earlier_sources: list[str]) -> str | None:
     return None
 
 
+def execute_code(client, code: str, timeout: float = 1800, on_output=None):
+    """Runs one cell through a started jupyter_client `client`, the way JupyterLab
+    does, and waits for the kernel to be idle again.
+
+    Returns (reply status, stdout, stderr, text/plain of the last result or
+    display); an `error` message's traceback (or value) counts as stderr.
+    `on_output(stdout so far)` is called after every stream message, e.g. to
+    interrupt the kernel at a given point of the output.
+    """
+    msg_id = client.execute(code)
+    stdout, stderr, result = [], [], None
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = client.get_iopub_msg(timeout=max(1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            (stdout if content["name"] == "stdout" else stderr).append(content["text"])
+            if on_output:
+                on_output("".join(stdout))
+        elif kind in ("execute_result", "display_data"):
+            result = content["data"].get("text/plain", result)
+        elif kind == "error":
+            stderr.append("\n".join(content.get("traceback", [])) or content.get("evalue", ""))
+        elif kind == "status" and content["execution_state"] == "idle":
+            break
+    reply = client.get_shell_msg(timeout=60)
+    return reply["content"]["status"], "".join(stdout), "".join(stderr), result
+
+
 def discover(paths: list[str]) -> list[Path]:
     """The notebooks named on the command line, or all of notebooks/*.ipynb."""
     if paths:

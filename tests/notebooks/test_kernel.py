@@ -11,6 +11,7 @@ Each test starts its own kernel in a free slot (scripts/lib/rust-kernel).
 """
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "scripts" / "lib"))
+import nbtool  # noqa: E402
+
 DEP = ':dep dlkit = { path = "../../crates/dlkit-dylib", package = "dlkit-dylib" }'
 
 
@@ -31,27 +35,8 @@ class Kernel:
             kernel_name="rust", cwd=str(HERE), startup_timeout=120)
 
     def run(self, code, timeout=1800, on_output=None):
-        """Executes `code`; returns (reply status, stdout, stderr, execute_result text)."""
-        msg_id = self.client.execute(code)
-        stdout, stderr, result = [], [], None
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.client.get_iopub_msg(timeout=max(1, deadline - time.monotonic()))
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                (stdout if content["name"] == "stdout" else stderr).append(content["text"])
-                if on_output:
-                    on_output("".join(stdout))
-            elif kind in ("execute_result", "display_data"):
-                result = content["data"].get("text/plain", result)
-            elif kind == "error":
-                stderr.append("\n".join(content.get("traceback", [])) or content.get("evalue", ""))
-            elif kind == "status" and content["execution_state"] == "idle":
-                break
-        reply = self.client.get_shell_msg(timeout=60)
-        return reply["content"]["status"], "".join(stdout), "".join(stderr), result
+        """Executes `code`; returns (reply status, stdout, stderr, text/plain result)."""
+        return nbtool.execute_code(self.client, code, timeout, on_output)
 
     def close(self):
         self.client.stop_channels()
