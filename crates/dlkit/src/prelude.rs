@@ -5,8 +5,8 @@ pub use crate::display::HtmlTable;
 pub use crate::error::{Error, Result};
 pub use crate::image::load_digit;
 pub use crate::layers::{
-    Activation, Add, Concatenate, Conv2D, DataFormat, Dense, Dropout, Flatten, Initializer, Layer,
-    MaxPooling2D, Padding, LSTM,
+    Activation, Add, BatchNormalization, Concatenate, Conv2D, DataFormat, Dense, Dropout, Flatten,
+    Initializer, Layer, MaxPooling2D, Padding, LSTM,
 };
 pub use crate::model::{load_model, Apply, Input, Model, Sequential};
 pub use crate::optim::{Adadelta, Adam, Optimizer, RmsProp, Sgd};

@@ -2,7 +2,8 @@
 //! (`Dense::new(10).activation(Softmax)`) and as a layer of their own
 //! (`model.add(Activation::Softmax)`, Keras' `Activation('softmax')`).
 
-use super::{first, single_input, ForwardCtx, LayerKind};
+use super::{common_builders, first, single_input, ForwardCtx, LayerCommon, LayerKind, Layout};
+use crate::ops::FusedActivation;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -42,12 +43,13 @@ impl Activation {
         }
     }
 
-    /// The activation to apply when the loss takes over the final softmax.
-    pub(crate) fn unless_skipped(self, ctx: &ForwardCtx) -> Activation {
-        if ctx.skip_softmax && self == Activation::Softmax {
-            Activation::Linear
-        } else {
-            self
+    /// The part a fused kernel (dense, conv) applies itself, and what is left
+    /// to apply after it: the one place that maps activations onto kernels.
+    pub(crate) fn split_fused(self) -> (FusedActivation, Activation) {
+        match self {
+            Activation::Relu => (FusedActivation::Relu, Activation::Linear),
+            Activation::Linear => (FusedActivation::Linear, Activation::Linear),
+            other => (FusedActivation::Linear, other),
         }
     }
 }
@@ -76,15 +78,74 @@ impl std::fmt::Display for Activation {
     }
 }
 
-impl LayerKind for Activation {
-    fn class_name(&self) -> &'static str {
-        "Activation"
+/// The `Activation` layer: an activation function on its own, Keras'
+/// `Activation('softmax')`. Built from [`Activation`] (`model.add(Softmax)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SavedActivationLayer")]
+pub struct ActivationLayer {
+    pub activation: Activation,
+    #[serde(flatten)]
+    pub common: LayerCommon,
+}
+
+common_builders!(ActivationLayer);
+
+impl From<Activation> for ActivationLayer {
+    fn from(activation: Activation) -> Self {
+        ActivationLayer {
+            activation,
+            common: LayerCommon::default(),
+        }
     }
+}
+
+impl From<Activation> for super::Layer {
+    fn from(activation: Activation) -> Self {
+        super::Layer::Activation(activation.into())
+    }
+}
+
+/// Saved models before named Activation layers stored the bare name (`"softmax"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedActivationLayer {
+    Bare(Activation),
+    Full {
+        activation: Activation,
+        #[serde(flatten)]
+        common: LayerCommon,
+    },
+}
+
+impl From<SavedActivationLayer> for ActivationLayer {
+    fn from(saved: SavedActivationLayer) -> Self {
+        match saved {
+            SavedActivationLayer::Bare(activation) => activation.into(),
+            SavedActivationLayer::Full { activation, common } => {
+                ActivationLayer { activation, common }
+            }
+        }
+    }
+}
+
+impl LayerKind for ActivationLayer {
     fn name_stem(&self) -> &'static str {
         "activation"
     }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Preserves
+    }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         Ok(single_input("Activation", inputs)?.to_vec())
+    }
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<super::WeightSpec> {
+        Vec::new()
     }
     fn forward(
         &self,
@@ -92,12 +153,6 @@ impl LayerKind for Activation {
         _weights: &[Tensor],
         ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
-        self.unless_skipped(ctx).apply(first("Activation", inputs)?)
-    }
-}
-
-impl From<Activation> for super::Layer {
-    fn from(a: Activation) -> Self {
-        super::Layer::Activation(a)
+        ctx.activation.apply(first("Activation", inputs)?)
     }
 }

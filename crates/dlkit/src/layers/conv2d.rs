@@ -6,8 +6,8 @@
 //! (channels last) gives `(H', W', filters)`, as in Keras.
 
 use super::{
-    first, format_shape, single_input, Activation, DataFormat, ForwardCtx, Initializer, LayerKind,
-    Padding, WeightSpec,
+    common_builders, first, format_shape, single_input, Activation, DataFormat, ForwardCtx,
+    Initializer, Layer, LayerCommon, LayerKind, Layout, Padding, WeightSpec,
 };
 use crate::ops::{self, Conv2dParams, FusedActivation};
 use candle_core::Tensor;
@@ -25,11 +25,11 @@ pub struct Conv2D {
     pub use_bias: bool,
     pub kernel_initializer: Initializer,
     pub bias_initializer: Initializer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_shape: Option<Vec<usize>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(Conv2D);
 
 impl Conv2D {
     /// `filters` output channels, each a `kernel_size` window: `Conv2D::new(32, (3, 3))`.
@@ -44,8 +44,7 @@ impl Conv2D {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
-            input_shape: None,
-            name: None,
+            common: LayerCommon::default(),
         }
     }
 
@@ -69,11 +68,6 @@ impl Conv2D {
         self
     }
 
-    pub fn input_shape(mut self, shape: impl super::IntoShape) -> Self {
-        self.input_shape = Some(shape.into_shape());
-        self
-    }
-
     pub fn kernel_initializer(mut self, init: Initializer) -> Self {
         self.kernel_initializer = init;
         self
@@ -86,11 +80,6 @@ impl Conv2D {
 
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
-        self
-    }
-
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
         self
     }
 
@@ -139,48 +128,29 @@ pub(crate) fn window_output(
 }
 
 impl Conv2D {
-    /// Whether this layer's activation can run inside the fused conv + pool kernel.
-    pub(crate) fn fuses_with_pooling(&self) -> bool {
-        matches!(self.activation, Activation::Linear | Activation::Relu)
-    }
-
-    fn ops_params(&self) -> candle_core::Result<Conv2dParams> {
+    fn ops_params(&self, activation: FusedActivation) -> candle_core::Result<Conv2dParams> {
         let format = self.format().map_err(candle_core::Error::Msg)?;
         Ok(Conv2dParams {
             stride: self.strides,
             padding: self.padding.to_ops(),
             layout: format.to_ops(),
-            activation: match self.activation {
-                Activation::Relu => FusedActivation::Relu,
-                _ => FusedActivation::Linear,
-            },
+            activation,
         })
-    }
-
-    /// This convolution followed by `pool`, as one op: the same values and
-    /// gradients as the two layers one after the other.
-    pub(crate) fn forward_pooled(
-        &self,
-        inputs: &[Tensor],
-        weights: &[Tensor],
-        pool: &super::MaxPooling2D,
-    ) -> candle_core::Result<Tensor> {
-        let x = first("Conv2D", inputs)?;
-        let pool = ops::MaxPoolParams {
-            pool: pool.pool_size,
-            stride: pool.strides.unwrap_or(pool.pool_size),
-            padding: pool.padding.to_ops(),
-        };
-        ops::conv2d_max_pool(x, &weights[0], weights.get(1), &self.ops_params()?, &pool)
     }
 }
 
 impl LayerKind for Conv2D {
-    fn class_name(&self) -> &'static str {
-        "Conv2D"
-    }
     fn name_stem(&self) -> &'static str {
         "conv2d"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Spatial(&mut self.data_format)
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if self.filters == 0 {
@@ -224,22 +194,36 @@ impl LayerKind for Conv2D {
         ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
         let x = first("Conv2D", inputs)?;
-        let activation = self.activation.unless_skipped(ctx);
-        let after = match activation {
-            Activation::Relu | Activation::Linear => Activation::Linear,
-            other => other,
-        };
-        let mut params = self.ops_params()?;
-        if activation != Activation::Relu {
-            params.activation = FusedActivation::Linear;
-        }
-        let y = ops::conv2d(x, &weights[0], weights.get(1), &params)?;
+        let (fused, after) = ctx.activation.split_fused();
+        let y = ops::conv2d(x, &weights[0], weights.get(1), &self.ops_params(fused)?)?;
         after.apply(&y)
     }
-}
 
-impl From<Conv2D> for super::Layer {
-    fn from(l: Conv2D) -> Self {
-        super::Layer::Conv2D(l)
+    /// A MaxPooling2D right after this convolution runs inside it, so the
+    /// full-size convolution output and its gradient never exist; the
+    /// activation must be one the kernel applies itself.
+    fn fuses_with(&self, next: &Layer) -> bool {
+        let (_, after) = self.activation.split_fused();
+        matches!(next, Layer::MaxPooling2D(_)) && after == Activation::Linear
+    }
+
+    fn forward_fused(
+        &self,
+        next: &Layer,
+        inputs: &[Tensor],
+        weights: &[Tensor],
+        ctx: &mut ForwardCtx,
+    ) -> candle_core::Result<Tensor> {
+        let Layer::MaxPooling2D(pool) = next else {
+            candle_core::bail!("internal: Conv2D fuses only with MaxPooling2D");
+        };
+        let x = first("Conv2D", inputs)?;
+        let (fused, _) = ctx.activation.split_fused();
+        let pool = ops::MaxPoolParams {
+            pool: pool.pool_size,
+            stride: pool.strides.unwrap_or(pool.pool_size),
+            padding: pool.padding.to_ops(),
+        };
+        ops::conv2d_max_pool(x, &weights[0], weights.get(1), &self.ops_params(fused)?, &pool)
     }
 }

@@ -3,8 +3,11 @@
 //! The kernel is stored as `(input_dim, units)`, Keras' layout. Inputs with more
 //! than one axis per sample are transformed along their last axis, as in Keras.
 
-use super::{first, single_input, Activation, ForwardCtx, Initializer, LayerKind, WeightSpec};
-use crate::ops::{self, FusedActivation};
+use super::{
+    common_builders, first, single_input, Activation, ForwardCtx, Initializer, LayerCommon,
+    LayerKind, Layout, WeightSpec,
+};
+use crate::ops;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -15,11 +18,11 @@ pub struct Dense {
     pub use_bias: bool,
     pub kernel_initializer: Initializer,
     pub bias_initializer: Initializer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_shape: Option<Vec<usize>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(Dense);
 
 impl Dense {
     pub fn new(units: usize) -> Self {
@@ -29,8 +32,7 @@ impl Dense {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
-            input_shape: None,
-            name: None,
+            common: LayerCommon::default(),
         }
     }
 
@@ -41,12 +43,7 @@ impl Dense {
 
     /// Keras' `input_dim=784`: the layer is the first one and takes vectors.
     pub fn input_dim(mut self, dim: usize) -> Self {
-        self.input_shape = Some(vec![dim]);
-        self
-    }
-
-    pub fn input_shape(mut self, shape: impl super::IntoShape) -> Self {
-        self.input_shape = Some(shape.into_shape());
+        self.common.input_shape = Some(vec![dim]);
         self
     }
 
@@ -69,19 +66,20 @@ impl Dense {
         self.use_bias = use_bias;
         self
     }
-
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
 }
 
 impl LayerKind for Dense {
-    fn class_name(&self) -> &'static str {
-        "Dense"
-    }
     fn name_stem(&self) -> &'static str {
         "dense"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Ends
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if self.units == 0 {
@@ -114,11 +112,7 @@ impl LayerKind for Dense {
         ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
         let x = first("Dense", inputs)?;
-        let activation = self.activation.unless_skipped(ctx);
-        let (fused, after) = match activation {
-            Activation::Relu => (FusedActivation::Relu, Activation::Linear),
-            other => (FusedActivation::Linear, other),
-        };
+        let (fused, after) = ctx.activation.split_fused();
         let bias = weights.get(1);
         // Sequences of vectors: treat every step as a row, then restore the axes.
         let y = if x.rank() > 2 {
@@ -133,11 +127,5 @@ impl LayerKind for Dense {
             ops::dense(x, &weights[0], bias, fused)?
         };
         after.apply(&y)
-    }
-}
-
-impl From<Dense> for super::Layer {
-    fn from(l: Dense) -> Self {
-        super::Layer::Dense(l)
     }
 }

@@ -1,7 +1,10 @@
 //! `Dropout`: while training, zero each value with probability `rate` and scale
 //! the rest by `1 / (1 - rate)`; at inference, pass values through unchanged.
 
-use super::{first, single_input, ForwardCtx, LayerKind};
+use super::{
+    common_builders, first, single_input, Activation, ForwardCtx, LayerCommon, LayerKind, Layout,
+    WeightSpec,
+};
 use crate::ops;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -9,26 +12,42 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dropout {
     pub rate: f32,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(Dropout);
 
 impl Dropout {
     pub fn new(rate: f32) -> Self {
-        Dropout { rate }
+        Dropout {
+            rate,
+            common: LayerCommon::default(),
+        }
     }
 }
 
 impl LayerKind for Dropout {
-    fn class_name(&self) -> &'static str {
-        "Dropout"
-    }
     fn name_stem(&self) -> &'static str {
         "dropout"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Preserves
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(format!("rate must be in [0, 1), got {}", self.rate));
         }
         Ok(single_input("Dropout", inputs)?.to_vec())
+    }
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
+        Vec::new()
     }
     fn forward(
         &self,
@@ -43,11 +62,5 @@ impl LayerKind for Dropout {
         // One draw per call keeps every batch's mask reproducible from the model's seed.
         let seed = ctx.rng.next_u64();
         ops::dropout(x, self.rate, seed)
-    }
-}
-
-impl From<Dropout> for super::Layer {
-    fn from(l: Dropout) -> Self {
-        super::Layer::Dropout(l)
     }
 }

@@ -1,23 +1,46 @@
 //! The input node of a model: it only declares the shape of one sample.
 
-use super::{first, ForwardCtx, LayerKind};
+use super::{first, Activation, ForwardCtx, LayerCommon, LayerKind, Layout, WeightSpec};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputLayer {
     pub shape: Vec<usize>,
+    #[serde(flatten)]
+    pub common: LayerCommon,
+}
+
+impl InputLayer {
+    pub(crate) fn new(shape: Vec<usize>) -> Self {
+        InputLayer {
+            shape,
+            common: LayerCommon::default(),
+        }
+    }
 }
 
 impl LayerKind for InputLayer {
-    fn class_name(&self) -> &'static str {
-        "InputLayer"
-    }
     fn name_stem(&self) -> &'static str {
         "input_layer"
     }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Ends
+    }
     fn output_shape(&self, _inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         Ok(self.shape.clone())
+    }
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
+        Vec::new()
+    }
+    fn declared_input_shape(&self) -> Option<Vec<usize>> {
+        Some(self.shape.clone())
     }
     fn forward(
         &self,

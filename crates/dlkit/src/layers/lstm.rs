@@ -7,7 +7,8 @@
 //! to the cell state on output.
 
 use super::{
-    first, format_shape, single_input, Activation, ForwardCtx, Initializer, LayerKind, WeightSpec,
+    common_builders, first, format_shape, single_input, Activation, ForwardCtx, Initializer,
+    LayerCommon, LayerKind, Layout, WeightSpec,
 };
 use crate::ops::{self, LstmActivation};
 use candle_core::Tensor;
@@ -21,11 +22,11 @@ pub struct LSTM {
     pub kernel_initializer: Initializer,
     pub recurrent_initializer: Initializer,
     pub bias_initializer: Initializer,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_shape: Option<Vec<usize>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(LSTM);
 
 impl LSTM {
     pub fn new(units: usize) -> Self {
@@ -36,8 +37,7 @@ impl LSTM {
             kernel_initializer: Initializer::GlorotUniform,
             recurrent_initializer: Initializer::Orthogonal { gain: 1.0 },
             bias_initializer: Initializer::UnitForgetBias,
-            input_shape: None,
-            name: None,
+            common: LayerCommon::default(),
         }
     }
 
@@ -52,18 +52,8 @@ impl LSTM {
         self
     }
 
-    pub fn input_shape(mut self, shape: impl super::IntoShape) -> Self {
-        self.input_shape = Some(shape.into_shape());
-        self
-    }
-
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    fn ops_activation(&self) -> Result<LstmActivation, String> {
-        Ok(match self.activation {
+    fn ops_activation(activation: Activation) -> Result<LstmActivation, String> {
+        Ok(match activation {
             Activation::Tanh => LstmActivation::Tanh,
             Activation::Relu => LstmActivation::Relu,
             Activation::Sigmoid => LstmActivation::Sigmoid,
@@ -74,17 +64,23 @@ impl LSTM {
 }
 
 impl LayerKind for LSTM {
-    fn class_name(&self) -> &'static str {
-        "LSTM"
-    }
     fn name_stem(&self) -> &'static str {
         "lstm"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Ends
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if self.units == 0 {
             return Err("units must be at least 1".into());
         }
-        self.ops_activation()?;
+        Self::ops_activation(self.activation)?;
         match single_input("LSTM", inputs)? {
             &[t, _] if self.return_sequences => Ok(vec![t, self.units]),
             &[_, _] => Ok(vec![self.units]),
@@ -97,33 +93,25 @@ impl LayerKind for LSTM {
     }
     fn weight_specs(&self, inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
         let features = inputs[0].last().copied().unwrap_or(0);
-        let gates = 4 * self.units;
+        let gates = self.units.saturating_mul(4); // too large is refused with the weight sizes
         vec![
-            WeightSpec {
-                name: "kernel",
-                shape: vec![features, gates],
-                init: self.kernel_initializer,
-            },
-            WeightSpec {
-                name: "recurrent_kernel",
-                shape: vec![self.units, gates],
-                init: self.recurrent_initializer,
-            },
-            WeightSpec {
-                name: "bias",
-                shape: vec![gates],
-                init: self.bias_initializer,
-            },
+            WeightSpec::trainable("kernel", vec![features, gates], self.kernel_initializer),
+            WeightSpec::trainable(
+                "recurrent_kernel",
+                vec![self.units, gates],
+                self.recurrent_initializer,
+            ),
+            WeightSpec::trainable("bias", vec![gates], self.bias_initializer),
         ]
     }
     fn forward(
         &self,
         inputs: &[Tensor],
         weights: &[Tensor],
-        _ctx: &mut ForwardCtx,
+        ctx: &mut ForwardCtx,
     ) -> candle_core::Result<Tensor> {
         let x = first("LSTM", inputs)?;
-        let activation = self.ops_activation().map_err(candle_core::Error::Msg)?;
+        let activation = Self::ops_activation(ctx.activation).map_err(candle_core::Error::Msg)?;
         ops::lstm(
             x,
             &weights[0],
@@ -132,11 +120,5 @@ impl LayerKind for LSTM {
             activation,
             self.return_sequences,
         )
-    }
-}
-
-impl From<LSTM> for super::Layer {
-    fn from(l: LSTM) -> Self {
-        super::Layer::LSTM(l)
     }
 }

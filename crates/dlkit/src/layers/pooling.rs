@@ -1,7 +1,10 @@
 //! `MaxPooling2D`: the largest value of each window, per channel.
 
 use super::conv2d::{window_output, Window};
-use super::{first, format_shape, single_input, DataFormat, ForwardCtx, LayerKind, Padding};
+use super::{
+    common_builders, first, format_shape, single_input, Activation, DataFormat, ForwardCtx,
+    LayerCommon, LayerKind, Layout, Padding, WeightSpec,
+};
 use crate::ops;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,11 @@ pub struct MaxPooling2D {
     pub strides: Option<(usize, usize)>,
     pub padding: Padding,
     pub data_format: Option<DataFormat>,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(MaxPooling2D);
 
 impl MaxPooling2D {
     /// `MaxPooling2D::new((2, 2))` or `MaxPooling2D::new(2)`.
@@ -23,6 +30,7 @@ impl MaxPooling2D {
             strides: None,
             padding: Padding::Valid,
             data_format: None,
+            common: LayerCommon::default(),
         }
     }
 
@@ -54,11 +62,17 @@ impl Default for MaxPooling2D {
 }
 
 impl LayerKind for MaxPooling2D {
-    fn class_name(&self) -> &'static str {
-        "MaxPooling2D"
-    }
     fn name_stem(&self) -> &'static str {
         "max_pooling2d"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Spatial(&mut self.data_format)
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         let input = single_input("MaxPooling2D", inputs)?;
@@ -81,6 +95,9 @@ impl LayerKind for MaxPooling2D {
         )?;
         Ok(format.shape(c, oh, ow))
     }
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
+        Vec::new()
+    }
     fn forward(
         &self,
         inputs: &[Tensor],
@@ -98,11 +115,5 @@ impl LayerKind for MaxPooling2D {
             self.padding.to_ops(),
             format.to_ops(),
         )
-    }
-}
-
-impl From<MaxPooling2D> for super::Layer {
-    fn from(l: MaxPooling2D) -> Self {
-        super::Layer::MaxPooling2D(l)
     }
 }

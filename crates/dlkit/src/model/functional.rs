@@ -66,9 +66,7 @@ impl Input {
     pub fn new(shape: impl crate::layers::IntoShape) -> SymbolicTensor {
         let shape = shape.into_shape();
         SymbolicTensor(Arc::new(SymbolicNode {
-            layer: Layer::InputLayer(InputLayer {
-                shape: shape.clone(),
-            }),
+            layer: Layer::InputLayer(InputLayer::new(shape.clone())),
             inputs: vec![],
             shape,
             format: None,
@@ -135,7 +133,7 @@ impl Model {
         let mut model = Model::empty("functional", Rng::from_entropy());
         let mut index: HashMap<*const SymbolicNode, usize> = HashMap::new();
         for t in order {
-            if let Layer::InputLayer(InputLayer { shape }) = &t.0.layer {
+            if let Layer::InputLayer(InputLayer { shape, .. }) = &t.0.layer {
                 if t.key() != inputs.key() {
                     return Err(Error::InvalidArgument(format!(
                         "Model::new: the output depends on an Input of shape {} that is not the \

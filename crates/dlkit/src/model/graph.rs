@@ -17,15 +17,15 @@ impl Model {
         }
         self.nodes.push(ModelLayer {
             name: "input_layer".into(),
-            layer: Layer::InputLayer(InputLayer {
-                shape: shape.clone(),
-            }),
+            layer: Layer::InputLayer(InputLayer::new(shape.clone())),
             inputs: vec![],
             output_shape: shape,
             format: None,
             weights: vec![],
+            trainable_weights: 0,
         });
         self.output = 0;
+        self.plan = None;
         Ok(())
     }
 
@@ -88,9 +88,12 @@ impl Model {
             output_shape,
             format,
             weights: vec![],
+            trainable_weights: 0,
         };
-        node.weights = init_weights(&node, &input_shapes, &mut self.rng, &self.device)?;
+        (node.weights, node.trainable_weights) =
+            init_weights(&node, &input_shapes, &mut self.rng, &self.device)?;
         self.nodes.push(node);
+        self.plan = None;
         Ok(position)
     }
 
@@ -116,26 +119,38 @@ impl Model {
     }
 }
 
-/// Fresh weights for a node, drawn from the model's generator in a fixed order.
+/// Fresh weights for a node, drawn from the model's generator in a fixed
+/// order, and how many of them (the first ones) are trainable.
 pub(crate) fn init_weights(
     node: &ModelLayer,
     input_shapes: &[Vec<usize>],
     rng: &mut Rng,
     device: &Device,
-) -> Result<Vec<(String, Var)>> {
+) -> Result<(Vec<(String, Var)>, usize)> {
     if input_shapes.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
-    node.layer
-        .weight_specs(input_shapes)
+    let specs = node.layer.weight_specs(input_shapes);
+    let trainable = specs.iter().take_while(|s| s.trainable).count();
+    if specs[trainable..].iter().any(|s| s.trainable) {
+        return Err(Error::InvalidArgument(format!(
+            "internal: layer '{}' lists a trainable weight after a non-trainable one",
+            node.name
+        )));
+    }
+    // Every size first: nothing is allocated for a layer that cannot be built.
+    for spec in &specs {
+        check_weight_size(&node.name, spec.name, &spec.shape)?;
+    }
+    let weights = specs
         .into_iter()
         .map(|spec| {
-            check_weight_size(&node.name, spec.name, &spec.shape)?;
             let values = spec.init.generate(&spec.shape, rng);
             let var = Var::from_vec(values, spec.shape.as_slice(), device)?;
             Ok((spec.name.to_string(), var))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((weights, trainable))
 }
 
 /// The most values one weight tensor may hold: 2^28 f32, 1 GiB — thousands of

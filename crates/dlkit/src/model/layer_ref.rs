@@ -15,7 +15,10 @@ pub struct ModelLayer {
     pub(crate) output_shape: Vec<usize>,
     /// Spatial layout of the output, when it is an image.
     pub(crate) format: Option<DataFormat>,
+    /// Trainable weights first, then the rest (e.g. moving statistics).
     pub(crate) weights: Vec<(String, Var)>,
+    /// How many of `weights` the optimizer trains.
+    pub(crate) trainable_weights: usize,
 }
 
 impl ModelLayer {
@@ -37,9 +40,20 @@ impl ModelLayer {
         SampleShape(self.output_shape.clone())
     }
 
-    /// The weights with their names (`kernel`, `bias`, ...), as candle `Var`s.
+    /// The weights with their names (`kernel`, `bias`, ...), as candle `Var`s:
+    /// the trainable ones first, then those the optimizer leaves alone.
     pub fn weights(&self) -> &[(String, Var)] {
         &self.weights
+    }
+
+    /// The weights the optimizer trains.
+    pub fn trainable_weights(&self) -> &[(String, Var)] {
+        &self.weights[..self.trainable_weights]
+    }
+
+    /// The weights it does not (BatchNormalization's moving mean and variance).
+    pub fn non_trainable_weights(&self) -> &[(String, Var)] {
+        &self.weights[self.trainable_weights..]
     }
 
     /// One weight by name: `model.get_layer("conv2d")?.weight("kernel")?`.
@@ -61,5 +75,12 @@ impl ModelLayer {
 
     pub fn param_count(&self) -> usize {
         self.weights.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    pub fn trainable_param_count(&self) -> usize {
+        self.trainable_weights()
+            .iter()
+            .map(|(_, v)| v.elem_count())
+            .sum()
     }
 }

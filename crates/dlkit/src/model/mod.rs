@@ -9,6 +9,7 @@
 mod functional;
 mod graph;
 mod layer_ref;
+mod plan;
 pub mod save;
 mod sequential;
 mod shape;
@@ -26,6 +27,7 @@ use crate::layers::{format_shape, ForwardCtx, Layer};
 use crate::rng::Rng;
 use crate::train::Compiled;
 use candle_core::{Device, Tensor, Var};
+use plan::Plan;
 
 /// A model: layers connected from one input to one output, with their weights.
 pub struct Model {
@@ -39,6 +41,8 @@ pub struct Model {
     pub(crate) rng: Rng,
     pub(crate) device: Device,
     pub(crate) compiled: Option<Compiled>,
+    /// How the built graph runs; made on first use after the graph changes.
+    pub(crate) plan: Option<Plan>,
 }
 
 impl std::fmt::Debug for Model {
@@ -65,6 +69,7 @@ impl Model {
             rng,
             device: Device::Cpu,
             compiled: None,
+            plan: None,
         }
     }
 
@@ -112,7 +117,7 @@ impl Model {
         for i in 0..self.nodes.len() {
             let input_shapes = self.input_shapes_of(i);
             // Infallible for a model that built once: the same shapes again.
-            if let Ok(weights) =
+            if let Ok((weights, _)) =
                 graph::init_weights(&self.nodes[i], &input_shapes, &mut self.rng, &device)
             {
                 self.nodes[i].weights = weights;
@@ -156,19 +161,32 @@ impl Model {
         Ok(SampleShape(self.nodes[self.output].output_shape.clone()))
     }
 
-    /// All trainable weights, layer by layer (the candle `Var`s themselves:
-    /// changing them changes the model). `fit` replaces them with copies under
-    /// new ids when it starts, so take them again after training.
+    /// All trainable weights, layer by layer: the candle `Var`s themselves,
+    /// so changing them changes the model (Keras' `trainable_variables`).
     pub fn trainable_variables(&self) -> Vec<Var> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.trainable_weights().iter().map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    /// Every weight, trainable or not (BatchNormalization's moving
+    /// statistics), layer by layer: Keras' `model.variables`.
+    pub fn variables(&self) -> Vec<Var> {
         self.nodes
             .iter()
             .flat_map(|n| n.weights.iter().map(|(_, v)| v.clone()))
             .collect()
     }
 
-    /// Number of weights (scalars) in the model.
+    /// Number of weights (scalars) in the model, trainable or not.
     pub fn count_params(&self) -> usize {
         self.nodes.iter().map(|n| n.param_count()).sum()
+    }
+
+    /// Number of trainable weights (scalars).
+    pub fn count_trainable_params(&self) -> usize {
+        self.nodes.iter().map(|n| n.trainable_param_count()).sum()
     }
 
     pub fn is_built(&self) -> bool {
@@ -232,30 +250,47 @@ impl Model {
         self.run(x, training, false)
     }
 
-    /// Runs the layers on a batch. `training` turns dropout on and records the
-    /// graph for gradients; `skip_softmax` leaves a final softmax out so the
-    /// loss can work on logits.
-    pub(crate) fn run(&mut self, x: &Tensor, training: bool, skip_softmax: bool) -> Result<Tensor> {
-        let fused_pools = self.fusable_pools();
+    /// Runs the layers on a batch, following the execution plan. `training`
+    /// turns dropout on and records the graph for gradients; `logits` leaves a
+    /// final softmax to the loss, which then works on logits.
+    pub(crate) fn run(&mut self, x: &Tensor, training: bool, logits: bool) -> Result<Tensor> {
+        if !self
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.fits(self.nodes.len(), self.output))
+        {
+            self.plan = Some(Plan::new(&self.nodes, self.output));
+        }
         let Model {
-            nodes, rng, output, ..
+            nodes,
+            rng,
+            output,
+            plan,
+            ..
         } = self;
+        let plan = plan.as_ref().expect("made above");
         let mut values: Vec<Option<Tensor>> = vec![None; nodes.len()];
         values[0] = Some(x.clone());
-        for (i, node) in nodes.iter().enumerate().skip(1) {
-            if values[i].is_some() {
-                continue; // computed together with the layer before it
-            }
-            let inputs: Vec<Tensor> = node
+        for step in &plan.steps {
+            let node = &nodes[step.node];
+            let inputs = node
                 .inputs
                 .iter()
-                .map(|&j| values[j].clone().expect("inputs come before their users"))
-                .collect();
+                .map(|&j| {
+                    values[j].clone().ok_or_else(|| {
+                        Error::Shape(format!(
+                            "internal: layer '{}' runs before its input",
+                            node.name
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<Tensor>>>()?;
             let weights: Vec<Tensor> = node
                 .weights
                 .iter()
-                .map(|(_, v)| {
-                    if training {
+                .enumerate()
+                .map(|(k, (_, v))| {
+                    if training && k < node.trainable_weights {
                         v.as_tensor().clone()
                     } else {
                         v.as_detached_tensor()
@@ -265,62 +300,23 @@ impl Model {
             let mut ctx = ForwardCtx {
                 training,
                 rng,
-                skip_softmax: skip_softmax && i == *output,
+                activation: plan.activation_of(node, step.node, logits),
+                variables: &node.weights,
             };
-            let fail = |e: candle_core::Error| {
-                Error::Shape(format!(
-                    "layer '{}' ({}) failed on inputs of shape {}: {e}",
-                    node.name,
-                    node.class_name(),
-                    inputs
-                        .iter()
-                        .map(|t| format!("{:?}", t.dims()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+            let result = match step.fused {
+                Some(next) => {
+                    node.layer
+                        .kind()
+                        .forward_fused(&nodes[next].layer, &inputs, &weights, &mut ctx)
+                }
+                None => node.layer.kind().forward(&inputs, &weights, &mut ctx),
             };
-            match (
-                &node.layer,
-                fused_pools.get(&i).map(|&j| (j, &nodes[j].layer)),
-            ) {
-                (Layer::Conv2D(conv), Some((j, Layer::MaxPooling2D(pool)))) => {
-                    values[j] = Some(conv.forward_pooled(&inputs, &weights, pool).map_err(fail)?);
-                }
-                _ => {
-                    values[i] = Some(
-                        node.layer
-                            .forward(&inputs, &weights, &mut ctx)
-                            .map_err(fail)?,
-                    )
-                }
-            }
+            let value = result.map_err(|e| layer_failed(node, &inputs, e))?;
+            values[step.produces()] = Some(value);
         }
         values[*output]
             .take()
             .ok_or_else(|| Error::Shape("model has no output".into()))
-    }
-
-    /// Conv2D layers whose only reader is a MaxPooling2D right after them, mapped
-    /// to that pooling layer: the two run as one fused op, so the full-size
-    /// convolution output and its gradient never exist.
-    fn fusable_pools(&self) -> std::collections::HashMap<usize, usize> {
-        let mut readers = vec![0usize; self.nodes.len()];
-        for node in &self.nodes {
-            for &j in &node.inputs {
-                readers[j] += 1;
-            }
-        }
-        (1..self.nodes.len().saturating_sub(1))
-            .filter(|&i| {
-                let next = &self.nodes[i + 1];
-                matches!(&self.nodes[i].layer, Layer::Conv2D(c) if c.fuses_with_pooling())
-                    && matches!(next.layer, Layer::MaxPooling2D(_))
-                    && next.inputs == [i]
-                    && readers[i] == 1
-                    && i != self.output
-            })
-            .map(|i| (i, i + 1))
-            .collect()
     }
 
     /// The output layer's activation decides whether the loss can take logits.
@@ -336,5 +332,30 @@ impl Model {
             .iter()
             .map(|&j| self.nodes[j].output_shape.clone())
             .collect()
+    }
+}
+
+/// A layer's forward pass failed: say which layer, on what inputs, and keep
+/// the category (a shape problem is `Error::Shape`, anything else is not).
+fn layer_failed(node: &ModelLayer, inputs: &[Tensor], e: candle_core::Error) -> Error {
+    let shapes = inputs
+        .iter()
+        .map(|t| format!("{:?}", t.dims()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!(
+        "layer '{}' ({}) failed on inputs of shape {shapes}: {e}",
+        node.name,
+        node.class_name()
+    );
+    match e {
+        candle_core::Error::ShapeMismatchBinaryOp { .. }
+        | candle_core::Error::UnexpectedShape { .. }
+        | candle_core::Error::ShapeMismatch { .. }
+        | candle_core::Error::ShapeMismatchCat { .. }
+        | candle_core::Error::UnexpectedNumberOfDims { .. }
+        | candle_core::Error::DimOutOfRange { .. }
+        | candle_core::Error::BroadcastIncompatibleShapes { .. } => Error::Shape(message),
+        _ => Error::Training(message),
     }
 }

@@ -114,6 +114,19 @@ impl Model {
             .collect()
     }
 
+    /// The file names of the trainable weights, in the optimizer's order
+    /// (that of [`Model::trainable_variables`]).
+    pub(crate) fn trainable_weight_names(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.trainable_weights()
+                    .iter()
+                    .map(move |(w, _)| format!("{}/{w}", n.name))
+            })
+            .collect()
+    }
+
     /// Checks every weight first and changes nothing unless all fit.
     pub(crate) fn assign_weights(
         &mut self,

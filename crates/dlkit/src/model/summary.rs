@@ -63,13 +63,12 @@ impl Model {
                 row
             })
             .collect();
-        let total = self.count_params();
         Ok(Summary {
             model_name: self.name.clone(),
             columns,
             rows,
-            total_params: total,
-            trainable_params: total,
+            total_params: self.count_params(),
+            trainable_params: self.count_trainable_params(),
         })
     }
 }

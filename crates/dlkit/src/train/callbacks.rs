@@ -198,8 +198,9 @@ impl Callback for EarlyStopping {
             self.best = Some(value);
             self.wait = 0;
             if self.restore_best_weights {
+                // Every weight, moving statistics included, as Keras restores them.
                 let snapshot = model
-                    .trainable_variables()
+                    .variables()
                     .iter()
                     .map(|v| v.as_tensor().copy())
                     .collect::<candle_core::Result<Vec<_>>>()?;
@@ -221,7 +222,7 @@ impl Callback for EarlyStopping {
 
     fn on_train_end(&mut self, model: &Model) -> Result<()> {
         if let Some(best) = self.best_weights.take() {
-            for (var, value) in model.trainable_variables().iter().zip(best) {
+            for (var, value) in model.variables().iter().zip(best) {
                 var.set(&value)?;
             }
         }

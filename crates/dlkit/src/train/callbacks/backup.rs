@@ -165,16 +165,17 @@ impl BackupAndRestore {
     fn write(&self, model: &Model, epochs_done: usize) -> Result<()> {
         let compiled = model.require_compiled()?;
         let weights = model.named_weights();
+        let trained = model.trainable_weight_names();
         let slots = compiled.state.slots();
-        if !slots.is_empty() && slots.len() != weights.len() {
+        if !slots.is_empty() && slots.len() != trained.len() {
             return Err(Error::Training(format!(
-                "BackupAndRestore: the optimizer holds state for {} weights, the model has {}",
+                "BackupAndRestore: the optimizer holds state for {} weights, the model trains {}",
                 slots.len(),
-                weights.len()
+                trained.len()
             )));
         }
         let mut tensors = Vec::with_capacity(weights.len() * 3);
-        for ((name, _), vectors) in weights.iter().zip(slots) {
+        for (name, vectors) in trained.iter().zip(slots) {
             for (k, v) in vectors.iter().enumerate() {
                 let t = Tensor::from_slice(v, v.len(), &Device::Cpu)?;
                 tensors.push((format!("{OPTIMIZER}{name}/{k}"), t));
@@ -281,8 +282,10 @@ impl BackupAndRestore {
         }
         // Before the first update there is no optimizer state to restore.
         let fresh_optimizer = state.optimizer_step == 0 && vectors.is_empty();
+        let trained = model.trainable_weight_names();
         if !fresh_optimizer {
-            for (name, w) in &weights {
+            // Only trained weights have optimizer state (not moving statistics).
+            for (name, w) in weights.iter().filter(|(n, _)| trained.contains(n)) {
                 let saved = vectors.get(name).map_or(0, |v| v.len());
                 if saved != slot_count {
                     return Err(mismatch(format!(
@@ -309,9 +312,9 @@ impl BackupAndRestore {
                     }
                 }
             }
-            if let Some(name) = vectors.keys().find(|n| !weights.contains_key(*n)) {
+            if let Some(name) = vectors.keys().find(|n| !trained.contains(n)) {
                 return Err(corrupt(format!(
-                    "it holds optimizer state for {name}, which is not among its weights"
+                    "it holds optimizer state for {name}, which is not among the weights the model trains"
                 )));
             }
         }
@@ -321,10 +324,9 @@ impl BackupAndRestore {
         let slots: Vec<Vec<Vec<f32>>> = if fresh_optimizer {
             Vec::new()
         } else {
-            model
-                .named_weights()
+            trained
                 .iter()
-                .map(|(name, _)| {
+                .map(|name| {
                     let v = vectors.remove(name).unwrap_or_default();
                     v.into_iter().flatten().collect()
                 })

@@ -1,6 +1,8 @@
-//! Layers that join branches of a functional model: `Concatenate` and `Add`.
+//! `Concatenate`: joins the branches of a functional model along one axis.
 
-use super::{format_shape, ForwardCtx, LayerKind};
+use super::{
+    common_builders, format_shape, Activation, ForwardCtx, LayerCommon, LayerKind, Layout, WeightSpec,
+};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -9,11 +11,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Concatenate {
     pub axis: isize,
+    #[serde(flatten)]
+    pub common: LayerCommon,
 }
+
+common_builders!(Concatenate);
 
 impl Concatenate {
     pub fn new() -> Self {
-        Concatenate { axis: -1 }
+        Concatenate {
+            axis: -1,
+            common: LayerCommon::default(),
+        }
     }
 
     pub fn axis(mut self, axis: isize) -> Self {
@@ -43,7 +52,7 @@ impl Default for Concatenate {
     }
 }
 
-fn shapes_list(inputs: &[Vec<usize>]) -> String {
+pub(crate) fn shapes_list(inputs: &[Vec<usize>]) -> String {
     inputs
         .iter()
         .map(|s| format_shape(s))
@@ -52,11 +61,20 @@ fn shapes_list(inputs: &[Vec<usize>]) -> String {
 }
 
 impl LayerKind for Concatenate {
-    fn class_name(&self) -> &'static str {
-        "Concatenate"
-    }
     fn name_stem(&self) -> &'static str {
         "concatenate"
+    }
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    fn layout(&mut self) -> Layout<'_> {
+        Layout::Preserves
+    }
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
+        Vec::new()
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if inputs.len() < 2 {
@@ -91,56 +109,3 @@ impl LayerKind for Concatenate {
     }
 }
 
-/// Adds its inputs element by element (all must have the same shape).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Add {}
-
-impl Add {
-    pub fn new() -> Self {
-        Add {}
-    }
-}
-
-impl LayerKind for Add {
-    fn class_name(&self) -> &'static str {
-        "Add"
-    }
-    fn name_stem(&self) -> &'static str {
-        "add"
-    }
-    fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
-        if inputs.len() < 2 {
-            return Err("needs at least two inputs".into());
-        }
-        if inputs.iter().any(|s| s != &inputs[0]) {
-            return Err(format!(
-                "inputs must all have the same shape, got {}",
-                shapes_list(inputs)
-            ));
-        }
-        Ok(inputs[0].clone())
-    }
-    fn forward(
-        &self,
-        inputs: &[Tensor],
-        _weights: &[Tensor],
-        _ctx: &mut ForwardCtx,
-    ) -> candle_core::Result<Tensor> {
-        let mut sum = inputs[0].clone();
-        for x in &inputs[1..] {
-            sum = (sum + x)?;
-        }
-        Ok(sum)
-    }
-}
-
-impl From<Concatenate> for super::Layer {
-    fn from(l: Concatenate) -> Self {
-        super::Layer::Concatenate(l)
-    }
-}
-impl From<Add> for super::Layer {
-    fn from(l: Add) -> Self {
-        super::Layer::Add(l)
-    }
-}
