@@ -39,10 +39,35 @@ impl Model {
 
     /// Creates a node fed by `inputs`, checking shapes and creating weights.
     /// Returns its index.
-    pub(crate) fn push_node(&mut self, mut layer: Layer, inputs: Vec<usize>) -> Result<usize> {
+    pub(crate) fn push_node(&mut self, layer: Layer, inputs: Vec<usize>) -> Result<usize> {
+        let (mut node, input_shapes) = self.prepare_node(layer, inputs)?;
+        (node.weights, node.trainable_weights) =
+            init_weights(&node, &input_shapes, &mut self.rng, &self.device)?;
+        Ok(self.insert_node(node))
+    }
+
+    /// Adds a node whose weights are in place; returns its index.
+    pub(crate) fn insert_node(&mut self, node: ModelLayer) -> usize {
+        self.nodes.push(node);
+        self.plan = None;
+        self.nodes.len() - 1
+    }
+
+    /// A node for `layer` fed by `inputs`, with its shapes and data format
+    /// checked and decided but no weights yet, and its input shapes.
+    pub(crate) fn prepare_node(
+        &self,
+        mut layer: Layer,
+        inputs: Vec<usize>,
+    ) -> Result<(ModelLayer, Vec<Vec<usize>>)> {
         let position = self.nodes.len();
         let name = self.unique_name(&layer)?;
         let class = layer.class_name();
+        if inputs.is_empty() || inputs.iter().any(|&j| j >= position) {
+            return Err(Error::Shape(format!(
+                "layer {position} '{name}' ({class}) must take its input from layers before it,                  got inputs {inputs:?}"
+            )));
+        }
         let input_shapes: Vec<Vec<usize>> = inputs
             .iter()
             .map(|&j| self.nodes[j].output_shape.clone())
@@ -81,7 +106,7 @@ impl Model {
             .resolve_format(incoming, &input_shapes[0])
             .map_err(&fail)?;
         let output_shape = layer.output_shape(&input_shapes).map_err(fail)?;
-        let mut node = ModelLayer {
+        let node = ModelLayer {
             name,
             layer,
             inputs,
@@ -90,11 +115,7 @@ impl Model {
             weights: vec![],
             trainable_weights: 0,
         };
-        (node.weights, node.trainable_weights) =
-            init_weights(&node, &input_shapes, &mut self.rng, &self.device)?;
-        self.nodes.push(node);
-        self.plan = None;
-        Ok(position)
+        Ok((node, input_shapes))
     }
 
     fn unique_name(&self, layer: &Layer) -> Result<String> {
@@ -160,7 +181,7 @@ pub(crate) fn init_weights(
 /// otherwise abort the process when the allocation fails.
 pub(crate) const MAX_WEIGHT_VALUES: usize = 1 << 28;
 
-fn check_weight_size(layer: &str, weight: &str, shape: &[usize]) -> Result<()> {
+pub(crate) fn check_weight_size(layer: &str, weight: &str, shape: &[usize]) -> Result<()> {
     let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     match values {
         Some(n) if n <= MAX_WEIGHT_VALUES => Ok(()),

@@ -18,7 +18,7 @@ use crate::layers::Layer;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 use crate::train::{Loss, Metric};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -194,16 +194,27 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
             saved.format_version
         )));
     }
-    let mut model = rebuild(saved, &bad)?;
+    // The weights are the file's own tensors: nothing is drawn or allocated
+    // beyond what the file holds, whatever sizes its description claims.
     let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| bad(format!("weights are not readable: {e}")))?;
-    model.assign_weights(path, tensors)?;
-    Ok(model)
+    rebuild(saved, tensors, &bad)
 }
 
-fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
+/// The model a file describes, with the file's tensors as its weights. The
+/// description is untrusted: every index, name and weight shape is checked
+/// against the layers and the tensors before a layer is added.
+fn rebuild(
+    saved: SavedModel,
+    mut tensors: HashMap<String, Tensor>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Model> {
     let mut model = Model::empty(&saved.name, Rng::from_entropy());
+    let mut names = std::collections::HashSet::new();
     for (i, s) in saved.layers.into_iter().enumerate() {
+        if !names.insert(s.name.clone()) {
+            return Err(bad(format!("two layers are named {:?}", s.name)));
+        }
         match (&s.layer, i) {
             (Layer::InputLayer(input), 0) => model.start_with_input(input.shape.clone())?,
             (Layer::InputLayer(_), _) | (_, 0) => {
@@ -212,13 +223,38 @@ fn rebuild(saved: SavedModel, bad: &dyn Fn(String) -> Error) -> Result<Model> {
                 ))
             }
             _ => {
-                if s.inputs.iter().any(|&j| j >= i) {
-                    return Err(bad(format!("layer {i} takes an input that comes after it")));
+                let (mut node, input_shapes) = model
+                    .prepare_node(s.layer, s.inputs)
+                    .map_err(|e| bad(format!("layer {i}: {e}")))?;
+                node.name = s.name;
+                let specs = node.layer.weight_specs(&input_shapes);
+                for spec in &specs {
+                    let key = format!("{}/{}", node.name, spec.name);
+                    let t = tensors
+                        .remove(&key)
+                        .ok_or_else(|| bad(format!("weight {key} is missing")))?;
+                    if t.dims() != spec.shape.as_slice() {
+                        return Err(bad(format!(
+                            "weight {key} has shape {:?}, its layer needs {:?}",
+                            t.dims(),
+                            spec.shape
+                        )));
+                    }
+                    let var = candle_core::Var::from_tensor(&t.to_dtype(DType::F32)?)?;
+                    node.weights.push((spec.name.to_string(), var));
                 }
-                let at = model.push_node(s.layer, s.inputs)?;
-                model.nodes[at].name = s.name;
+                node.trainable_weights = specs.iter().take_while(|s| s.trainable).count();
+                model.insert_node(node);
             }
         }
+    }
+    if !tensors.is_empty() {
+        let mut extra: Vec<String> = tensors.into_keys().collect();
+        extra.sort();
+        return Err(bad(format!(
+            "the file has weights its model description does not: {}",
+            extra.join(", ")
+        )));
     }
     if saved.output >= model.nodes.len() {
         return Err(bad("output layer index is out of range".into()));
