@@ -181,7 +181,11 @@ fn fits_evaluates_predicts_and_survives_save_and_load() -> dlkit::Result<()> {
         &y,
         FitOptions::new().epochs(5).batch_size(32).verbose(0),
     )?;
-    assert!(history.loss[4] < history.loss[0], "{:?}", history.loss);
+    assert!(
+        history.loss()[4] < history.loss()[0],
+        "{:?}",
+        history.loss()
+    );
     // The optimizer trains gamma and beta; the moving statistics moved away
     // from their initial 0 and 1 through the forward passes alone.
     assert_ne!(weight(&model, "gamma"), vec![1.0; 16]);
@@ -190,7 +194,7 @@ fn fits_evaluates_predicts_and_survives_save_and_load() -> dlkit::Result<()> {
         .any(|&m| m.abs() > 0.05));
     assert!(weight(&model, "moving_variance").iter().all(|&v| v != 1.0));
     let scores = model.evaluate(&xt, &yt)?;
-    assert!(scores.accuracy.unwrap() > 0.9, "{scores:?}");
+    assert!(scores.accuracy().unwrap() > 0.9, "{scores:?}");
     let before = values(&model.predict(&xt)?);
 
     let dir = tempfile::tempdir().unwrap();

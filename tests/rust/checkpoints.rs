@@ -184,7 +184,7 @@ fn save_best_only_saves_exactly_the_improving_epochs() -> dlkit::Result<()> {
             .callback(recorder.clone()),
     )?;
     // The epochs whose val_accuracy beats all before it (accuracy is maximised).
-    let acc = &history.val_accuracy;
+    let acc = &history.val_accuracy();
     let improving: Vec<usize> = (0..epochs)
         .filter(|&e| acc[..e].iter().all(|&before| acc[e] > before))
         .collect();
@@ -278,10 +278,10 @@ fn resuming_from_a_backup_gives_the_uninterrupted_run_bit_for_bit() -> dlkit::Re
         &y,
         options(4, &xv, &yv).callback(BackupAndRestore::new(&dir)),
     )?;
-    assert_eq!(got.loss, want.loss);
-    assert_eq!(got.accuracy, want.accuracy);
-    assert_eq!(got.val_loss, want.val_loss);
-    assert_eq!(got.val_accuracy, want.val_accuracy);
+    assert_eq!(got.loss(), want.loss());
+    assert_eq!(got.accuracy(), want.accuracy());
+    assert_eq!(got.val_loss(), want.val_loss());
+    assert_eq!(got.val_accuracy(), want.val_accuracy());
     assert_eq!(got.epoch_seconds.len(), 4);
     assert_eq!(&got.epoch_seconds[..2], &h.epoch_seconds[..]);
     assert_eq!(got.stopped_early, None);
@@ -333,8 +333,8 @@ fn an_interrupted_fit_continues_where_it_stopped_when_run_again() -> dlkit::Resu
             .seed(5)
             .callback(BackupAndRestore::new(&dir)),
     )?;
-    assert_eq!(got.loss, want.loss);
-    assert_eq!(got.val_accuracy, want.val_accuracy);
+    assert_eq!(got.loss(), want.loss());
+    assert_eq!(got.val_accuracy(), want.val_accuracy());
     assert_eq!(weights(&model), weights(&straight));
     assert!(!dir.exists());
     Ok(())

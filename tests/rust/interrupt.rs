@@ -67,7 +67,7 @@ fn interrupted_fit(send: impl Fn() -> bool + Send + 'static) {
     assert!(history.epochs() < 100_000, "fit ran to the end");
     let reason = history.stopped_early.as_deref().unwrap_or("");
     assert!(reason.contains("interrupted"), "stopped_early = {reason:?}");
-    assert_eq!(history.loss.len(), history.epochs());
+    assert_eq!(history.loss().len(), history.epochs());
     // The model is intact and usable.
     let p = model.predict(&x).unwrap();
     let total = p.sum_all().unwrap().to_scalar::<f32>().unwrap();

@@ -54,7 +54,7 @@ fn train_recipe(
     assert_eq!(history.epochs(), epochs);
     Ok(model
         .evaluate(&xt, &yt)?
-        .accuracy
+        .accuracy()
         .expect("compiled with accuracy"))
 }
 

@@ -39,22 +39,34 @@ fn mnist(split: &str, n: usize) -> (Tensor, Vec<u8>) {
 
 fn history() -> History {
     // Brownlee's baseline MLP run (tutorial 002), 10 epochs.
-    History {
-        loss: vec![
-            0.2791, 0.1121, 0.0724, 0.0508, 0.0365, 0.0264, 0.0192, 0.0141, 0.0107, 0.0080,
-        ],
-        accuracy: vec![
-            0.9203, 0.9680, 0.9790, 0.9856, 0.9897, 0.9929, 0.9953, 0.9968, 0.9979, 0.9986,
-        ],
-        val_loss: vec![
-            0.1422, 0.0994, 0.0786, 0.0790, 0.0631, 0.0617, 0.0620, 0.0604, 0.0587, 0.0592,
-        ],
-        val_accuracy: vec![
-            0.9583, 0.9697, 0.9748, 0.9762, 0.9795, 0.9805, 0.9804, 0.9812, 0.9815, 0.9826,
-        ],
-        epoch_seconds: vec![11.0; 10],
-        stopped_early: None,
-    }
+    let mut h = History::from_metrics([
+        (
+            "loss",
+            vec![
+                0.2791, 0.1121, 0.0724, 0.0508, 0.0365, 0.0264, 0.0192, 0.0141, 0.0107, 0.0080,
+            ],
+        ),
+        (
+            "accuracy",
+            vec![
+                0.9203, 0.9680, 0.9790, 0.9856, 0.9897, 0.9929, 0.9953, 0.9968, 0.9979, 0.9986,
+            ],
+        ),
+        (
+            "val_loss",
+            vec![
+                0.1422, 0.0994, 0.0786, 0.0790, 0.0631, 0.0617, 0.0620, 0.0604, 0.0587, 0.0592,
+            ],
+        ),
+        (
+            "val_accuracy",
+            vec![
+                0.9583, 0.9697, 0.9748, 0.9762, 0.9795, 0.9805, 0.9804, 0.9812, 0.9815, 0.9826,
+            ],
+        ),
+    ]);
+    h.epoch_seconds = vec![11.0; 10];
+    h
 }
 
 /// Saves `png` as `name` in a temporary directory (and `$DLKIT_PLOTS_OUT`), decodes it back.
@@ -256,10 +268,7 @@ fn history_with_two_panels_and_legends() {
 
 #[test]
 fn history_without_validation_has_one_colour() {
-    let h = History {
-        loss: vec![0.5, 0.3, 0.2],
-        ..Default::default()
-    };
+    let h = History::from_metrics([("loss", vec![0.5, 0.3, 0.2])]);
     let img = save_and_decode("history_loss_only.png", |p| {
         plot::history(&h).unwrap().save(p)
     });

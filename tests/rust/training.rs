@@ -40,16 +40,20 @@ fn fit_learns_and_reports_history() -> dlkit::Result<()> {
             .verbose(0),
     )?;
     assert_eq!(history.epochs(), 20);
-    assert_eq!(history.val_accuracy.len(), 20);
-    assert!(history.loss[19] < history.loss[0], "{:?}", history.loss);
+    assert_eq!(history.val_accuracy().len(), 20);
     assert!(
-        history.val_accuracy[19] > 0.95,
+        history.loss()[19] < history.loss()[0],
         "{:?}",
-        history.val_accuracy
+        history.loss()
+    );
+    assert!(
+        history.val_accuracy()[19] > 0.95,
+        "{:?}",
+        history.val_accuracy()
     );
     let eval = model.evaluate(&xv, &yv)?;
-    assert!((eval.accuracy.unwrap() - history.val_accuracy[19]).abs() < 1e-9);
-    assert!((eval.loss - history.val_loss[19]).abs() < 1e-6);
+    assert!((eval.accuracy().unwrap() - history.val_accuracy()[19]).abs() < 1e-9);
+    assert!((eval.loss - history.val_loss()[19]).abs() < 1e-6);
     Ok(())
 }
 
@@ -66,7 +70,7 @@ fn same_seed_gives_identical_losses_and_weights() -> dlkit::Result<()> {
         let w = model.trainable_variables()[0]
             .flatten_all()?
             .to_vec1::<f32>()?;
-        Ok((h.loss, w))
+        Ok((h.loss().to_vec(), w))
     };
     assert_eq!(run()?, run()?);
     let mut other = small_model(43);
@@ -75,7 +79,7 @@ fn same_seed_gives_identical_losses_and_weights() -> dlkit::Result<()> {
         &y,
         FitOptions::new().epochs(3).batch_size(16).verbose(0),
     )?;
-    assert_ne!(h.loss, run()?.0);
+    assert_ne!(h.loss(), run()?.0);
     Ok(())
 }
 

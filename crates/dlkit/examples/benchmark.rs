@@ -90,6 +90,11 @@ fn prepare_y(y: &Tensor, loss: Loss) -> Result<Tensor> {
     Ok(match loss {
         Loss::CategoricalCrossentropy => to_categorical(y, 10)?,
         Loss::SparseCategoricalCrossentropy => y.clone(),
+        Loss::MeanSquaredError => {
+            return Err(dlkit::Error::InvalidArgument(
+                "the tutorial models are classifiers; none uses mean_squared_error".into(),
+            ))
+        }
     })
 }
 
@@ -185,7 +190,7 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     let history = model.fit(&x_train, &y_train, options)?;
     let accuracy = model
         .evaluate(&x_test, &y_test)?
-        .accuracy
+        .accuracy()
         .unwrap_or(f64::NAN);
     let convs = conv_gflops(&model, recipe.batch_size)?;
 

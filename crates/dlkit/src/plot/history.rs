@@ -2,17 +2,16 @@
 //!
 //! Two panels side by side like the usual Keras `history.history` plots: loss
 //! on the left, accuracy on the right, the training curve in matplotlib's first
-//! colour and validation in its second, epochs counted from 1. Series that the
-//! run did not record (no validation data, no accuracy metric) are left out;
-//! a panel with nothing to show is left out too.
+//! colour and validation in its second, epochs counted from 1. There is one
+//! panel per quantity the run recorded (the loss, then each metric such as
+//! accuracy or mae); a panel with nothing to show is left out.
 //!
 //! ```
 //! use dlkit::{plot, train::History};
-//! let h = History {
-//!     loss: vec![0.28, 0.11, 0.07],
-//!     accuracy: vec![0.920, 0.968, 0.979],
-//!     ..Default::default()
-//! };
+//! let h = History::from_metrics([
+//!     ("loss", vec![0.28, 0.11, 0.07]),
+//!     ("accuracy", vec![0.920, 0.968, 0.979]),
+//! ]);
 //! let figure = plot::history(&h)?.title("baseline MLP");
 //! assert_eq!(figure.size(), (960, 454));
 //! # Ok::<(), dlkit::Error>(())
@@ -44,25 +43,28 @@ pub struct HistoryPlot {
 
 #[derive(Clone, Debug)]
 struct Panel {
-    quantity: &'static str,
+    quantity: String,
     train: Vec<f64>,
     validation: Vec<f64>,
 }
 
-/// Plots the loss and accuracy of a training run per epoch.
+/// Plots a training run per epoch: one panel per quantity (the loss, then
+/// each metric), each with its validation curve when there is one.
 pub fn history(history: &History) -> Result<HistoryPlot> {
-    let panels: Vec<Panel> = [
-        ("loss", &history.loss, &history.val_loss),
-        ("accuracy", &history.accuracy, &history.val_accuracy),
-    ]
-    .into_iter()
-    .filter(|(_, train, val)| train.iter().chain(val.iter()).any(|v| v.is_finite()))
-    .map(|(quantity, train, val)| Panel {
-        quantity,
-        train: train.clone(),
-        validation: val.clone(),
-    })
-    .collect();
+    let panels: Vec<Panel> = history
+        .metrics
+        .iter()
+        .filter(|(key, _)| !key.starts_with("val_"))
+        .map(|(key, train)| Panel {
+            quantity: key.clone(),
+            train: train.clone(),
+            validation: history
+                .get(&format!("val_{key}"))
+                .unwrap_or_default()
+                .to_vec(),
+        })
+        .filter(|p| p.train.iter().chain(&p.validation).any(|v| v.is_finite()))
+        .collect();
     if panels.is_empty() {
         return Err(Error::InvalidArgument(
             "the history has no finite loss or accuracy values to plot: train the model with `fit` first".into(),
@@ -178,7 +180,7 @@ impl Panel {
             .label_style(text_style(13.0, HPos::Center, VPos::Center))
             .axis_desc_style(text_style(14.0, HPos::Center, VPos::Center))
             .x_desc("epoch")
-            .y_desc(self.quantity)
+            .y_desc(self.quantity.as_str())
             .x_label_formatter(&x_format)
             .y_label_formatter(&y_format)
             .draw()
@@ -214,10 +216,12 @@ impl Panel {
                 .map_err(plot_err)?;
         }
         if any_series {
-            let corner = if self.quantity == "loss" {
-                SeriesLabelPosition::UpperRight
-            } else {
+            // Out of the curves' way: they fall towards the lower right when
+            // smaller is better, and rise towards the upper right otherwise.
+            let corner = if crate::train::maximised(&self.quantity) {
                 SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
             };
             chart
                 .configure_series_labels()
@@ -239,28 +243,25 @@ mod tests {
 
     #[test]
     fn panels_follow_what_was_recorded() {
-        let only_loss = History {
-            loss: vec![1.0, 0.5],
-            ..Default::default()
-        };
+        let series = |pairs: &[(&str, Vec<f64>)]| History::from_metrics(pairs.to_vec());
+        let only_loss = series(&[("loss", vec![1.0, 0.5])]);
         assert_eq!(history(&only_loss).unwrap().panels.len(), 1);
-        let full = History {
-            loss: vec![0.3, 0.1],
-            accuracy: vec![0.9, 0.97],
-            val_loss: vec![0.2, 0.15],
-            val_accuracy: vec![0.95, 0.96],
-            ..Default::default()
-        };
+        let full = series(&[
+            ("loss", vec![0.3, 0.1]),
+            ("accuracy", vec![0.9, 0.97]),
+            ("val_loss", vec![0.2, 0.15]),
+            ("val_accuracy", vec![0.95, 0.96]),
+        ]);
         let plot = history(&full).unwrap();
         assert_eq!(
-            plot.panels.iter().map(|p| p.quantity).collect::<Vec<_>>(),
+            plot.panels
+                .iter()
+                .map(|p| p.quantity.as_str())
+                .collect::<Vec<_>>(),
             ["loss", "accuracy"]
         );
         assert!(history(&History::default()).is_err());
-        let nan = History {
-            loss: vec![f64::NAN],
-            ..Default::default()
-        };
+        let nan = series(&[("loss", vec![f64::NAN])]);
         assert!(history(&nan).is_err());
     }
 }

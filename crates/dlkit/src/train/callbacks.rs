@@ -18,46 +18,38 @@ use candle_core::Tensor;
 pub struct EpochLogs {
     /// 0-based epoch number.
     pub epoch: usize,
-    /// Mean training loss over the epoch's batches.
-    pub loss: f64,
-    /// Training accuracy, when compiled with [`Metric::Accuracy`](super::Metric::Accuracy).
-    pub accuracy: Option<f64>,
-    /// Loss on the validation data, when `fit` has some.
-    pub val_loss: Option<f64>,
-    /// Accuracy on the validation data, when `fit` has some and measures accuracy.
-    pub val_accuracy: Option<f64>,
+    /// `(key, value)` in `fit`'s order: `loss`, each compiled metric, then the
+    /// same with `val_` when `fit` has validation data — Keras' `logs`.
+    pub metrics: Vec<(String, f64)>,
     /// Wall-clock seconds the epoch took (training and validation).
     pub seconds: f64,
 }
 
 impl EpochLogs {
-    /// A metric by its Keras name (`"val_loss"`, `"accuracy"`, ...).
+    /// A metric by its Keras name (`"val_loss"`, `"accuracy"`, `"mae"`, ...).
     pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "loss" => Some(self.loss),
-            "accuracy" => self.accuracy,
-            "val_loss" => self.val_loss,
-            "val_accuracy" => self.val_accuracy,
-            _ => None,
-        }
+        let name = super::metrics::canonical_name(name);
+        self.metrics
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|&(_, value)| value)
+    }
+
+    /// The mean training loss over the epoch's batches.
+    pub fn loss(&self) -> f64 {
+        self.get("loss").unwrap_or(f64::NAN)
     }
 
     /// The names of the metrics this epoch reports, for error messages.
-    fn reported(&self) -> Vec<&'static str> {
-        ["loss", "accuracy", "val_loss", "val_accuracy"]
-            .into_iter()
-            .filter(|name| self.get(name).is_some())
-            .collect()
+    fn reported(&self) -> Vec<&str> {
+        self.metrics.iter().map(|(key, _)| key.as_str()).collect()
     }
 }
 
-/// Whether a monitored metric is better when larger: names containing "acc"
-/// (accuracies) are maximised, all others (losses) minimised, as Keras'
-/// `mode="auto"` does. The one rule behind [`EarlyStopping`] and
-/// [`ModelCheckpoint`].
-pub(crate) fn maximised(monitor: &str) -> bool {
-    monitor.contains("acc")
-}
+/// Whether a monitored metric is better when larger (accuracies) or smaller
+/// (losses, errors), as Keras' `mode="auto"` decides: the one rule behind
+/// [`EarlyStopping`] and [`ModelCheckpoint`].
+pub(crate) use super::metrics::maximised;
 
 /// Whether `value` of `monitor` beats `best` by more than `min_delta`. The
 /// first value always does; NaN never does (it compares as neither better nor
@@ -156,7 +148,7 @@ impl EarlyStopping {
         }
     }
 
-    /// The metric to watch; names containing "acc" are maximised, others minimised.
+    /// The metric to watch; accuracies are maximised, losses and errors minimised.
     pub fn monitor(mut self, metric: impl Into<String>) -> Self {
         self.monitor = metric.into();
         self

@@ -18,10 +18,6 @@ impl Compiled {
     pub(crate) fn reset_optimizer(&mut self) {
         self.state = OptimizerState::new();
     }
-
-    pub(crate) fn has_accuracy(&self) -> bool {
-        self.metrics.contains(&Metric::Accuracy)
-    }
 }
 
 impl Model {
@@ -40,6 +36,24 @@ impl Model {
         optimizer: impl Into<Optimizer>,
         metrics: &[Metric],
     ) -> Result<()> {
+        if let Some(m) = metrics.iter().find(|m| m.needs_classes()) {
+            if !loss.is_classification() {
+                return Err(Error::InvalidArgument(format!(
+                    "metric {m} compares classes, but {} is a regression loss; use \
+                     Metric::MeanAbsoluteError",
+                    loss.keras_name()
+                )));
+            }
+        }
+        if let Some((i, m)) = metrics
+            .iter()
+            .enumerate()
+            .find(|(i, m)| metrics[..*i].contains(m))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "metric {m} is given twice (at {i}); each metric is reported once"
+            )));
+        }
         self.compiled = Some(Compiled {
             loss,
             optimizer: optimizer.into(),

@@ -1,118 +1,139 @@
 //! `evaluate` and `predict`: the model in inference mode, batch by batch.
 
-use super::batches::Dataset;
-use super::metrics::count_correct;
+use super::batches::Samples;
 use super::progress::metrics_line;
+use super::Metric;
 use crate::error::Result;
 use crate::model::Model;
 use candle_core::{Tensor, D};
 
-/// Batch size for inference: larger batches make better use of the matrix
-/// kernels, and nothing is kept for gradients.
+/// Batch size for inference (evaluate, predict and fit's validation pass):
+/// larger batches make better use of the matrix kernels, and nothing is kept
+/// for gradients.
 const INFERENCE_BATCH: usize = 256;
 
-/// Running sums of loss and correct predictions over batches.
-#[derive(Default)]
-pub(crate) struct Totals {
+/// Running sums of the loss and of each metric over batches.
+pub(crate) struct Totals<'a> {
+    metrics: &'a [Metric],
     loss_sum: f64,
-    correct: usize,
+    metric_sums: Vec<f64>,
     seen: usize,
 }
 
-impl Totals {
+impl<'a> Totals<'a> {
+    pub fn new(metrics: &'a [Metric]) -> Self {
+        Totals {
+            metrics,
+            loss_sum: 0.0,
+            metric_sums: vec![0.0; metrics.len()],
+            seen: 0,
+        }
+    }
+
+    /// Adds one batch: its mean loss, and each metric scored on its output.
     pub fn add(
         &mut self,
         batch_loss: f64,
         output: &Tensor,
-        classes: &[u32],
-        accuracy: bool,
+        targets: &Tensor,
+        classes: Option<&[u32]>,
+        from_logits: bool,
     ) -> Result<()> {
-        let n = classes.len();
+        let n = output.dim(0)?;
         self.loss_sum += batch_loss * n as f64;
-        if accuracy {
-            self.correct += count_correct(output, classes)?;
+        for (sum, metric) in self.metric_sums.iter_mut().zip(self.metrics) {
+            *sum += metric.batch_sum(output, targets, classes, from_logits)?;
         }
         self.seen += n;
         Ok(())
     }
 
-    pub fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.seen.max(1) as f64
-    }
-
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.seen.max(1) as f64
-    }
-
-    pub fn pairs(&self, prefix: &str, accuracy: bool) -> Vec<(&'static str, f64)> {
-        let name =
-            |plain: &'static str, val: &'static str| if prefix.is_empty() { plain } else { val };
-        let mut pairs = vec![(name("loss", "val_loss"), self.mean_loss())];
-        if accuracy {
-            pairs.push((name("accuracy", "val_accuracy"), self.accuracy()));
-        }
-        pairs
+    /// `(key, mean)` for the loss and each metric, keys prefixed (`val_`).
+    pub fn pairs(&self, prefix: &str) -> Vec<(String, f64)> {
+        let mean = |sum: f64| sum / self.seen.max(1) as f64;
+        std::iter::once(("loss", self.loss_sum))
+            .chain(
+                self.metrics
+                    .iter()
+                    .map(|m| m.name())
+                    .zip(self.metric_sums.iter().copied()),
+            )
+            .map(|(name, sum)| (format!("{prefix}{name}"), mean(sum)))
+            .collect()
     }
 }
 
-/// Loss and accuracy of the model over a whole dataset, without training.
-pub(crate) fn run_batches(
+/// Loss and metrics of the model over a whole dataset, without training.
+pub(crate) fn run_batches<'a>(
     model: &mut Model,
-    data: &Dataset,
-    batch_size: usize,
+    data: &Samples,
+    metrics: &'a [Metric],
     from_logits: bool,
-    accuracy: bool,
-) -> Result<Totals> {
+) -> Result<Totals<'a>> {
     let device = model.device.clone();
     let loss = model.require_compiled()?.loss;
-    let mut totals = Totals::default();
-    for indices in data.batch_indices(batch_size, None) {
+    let mut totals = Totals::new(metrics);
+    for indices in data.batch_indices(INFERENCE_BATCH, None) {
         let (xb, yb, classes) = data.gather(&indices, &device)?;
         let output = model.run(&xb, false, from_logits)?;
         let value = loss
             .compute(&output, &yb, from_logits)?
             .to_dtype(candle_core::DType::F64)?
             .to_scalar::<f64>()?;
-        totals.add(value, &output, &classes, accuracy)?;
+        totals.add(value, &output, &yb, classes.as_deref(), from_logits)?;
     }
     Ok(totals)
 }
 
-/// The result of [`Model::evaluate`]: Keras' `[loss, accuracy]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The result of [`Model::evaluate`]: Keras' `[loss, metric, ...]`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     pub loss: f64,
-    /// `None` when the model was compiled without the accuracy metric.
-    pub accuracy: Option<f64>,
+    /// `(name, value)` of each compiled metric: `[("accuracy", 0.99)]`.
+    pub metrics: Vec<(String, f64)>,
 }
 
 impl Evaluation {
+    /// A metric by name (`"accuracy"`, `"mae"`, ...), `None` when the model
+    /// was compiled without it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        let name = super::metrics::canonical_name(name);
+        self.metrics
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|&(_, v)| v)
+    }
+
+    /// The accuracy, `None` when the model was compiled without it.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.get("accuracy")
+    }
+
     /// Classification error in percent, as the tutorials report it (`100 - accuracy·100`).
     pub fn error_percent(&self) -> Option<f64> {
-        self.accuracy.map(|a| 100.0 * (1.0 - a))
+        self.accuracy().map(|a| 100.0 * (1.0 - a))
     }
 }
 
 impl std::fmt::Display for Evaluation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut pairs = vec![("loss", self.loss)];
-        if let Some(a) = self.accuracy {
-            pairs.push(("accuracy", a));
-        }
+        let mut pairs = vec![("loss".to_string(), self.loss)];
+        pairs.extend(self.metrics.iter().cloned());
         f.write_str(&metrics_line(&pairs))
     }
 }
 
 impl Model {
-    /// Loss and accuracy on `(x, y)`, Keras' `evaluate`. Dropout is off.
+    /// Loss and metrics on `(x, y)`, Keras' `evaluate`. Dropout is off.
     pub fn evaluate(&mut self, x: &Tensor, y: &Tensor) -> Result<Evaluation> {
         let data = self.dataset("x", "y", x, y)?;
-        let accuracy = self.compiled.as_ref().is_some_and(|c| c.has_accuracy());
+        let metrics = self.require_compiled()?.metrics.clone();
         let from_logits = self.loss_takes_logits();
-        let totals = run_batches(self, &data, INFERENCE_BATCH, from_logits, accuracy)?;
+        let mut pairs = run_batches(self, &data, &metrics, from_logits)?.pairs("");
+        let (_, loss) = pairs.remove(0);
         Ok(Evaluation {
-            loss: totals.mean_loss(),
-            accuracy: accuracy.then(|| totals.accuracy()),
+            loss,
+            metrics: pairs,
         })
     }
 
@@ -126,7 +147,8 @@ impl Model {
         let mut outputs = Vec::with_capacity(n.div_ceil(INFERENCE_BATCH));
         for start in (0..n).step_by(INFERENCE_BATCH) {
             let len = INFERENCE_BATCH.min(n - start);
-            let xb = super::batches::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
+            let xb =
+                crate::preprocessing::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
             outputs.push(self.run(&xb, false, false)?);
         }
         Ok(Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?)

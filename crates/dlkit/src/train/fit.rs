@@ -1,6 +1,6 @@
 //! `fit`: the training loop.
 
-use super::batches::Dataset;
+use super::batches::Samples;
 use super::callbacks::{Callback, Control, EpochLogs, Resume};
 use super::checks;
 use super::evaluate::{run_batches, Totals};
@@ -182,7 +182,7 @@ impl Model {
         y_name: &str,
         x: &Tensor,
         y: &Tensor,
-    ) -> Result<Dataset> {
+    ) -> Result<Samples> {
         let loss = self.require_compiled()?.loss;
         self.check_input(x_name, x.dims())?;
         let output = self.nodes[self.output].output_shape.clone();
@@ -196,8 +196,13 @@ impl Model {
         }
         checks::non_empty(x_name, x)?;
         checks::finite(x_name, x)?;
-        let classes = checks::target_classes(y_name, y, output[0])?;
-        Ok(Dataset {
+        let classes = if loss.is_classification() {
+            Some(checks::target_classes(y_name, y, output[0])?)
+        } else {
+            checks::finite(y_name, y)?;
+            None
+        };
+        Ok(Samples {
             x: x.clone(),
             y: y.clone(),
             classes,
@@ -227,8 +232,8 @@ impl Model {
     /// it has done and the history returned includes them.
     fn train_loop(
         &mut self,
-        train: &Dataset,
-        validation: Option<&Dataset>,
+        train: &Samples,
+        validation: Option<&Samples>,
         options: &mut FitOptions,
         resume: Option<Resume>,
     ) -> Result<History> {
@@ -264,13 +269,13 @@ impl Model {
             None => (0, History::default()),
         };
         let _training = super::interrupt::Training::start();
-        let has_accuracy = self.compiled.as_ref().is_some_and(|c| c.has_accuracy());
+        let metrics = self.require_compiled()?.metrics.clone();
 
         for epoch in first_epoch..options.epochs {
             progress.start_epoch(epoch);
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
-            let mut totals = Totals::default();
+            let mut totals = Totals::new(&metrics);
             for (step, indices) in batches.iter().enumerate() {
                 let (xb, yb, classes) = train.gather(indices, &device)?;
                 let output = self.run(&xb, true, from_logits)?;
@@ -296,8 +301,8 @@ impl Model {
                 }
                 let grads = loss.backward()?;
                 compiled.state.step(&compiled.optimizer, &vars, &grads)?;
-                totals.add(loss_value, &output, &classes, has_accuracy)?;
-                progress.batch_done(step + 1, &metrics_line(&totals.pairs("", has_accuracy)));
+                totals.add(loss_value, &output, &yb, classes.as_deref(), from_logits)?;
+                progress.batch_done(step + 1, &metrics_line(&totals.pairs("")));
                 if super::interrupt::stop_requested() {
                     let reason = format!(
                         "interrupted in epoch {}, after batch {}/{steps}: training stopped; \
@@ -310,21 +315,14 @@ impl Model {
                     return Ok(history);
                 }
             }
-            let mut pairs = totals.pairs("", has_accuracy);
-            let val = match validation {
-                Some(v) => Some(run_batches(self, v, 256, from_logits, has_accuracy)?),
-                None => None,
-            };
-            if let Some(v) = &val {
-                pairs.extend(v.pairs("val_", has_accuracy));
+            let mut pairs = totals.pairs("");
+            if let Some(v) = validation {
+                pairs.extend(run_batches(self, v, &metrics, from_logits)?.pairs("val_"));
             }
             let seconds = progress.end_epoch(epoch, &metrics_line(&pairs));
             let logs = EpochLogs {
                 epoch,
-                loss: totals.mean_loss(),
-                accuracy: has_accuracy.then(|| totals.accuracy()),
-                val_loss: val.as_ref().map(|v| v.mean_loss()),
-                val_accuracy: val.as_ref().filter(|_| has_accuracy).map(|v| v.accuracy()),
+                metrics: pairs,
                 seconds,
             };
             history.push(&logs);
@@ -345,8 +343,13 @@ impl Model {
         Ok(history)
     }
 
-    /// The loss can take logits when the output layer ends in a softmax.
+    /// The loss can take logits when the output layer ends in a softmax and
+    /// the loss is a cross-entropy, which can take the softmax over.
     pub(crate) fn loss_takes_logits(&self) -> bool {
         self.output_activation() == Some(crate::layers::Activation::Softmax)
+            && self
+                .compiled
+                .as_ref()
+                .is_some_and(|c| c.loss.folds_softmax())
     }
 }

@@ -1,4 +1,5 @@
-//! Losses: Keras' categorical and sparse categorical cross-entropy.
+//! Losses: Keras' categorical and sparse categorical cross-entropy, and the
+//! mean squared error for regression.
 //!
 //! When the model ends in a softmax, the loss is computed from the logits
 //! (the softmax is left out of the forward pass), as Keras does: it is
@@ -16,6 +17,8 @@ pub enum Loss {
     CategoricalCrossentropy,
     /// Integer class targets of shape `(N,)`.
     SparseCategoricalCrossentropy,
+    /// Real-valued targets shaped like the model's output: regression.
+    MeanSquaredError,
 }
 
 /// Keras' `backend.epsilon()`, used to clip probabilities away from 0 and 1.
@@ -26,7 +29,22 @@ impl Loss {
         match self {
             Loss::CategoricalCrossentropy => "categorical_crossentropy",
             Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+            Loss::MeanSquaredError => "mean_squared_error",
         }
+    }
+
+    /// Whether the targets are classes (accuracy then makes sense, and labels
+    /// are checked against the model's classes).
+    pub fn is_classification(self) -> bool {
+        match self {
+            Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => true,
+            Loss::MeanSquaredError => false,
+        }
+    }
+
+    /// Whether the loss can take over a final softmax and work on logits.
+    pub(crate) fn folds_softmax(self) -> bool {
+        self.is_classification()
     }
 
     /// Checks targets of shape `y` against the model's per-sample output shape,
@@ -36,6 +54,7 @@ impl Loss {
         let ok = match self {
             Loss::CategoricalCrossentropy => y.len() == 2 && y[1] == classes && output.len() == 1,
             Loss::SparseCategoricalCrossentropy => y.len() == 1 && output.len() == 1,
+            Loss::MeanSquaredError => y.len() == output.len() + 1 && y[1..] == *output,
         };
         if ok {
             return Ok(());
@@ -48,6 +67,9 @@ impl Loss {
             (Loss::SparseCategoricalCrossentropy, 2) => {
                 "; these look one-hot: compile with Loss::CategoricalCrossentropy".into()
             }
+            (Loss::MeanSquaredError, 1) if output == [1] => {
+                "; reshape them to (N, 1) with y.reshape((n, 1))".into()
+            }
             _ => String::new(),
         };
         Err(Error::Shape(format!(
@@ -57,6 +79,14 @@ impl Loss {
             match self {
                 Loss::CategoricalCrossentropy => format!("targets of shape (N, {classes})"),
                 Loss::SparseCategoricalCrossentropy => "integer targets of shape (N,)".into(),
+                Loss::MeanSquaredError => format!(
+                    "targets of shape (N, {})",
+                    output
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             }
         )))
     }
@@ -68,6 +98,14 @@ impl Loss {
         targets: &Tensor,
         from_logits: bool,
     ) -> candle_core::Result<Tensor> {
+        let sparse = match self {
+            Loss::MeanSquaredError => {
+                let targets = targets.to_dtype(output.dtype())?;
+                return (output - targets)?.sqr()?.mean_all();
+            }
+            Loss::CategoricalCrossentropy => false,
+            Loss::SparseCategoricalCrossentropy => true,
+        };
         if from_logits {
             return ops::softmax_cross_entropy(output, targets);
         }
@@ -75,13 +113,12 @@ impl Loss {
         let p = output.broadcast_div(&output.sum_keepdim(D::Minus1)?)?;
         let log_p = p.clamp(EPSILON, 1.0 - EPSILON)?.log()?;
         let n = output.dim(0)? as f64;
-        let picked = match self {
-            Loss::CategoricalCrossentropy => {
-                (log_p * targets.to_dtype(output.dtype())?)?.sum_all()?
-            }
-            Loss::SparseCategoricalCrossentropy => log_p
+        let picked = if sparse {
+            log_p
                 .gather(&targets.to_dtype(DType::U32)?.unsqueeze(1)?, 1)?
-                .sum_all()?,
+                .sum_all()?
+        } else {
+            (log_p * targets.to_dtype(output.dtype())?)?.sum_all()?
         };
         picked.affine(-1.0 / n, 0.0)
     }
@@ -93,9 +130,10 @@ impl std::str::FromStr for Loss {
         match s {
             "categorical_crossentropy" => Ok(Loss::CategoricalCrossentropy),
             "sparse_categorical_crossentropy" => Ok(Loss::SparseCategoricalCrossentropy),
+            "mean_squared_error" | "mse" => Ok(Loss::MeanSquaredError),
             other => Err(Error::InvalidArgument(format!(
-                "unknown loss {other:?}; dlkit has categorical_crossentropy and \
-                 sparse_categorical_crossentropy"
+                "unknown loss {other:?}; dlkit has categorical_crossentropy, \
+                 sparse_categorical_crossentropy and mean_squared_error"
             ))),
         }
     }

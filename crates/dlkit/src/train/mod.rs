@@ -22,4 +22,5 @@ pub use evaluate::Evaluation;
 pub use fit::FitOptions;
 pub use history::History;
 pub use loss::Loss;
+pub(crate) use metrics::maximised;
 pub use metrics::Metric;

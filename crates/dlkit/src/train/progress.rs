@@ -110,7 +110,7 @@ fn per_step(secs: f64, steps: usize) -> String {
 }
 
 /// `loss: 0.2345 - accuracy: 0.9312 - ...` from (name, value) pairs.
-pub(crate) fn metrics_line(pairs: &[(&str, f64)]) -> String {
+pub(crate) fn metrics_line(pairs: &[(String, f64)]) -> String {
     pairs
         .iter()
         .map(|(name, v)| format!("{name}: {v:.4}"))
@@ -131,7 +131,7 @@ mod tests {
         assert_eq!(seconds(3.21), "3.2s");
         assert_eq!(seconds(24.6), "25s");
         assert_eq!(
-            metrics_line(&[("loss", 0.23456), ("accuracy", 0.9)]),
+            metrics_line(&[("loss".into(), 0.23456), ("accuracy".into(), 0.9)]),
             "loss: 0.2346 - accuracy: 0.9000"
         );
     }

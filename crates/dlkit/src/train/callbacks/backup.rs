@@ -19,7 +19,8 @@ const STATE_KEY: &str = "dlkit.backup";
 /// Tensor name prefixes; both prefixed, so no layer name can make them collide.
 const WEIGHTS: &str = "weights/";
 const OPTIMIZER: &str = "optimizer/";
-const FORMAT_VERSION: u32 = 1;
+// 2: the history is stored by metric name (open metrics).
+const FORMAT_VERSION: u32 = 2;
 /// More state vectors per weight than any optimizer has.
 const MAX_SLOTS: usize = 8;
 
@@ -98,10 +99,7 @@ struct BackupState {
 /// return exactly the history of an uninterrupted one.
 #[derive(Serialize, Deserialize)]
 struct ExactHistory {
-    loss: Vec<u64>,
-    accuracy: Vec<u64>,
-    val_loss: Vec<u64>,
-    val_accuracy: Vec<u64>,
+    metrics: Vec<(String, Vec<u64>)>,
     epoch_seconds: Vec<u64>,
 }
 
@@ -109,10 +107,11 @@ impl ExactHistory {
     fn new(h: &History) -> Self {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect();
         ExactHistory {
-            loss: bits(&h.loss),
-            accuracy: bits(&h.accuracy),
-            val_loss: bits(&h.val_loss),
-            val_accuracy: bits(&h.val_accuracy),
+            metrics: h
+                .metrics
+                .iter()
+                .map(|(key, values)| (key.clone(), bits(values)))
+                .collect(),
             epoch_seconds: bits(&h.epoch_seconds),
         }
     }
@@ -120,10 +119,11 @@ impl ExactHistory {
     fn history(&self) -> History {
         let values = |v: &[u64]| v.iter().map(|&b| f64::from_bits(b)).collect();
         History {
-            loss: values(&self.loss),
-            accuracy: values(&self.accuracy),
-            val_loss: values(&self.val_loss),
-            val_accuracy: values(&self.val_accuracy),
+            metrics: self
+                .metrics
+                .iter()
+                .map(|(key, bits)| (key.clone(), values(bits)))
+                .collect(),
             epoch_seconds: values(&self.epoch_seconds),
             stopped_early: None,
         }

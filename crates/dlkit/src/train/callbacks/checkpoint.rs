@@ -269,10 +269,7 @@ mod tests {
     fn logs(epoch: usize) -> EpochLogs {
         EpochLogs {
             epoch,
-            loss: 0.123456,
-            accuracy: Some(0.975),
-            val_loss: None,
-            val_accuracy: None,
+            metrics: vec![("loss".into(), 0.123456), ("accuracy".into(), 0.975)],
             seconds: 1.0,
         }
     }
