@@ -210,26 +210,22 @@ def summarize(model, rounds, sides):
     med = statistics.median
 
     def fmt(values, spec):
-        values = [v for v in values if v is not None]
+        values = [v for v in values if v is not None]  # None: a field older results lack
         return format(med(values), spec) if values else "–"
 
     def ratio_text(measure, side):
-        """Median ratio side/reference and the per-round ratios' min / median / max (n)."""
-        mine = [measure(r) for r in runs[side]]
-        ref = [measure(r) for r in runs[REFERENCE]]
-        mine, ref = [v for v in mine if v is not None], [v for v in ref if v is not None]
+        """The side's median over dlkit's, and the per-round ratios' min / median / max (n)."""
+        mine = [v for v in map(measure, runs[side]) if v is not None]
+        ref = [v for v in map(measure, runs[REFERENCE]) if v is not None]
         overall = f"{med(mine) / med(ref):.2f}" if mine and ref else "–"
-        per_round = [
-            measure(r[side]) / measure(r[REFERENCE])
-            for r in rounds
-            if r.get(side) is not None and r.get(REFERENCE) is not None
-            and measure(r[side]) is not None and measure(r[REFERENCE]) is not None
-        ]
-        spread = (
-            f"{min(per_round):.2f} / {med(per_round):.2f} / {max(per_round):.2f} ({len(per_round)})"
-            if per_round else "–"
-        )
-        return overall, spread
+        per_round = []
+        for r in rounds:
+            a, b = r.get(side), r.get(REFERENCE)
+            if a is not None and b is not None and measure(a) is not None and measure(b) is not None:
+                per_round.append(measure(a) / measure(b))
+        if not per_round:
+            return overall, "–"
+        return overall, f"{min(per_round):.2f} / {med(per_round):.2f} / {max(per_round):.2f} ({len(per_round)})"
 
     any_result = next(r for side in sides for r in runs[side])
     row = {"model": model, "batch": str(any_result["batch_size"]), "epochs": str(any_result["epochs"])}
@@ -387,12 +383,13 @@ def parse_args(argv=None):
 
 def check_python_sides(args, log):
     """Before anything is timed: the venv's Python exists, and imports torch for the PyTorch side."""
+    setup = "bash benchmarks/setup.sh --torch" if "pytorch" in args.sides else "bash benchmarks/setup.sh"
     for side in ("keras", "pytorch"):
         template = getattr(args, f"{side}_cmd")
         if side not in args.sides or "{python}" not in template:
             continue
         if not Path(args.python).exists():
-            print(f"run.py: {args.python} does not exist; run `bash benchmarks/setup.sh --torch` first", file=log)
+            print(f"run.py: {args.python} does not exist; run `{setup}` first", file=log)
             return False
         if side == "pytorch":
             probe = subprocess.run([args.python, "-c", "import torch"], stdout=subprocess.DEVNULL,
