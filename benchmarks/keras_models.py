@@ -2,8 +2,9 @@
 
 Trains one of the tutorial models of `crates/dlkit/src/zoo.rs` with the same
 data preparation, batch size, optimizer and loss, times every epoch, evaluates
-on the 10k test images and prints one JSON line on stdout (Keras' own
-per-epoch lines go to stderr):
+on the 10k test images (timing a second, warm `evaluate` for inference
+throughput) and prints one JSON line on stdout (Keras' own per-epoch lines go
+to stderr):
 
     python benchmarks/keras_models.py --model 002-simple-cnn --epochs 2 [--threads 2]
     python benchmarks/keras_models.py --list
@@ -25,141 +26,26 @@ never downloaded.
 
 import argparse
 import contextlib
-import gzip
 import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 # Before TensorFlow is imported: its C++ logging reads this once.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["KERAS_BACKEND"] = "tensorflow"
 
-import numpy as np  # noqa: E402  (after the environment is set)
+from mnist_tutorials import list_recipes, load_mnist, prepare_y, recipe  # noqa: E402
+from mnist_tutorials import prepare_x as prepare_x_as_in_tutorial  # noqa: E402
 
-DEFAULT_DATASETS = "/work/shared/datasets"
-IMAGES_MAGIC = 0x00000803
-LABELS_MAGIC = 0x00000801
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One tutorial model with its training settings, as in dlkit's zoo."""
-
-    id: str
-    tutorial: str
-    # "flat", "channels_first", "channels_last", "normalized_rows",
-    # "normalized_rows_channels_last" (see prepare_x).
-    input: str
-    sparse: bool  # integer labels + sparse CE, else one-hot + categorical CE
-    optimizer: str  # "adam" or "adadelta"
-    batch_size: int
-    epochs: int  # the tutorial's, for --list only
-
-    @property
-    def validates_on_test(self):
-        # 002 and 003 pass validation_data=(X_test, y_test) to fit.
-        return self.tutorial in ("002", "003")
-
-
-RECIPES = [
-    Recipe("000-mnist-cnn", "000", "channels_last", False, "adadelta", 128, 12),
-    Recipe("001-cnn", "001", "channels_first", False, "adam", 32, 10),
-    Recipe("002-mlp", "002", "flat", False, "adam", 200, 10),
-    Recipe("002-simple-cnn", "002", "channels_first", False, "adam", 200, 10),
-    Recipe("002-larger-cnn", "002", "channels_first", False, "adam", 200, 10),
-    Recipe("003-cnn", "003", "channels_first", False, "adam", 200, 8),
-    Recipe("004-dnn", "004", "normalized_rows", True, "adam", 32, 5),
-    Recipe("004-lstm", "004", "normalized_rows", True, "adam", 32, 5),
-    Recipe("004-cnn", "004", "normalized_rows_channels_last", True, "adam", 32, 5),
-]
-
-
-def recipe(model_id):
-    for r in RECIPES:
-        if r.id == model_id:
-            return r
-    ids = ", ".join(r.id for r in RECIPES)
-    raise SystemExit(f"keras_models.py: no tutorial model {model_id!r}; there are: {ids}")
-
-
-# --- MNIST from IDX files -------------------------------------------------
-
-
-def read_idx(path, magic):
-    """The array in one gzipped IDX file (unsigned bytes, big-endian dims)."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for an IDX header")
-    found = int.from_bytes(data[0:4], "big")
-    if found != magic:
-        raise ValueError(f"{path}: IDX magic {found:#010x}, expected {magic:#010x}")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims))
-    if len(data) - header != expected:
-        raise ValueError(
-            f"{path}: dims {dims} need {expected} bytes of data, the file has {len(data) - header}"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def load_mnist():
-    """((x_train, y_train), (x_test, y_test)) as uint8, like keras.datasets.mnist.load_data()."""
-    root = Path(os.environ.get("DLKIT_DATASETS", DEFAULT_DATASETS)) / "mnist"
-
-    def pair(prefix):
-        x = read_idx(root / f"{prefix}-images-idx3-ubyte.gz", IMAGES_MAGIC)
-        y = read_idx(root / f"{prefix}-labels-idx1-ubyte.gz", LABELS_MAGIC)
-        if len(x) != len(y):
-            raise ValueError(f"{root}: {len(x)} {prefix} images but {len(y)} labels")
-        return x, y
-
-    try:
-        return pair("train"), pair("t10k")
-    except FileNotFoundError as e:
-        raise SystemExit(
-            f"keras_models.py: {e.filename} not found; set DLKIT_DATASETS to the folder "
-            "that holds mnist/*.gz"
-        ) from None
-
-
-# --- the tutorials' preprocessing -----------------------------------------
+EVAL_BATCH = 256
 
 
 def prepare_x(x, kind, channels_last_only):
-    import keras
-
-    n = x.shape[0]
     if kind == "channels_first" and channels_last_only:
         kind = "channels_last"  # with one channel, NCHW -> NHWC is a reshape
-    if kind == "flat":
-        return x.reshape(n, 784).astype("float32") / 255.0
-    if kind == "channels_first":
-        return x.reshape(n, 1, 28, 28).astype("float32") / 255.0
-    if kind == "channels_last":
-        return x.reshape(n, 28, 28, 1).astype("float32") / 255.0
-    # keras.utils.normalize returns float64 for the tutorial's uint8 input; dlkit
-    # computes in f32, and float32 input spares Keras a cast in every step.
-    if kind == "normalized_rows":
-        return keras.utils.normalize(x, axis=1).astype("float32")
-    if kind == "normalized_rows_channels_last":
-        x = x.reshape(n, 28, 28, 1).astype("float32")
-        return keras.utils.normalize(x, axis=1).astype("float32")
-    raise ValueError(f"unknown input preparation {kind!r}")
-
-
-def prepare_y(y, sparse):
-    import keras
-
-    if sparse:
-        return y.astype("int32")
-    return keras.utils.to_categorical(y, 10).astype("float32")
+    return prepare_x_as_in_tutorial(x, kind)
 
 
 # --- the models -----------------------------------------------------------
@@ -388,7 +274,12 @@ def run(args):
             callbacks=[timer],
             verbose=2,
         )
-        _, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+        _, accuracy = model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0)
+        # That first call may also trace the test step (at this batch size):
+        # inference is timed on a second, warm call.
+        started = time.perf_counter()
+        model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0)
+        evaluate_seconds = time.perf_counter() - started
 
     n = len(x_train)
     conv_format = {
@@ -405,6 +296,9 @@ def run(args):
         "seconds_per_epoch": timer.seconds,
         "samples_per_second": n / statistics.median(timer.seconds),
         "test_accuracy": float(accuracy),
+        "test_samples": len(x_test),
+        "evaluate_seconds": evaluate_seconds,
+        "evaluate_batch_size": EVAL_BATCH,
         "threads": args.threads,
         "keras_config": {
             "inter_op_threads": args.inter_op_threads,
@@ -463,8 +357,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.list:
-        for r in RECIPES:
-            print(f"{r.id:16} batch {r.batch_size:3}, {r.epochs:2} epochs, {r.optimizer}, {r.input}")
+        list_recipes()
         return
     # Read by TensorFlow when it loads, which happens only inside run().
     if args.onednn != "default":

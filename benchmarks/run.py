@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Runs the Keras reference and dlkit alternately and tabulates their training speed.
+"""Runs the Keras and PyTorch references and dlkit alternately and tabulates their speed.
 
     python3 benchmarks/run.py --models 002-simple-cnn 003-cnn --epochs 3 --rounds 3 \\
         --out benchmarks/results/table.md
 
-For each model it runs the Keras command, then the dlkit command, `--rounds`
-times (K D K D ...), so both see the same drift of a shared, noisy machine.
-Each command prints one JSON line as the last line of its stdout (schema in
-benchmarks/README.md). The Markdown table of medians goes to stdout and to
-`--out`; every JSON line, with the round it belongs to, is appended to
-`benchmarks/results/<date>.jsonl`.
+For each model it runs every chosen side once per round, `--rounds` times, and
+rotates the order each round (K P D, P D K, D K P, ...), so all sides see the
+same drift of a shared, noisy machine and none always runs first or last.
+`--sides` chooses the sides (default: keras pytorch dlkit). Each command
+prints one JSON line as the last line of its stdout (schema in
+benchmarks/README.md). Two Markdown tables, training (median seconds per
+epoch, ratios to dlkit, per-round ratios, samples/s, accuracy) and inference
+(a warm `evaluate` on the 10,000 test images), go to stdout and to `--out`;
+every JSON line, with the round it belongs to, is appended to
+`benchmarks/results/<date>.jsonl`. Results without the newer fields (e.g.
+`evaluate_seconds`) are tabulated with a dash there.
 
 The dlkit example is built once before any timing (`--build-cmd`), so no
 compilation is ever timed. Standard library only.
@@ -42,8 +47,18 @@ MODELS = [
     "004-cnn",
 ]
 
+# The sides in their base order; round r starts r-1 places further along.
+SIDES = ["keras", "pytorch", "dlkit"]
+LABELS = {"keras": "Keras", "pytorch": "PyTorch", "dlkit": "dlkit"}
+# The side the others' ratios are taken against.
+REFERENCE = "dlkit"
+TEST_SAMPLES = 10000  # for results that do not say how many images evaluate saw
+
 DEFAULT_KERAS_CMD = (
     "{python} benchmarks/keras_models.py --model {model} --epochs {epochs} --threads {threads}"
+)
+DEFAULT_PYTORCH_CMD = (
+    "{python} benchmarks/torch_models.py --model {model} --epochs {epochs} --threads {threads}"
 )
 DEFAULT_DLKIT_CMD = "cargo run --release -q -p dlkit --example benchmark -- --model {model} --epochs {epochs}"
 DEFAULT_BUILD_CMD = "cargo build --release -p dlkit --example benchmark"
@@ -57,6 +72,11 @@ REQUIRED_FIELDS = {
     "seconds_per_epoch": list,
     "samples_per_second": (int, float),
     "test_accuracy": (int, float),
+}
+# Checked when present; older results and commands may lack them.
+OPTIONAL_FIELDS = {
+    "evaluate_seconds": (int, float),
+    "test_samples": int,
 }
 
 
@@ -86,6 +106,10 @@ def parse_result(stdout, impl, model, command):
         raise RunError(f"{command!r}: 'model' is {result['model']!r}, expected {model!r}")
     if not result["seconds_per_epoch"] or result["samples_per_second"] <= 0:
         raise RunError(f"{command!r}: no epoch was timed")
+    for field, kind in OPTIONAL_FIELDS.items():
+        value = result.get(field)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
+            raise RunError(f"{command!r}: {field!r} is {value!r}, not a positive number")
     return result
 
 
@@ -106,8 +130,9 @@ def run_one(template, impl, model, fields, log, env=None):
     result = parse_result(proc.stdout, impl, model, command)
     wall = time.perf_counter() - started
     per_epoch = result["train_samples"] / result["samples_per_second"]
+    inference = f", evaluate {result['evaluate_seconds']:.2f} s" if "evaluate_seconds" in result else ""
     print(
-        f"[run.py] {impl} {model}: {per_epoch:.2f} s/epoch, accuracy {result['test_accuracy']:.4f} "
+        f"[run.py] {impl} {model}: {per_epoch:.2f} s/epoch, accuracy {result['test_accuracy']:.4f}{inference} "
         f"({wall:.0f} s for the whole command)",
         file=log,
         flush=True,
@@ -139,6 +164,22 @@ def seconds_per_epoch(result):
     return result["train_samples"] / result["samples_per_second"]
 
 
+def evaluate_seconds(result):
+    """The run's timed evaluate on the test set, or None for results from before that field."""
+    return result.get("evaluate_seconds")
+
+
+def evaluate_samples_per_second(result):
+    seconds = evaluate_seconds(result)
+    return None if seconds is None else result.get("test_samples", TEST_SAMPLES) / seconds
+
+
+def round_order(sides, round_no):
+    """The sides in the order of round `round_no` (from 1): the base order rotated by round_no - 1."""
+    shift = (round_no - 1) % len(sides)
+    return sides[shift:] + sides[:shift]
+
+
 def conv_gflops_text(results):
     """Median achieved GFLOP/s per conv layer over dlkit's runs, e.g. 'conv2d 41.2, conv2d_1 30.5'."""
     per_layer = {}
@@ -159,64 +200,85 @@ def conv_gflops_text(results):
     )
 
 
-def summarize(model, pairs):
-    """One table row from the (keras, dlkit) result pairs of one model; None if there are none."""
-    keras = [k for k, _ in pairs if k is not None]
-    dlkit = [d for _, d in pairs if d is not None]
-    if not keras and not dlkit:
+def summarize(model, rounds, sides):
+    """One row of each table from the rounds of one model; None if no run succeeded.
+
+    `rounds` holds one {side: result or None} dict per round."""
+    runs = {side: [r[side] for r in rounds if r.get(side) is not None] for side in sides}
+    if not any(runs.values()):
         return None
     med = statistics.median
-    both = [(k, d) for k, d in pairs if k is not None and d is not None]
-    ratios = [seconds_per_epoch(k) / seconds_per_epoch(d) for k, d in both]
-    any_result = (keras or dlkit)[0]
 
-    def fmt(values, spec, missing="–"):
-        return format(med(values), spec) if values else missing
+    def fmt(values, spec):
+        values = [v for v in values if v is not None]  # None: a field older results lack
+        return format(med(values), spec) if values else "–"
 
-    k_sec = [seconds_per_epoch(r) for r in keras]
-    d_sec = [seconds_per_epoch(r) for r in dlkit]
-    ratio = med(k_sec) / med(d_sec) if k_sec and d_sec else None
-    return {
-        "model": model,
-        "batch": str(any_result["batch_size"]),
-        "epochs": str(any_result["epochs"]),
-        "keras_s": fmt(k_sec, ".2f"),
-        "dlkit_s": fmt(d_sec, ".2f"),
-        "ratio": f"{ratio:.2f}" if ratio is not None else "–",
-        "keras_sps": fmt([r["samples_per_second"] for r in keras], ".0f"),
-        "dlkit_sps": fmt([r["samples_per_second"] for r in dlkit], ".0f"),
-        "keras_acc": fmt([r["test_accuracy"] for r in keras], ".4f"),
-        "dlkit_acc": fmt([r["test_accuracy"] for r in dlkit], ".4f"),
-        "gflops": conv_gflops_text(dlkit),
-        "pairs": (
-            f"{min(ratios):.2f} / {med(ratios):.2f} / {max(ratios):.2f} ({len(ratios)})" if ratios else "–"
-        ),
-    }
+    def ratio_text(measure, side):
+        """The side's median over dlkit's, and the per-round ratios' min / median / max (n)."""
+        mine = [v for v in map(measure, runs[side]) if v is not None]
+        ref = [v for v in map(measure, runs[REFERENCE]) if v is not None]
+        overall = f"{med(mine) / med(ref):.2f}" if mine and ref else "–"
+        per_round = []
+        for r in rounds:
+            a, b = r.get(side), r.get(REFERENCE)
+            if a is not None and b is not None and measure(a) is not None and measure(b) is not None:
+                per_round.append(measure(a) / measure(b))
+        if not per_round:
+            return overall, "–"
+        return overall, f"{min(per_round):.2f} / {med(per_round):.2f} / {max(per_round):.2f} ({len(per_round)})"
 
-
-COLUMNS = [
-    ("model", "model"),
-    ("batch", "batch"),
-    ("epochs", "epochs"),
-    ("keras_s", "Keras s/epoch"),
-    ("dlkit_s", "dlkit s/epoch"),
-    ("ratio", "ratio Keras/dlkit"),
-    ("pairs", "pair ratios min / median / max (n)"),
-    ("keras_sps", "Keras samples/s"),
-    ("dlkit_sps", "dlkit samples/s"),
-    ("keras_acc", "Keras accuracy"),
-    ("dlkit_acc", "dlkit accuracy"),
-    ("gflops", "conv GFLOP/s (dlkit)"),
-]
+    any_result = next(r for side in sides for r in runs[side])
+    row = {"model": model, "batch": str(any_result["batch_size"]), "epochs": str(any_result["epochs"])}
+    for side in sides:
+        row[f"{side}_s"] = fmt([seconds_per_epoch(r) for r in runs[side]], ".2f")
+        row[f"{side}_sps"] = fmt([r["samples_per_second"] for r in runs[side]], ".0f")
+        row[f"{side}_acc"] = fmt([r["test_accuracy"] for r in runs[side]], ".4f")
+        row[f"{side}_eval_s"] = fmt([evaluate_seconds(r) for r in runs[side]], ".2f")
+        row[f"{side}_eval_sps"] = fmt([evaluate_samples_per_second(r) for r in runs[side]], ".0f")
+        if side != REFERENCE and REFERENCE in sides:
+            row[f"{side}_ratio"], row[f"{side}_rounds"] = ratio_text(seconds_per_epoch, side)
+            row[f"{side}_eval_ratio"], row[f"{side}_eval_rounds"] = ratio_text(evaluate_seconds, side)
+    if REFERENCE in sides:
+        row["gflops"] = conv_gflops_text(runs[REFERENCE])
+    row["has_evaluate"] = any(evaluate_seconds(r) is not None for side in sides for r in runs[side])
+    return row
 
 
-def markdown_table(rows):
+def training_columns(sides):
+    """(row key, title) of the training table's columns for the chosen sides."""
+    others = [s for s in sides if s != REFERENCE] if REFERENCE in sides else []
+    ref = LABELS[REFERENCE]
+    return (
+        [("model", "model"), ("batch", "batch"), ("epochs", "epochs")]
+        + [(f"{s}_s", f"{LABELS[s]} s/epoch") for s in sides]
+        + [(f"{s}_ratio", f"{LABELS[s]}/{ref}") for s in others]
+        + [(f"{s}_rounds", f"{LABELS[s]}/{ref} per round min / median / max (n)") for s in others]
+        + [(f"{s}_sps", f"{LABELS[s]} samples/s") for s in sides]
+        + [(f"{s}_acc", f"{LABELS[s]} accuracy") for s in sides]
+        + ([("gflops", f"conv GFLOP/s ({ref})")] if REFERENCE in sides else [])
+    )
+
+
+def inference_columns(sides):
+    """(row key, title) of the inference table's columns for the chosen sides."""
+    others = [s for s in sides if s != REFERENCE] if REFERENCE in sides else []
+    ref = LABELS[REFERENCE]
+    return (
+        [("model", "model")]
+        + [(f"{s}_eval_s", f"{LABELS[s]} evaluate s") for s in sides]
+        + [(f"{s}_eval_ratio", f"{LABELS[s]}/{ref}") for s in others]
+        + [(f"{s}_eval_rounds", f"{LABELS[s]}/{ref} per round min / median / max (n)") for s in others]
+        + [(f"{s}_eval_sps", f"{LABELS[s]} samples/s") for s in sides]
+    )
+
+
+def markdown_table(rows, columns):
     lines = [
-        "| " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|" + "|".join("---" for _ in COLUMNS) + "|",
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
     ]
     for row in rows:
-        lines.append("| " + " | ".join(row[key] for key, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(row.get(key, "–") for key, _ in columns) + " |")
     return "\n".join(lines)
 
 
@@ -233,25 +295,44 @@ def machine_line():
     return f"{info.get('Model name', '?')}, {info.get('CPU(s)', os.cpu_count())} CPUs"
 
 
-def report(rows, args, keras_versions, failures):
+def report(rows, args, versions, failures):
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    if args.skip_dlkit:
-        sides = "Keras only"
-    elif args.skip_keras:
-        sides = "dlkit only"
+    names = [LABELS[s] for s in args.sides]
+    if len(names) == 1:
+        sides = f"{names[0]} only"
     else:
-        sides = "Keras and dlkit alternated"
+        orders = ", ".join(
+            " ".join(LABELS[s][0].upper() for s in round_order(args.sides, r)) for r in range(1, len(args.sides) + 1)
+        )
+        sides = f"{', '.join(names[:-1])} and {names[-1]} alternated, the order rotated every round ({orders}, ...)"
     samples = f", first {args.train_samples} training images" if args.train_samples else ""
+    frameworks = [LABELS[s] for s in args.sides if s != "dlkit"]
+    threads = f", {' and '.join(frameworks)} with {args.threads} intra-op threads" if frameworks else ""
     header = [
         f"Benchmark of {now} on {machine_line()}: {args.rounds} round(s) per model, "
-        f"{sides}, {args.epochs} epoch(s) per run{samples}, "
-        f"Keras with {args.threads} TensorFlow threads.",
-        "Seconds per epoch are medians over rounds of each run's median epoch; ratio > 1 means "
-        "dlkit is faster; pair ratios compare the two runs of one round.",
+        f"{sides}, {args.epochs} epoch(s) per run{samples}{threads}.",
     ]
-    if keras_versions:
-        header.append("Keras versions: " + ", ".join(f"{k} {v}" for k, v in sorted(keras_versions.items())) + ".")
-    text = "\n".join(header) + "\n\n" + markdown_table(rows) + "\n"
+    if REFERENCE in args.sides and len(args.sides) > 1:
+        header.append(
+            "Seconds are medians over rounds of each run's median epoch (training) or of its timed "
+            f"evaluate (inference); a ratio X/{LABELS[REFERENCE]} > 1 means {LABELS[REFERENCE]} is "
+            "faster; per-round ratios compare the runs of one round."
+        )
+    for side in args.sides:
+        if versions.get(side):
+            header.append(
+                f"{LABELS[side]} versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions[side].items())) + "."
+            )
+    text = "\n".join(header) + "\n\nTraining:\n\n" + markdown_table(rows, training_columns(args.sides)) + "\n"
+    with_evaluate = [row for row in rows if row["has_evaluate"]]
+    if with_evaluate:
+        text += (
+            f"\nInference (evaluate on the {TEST_SAMPLES:,} test images, timed on a second, warm call):\n\n"
+            + markdown_table(rows, inference_columns(args.sides))
+            + "\n"
+        )
+    else:
+        text += "\nNo run reported evaluate_seconds, so there is no inference table.\n"
     if failures:
         text += "\nFailed runs:\n" + "".join(f"- {f}\n" for f in failures)
     return text
@@ -261,27 +342,31 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=["all"], help=f"model ids or 'all' ({', '.join(MODELS)})")
     p.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3: the median skips epoch 1)")
-    p.add_argument("--rounds", type=int, default=3, help="Keras/dlkit pairs per model (default 3)")
-    p.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads for Keras (default 2)")
-    p.add_argument("--train-samples", type=int, help="train on the first N images (passed to both sides)")
-    p.add_argument("--out", type=Path, help="also write the Markdown table to this file")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per model, one run of every side each (default 3)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="intra-op threads of TensorFlow (Keras) and PyTorch (default 2)")
+    p.add_argument("--train-samples", type=int, help="train on the first N images (passed to every side)")
+    p.add_argument("--out", type=Path, help="also write the Markdown tables to this file")
     p.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results", help="where <date>.jsonl goes")
     p.add_argument(
         "--python",
         default=str(BENCH_DIR / ".venv" / "bin" / "python"),
-        help="the Python of the Keras venv (default benchmarks/.venv, made by setup.sh)",
+        help="the Python of the Keras/PyTorch venv (default benchmarks/.venv, made by setup.sh)",
     )
     p.add_argument("--keras-cmd", default=DEFAULT_KERAS_CMD, help="template; fields {python} {model} {epochs} {threads}")
+    p.add_argument("--pytorch-cmd", default=DEFAULT_PYTORCH_CMD, help="template; fields as --keras-cmd")
     p.add_argument("--dlkit-cmd", default=DEFAULT_DLKIT_CMD, help="template; fields as --keras-cmd")
     p.add_argument("--build-cmd", default=DEFAULT_BUILD_CMD, help="run once before timing; '' to skip")
     p.add_argument(
         "--datasets",
         default=os.environ.get("DLKIT_DATASETS", "/work/shared/datasets"),
-        help="folder holding mnist/*.gz, given to both sides as DLKIT_DATASETS "
+        help="folder holding mnist/*.gz, given to every side as DLKIT_DATASETS "
         "(default: $DLKIT_DATASETS, else /work/shared/datasets)",
     )
-    p.add_argument("--skip-keras", action="store_true", help="run dlkit only")
-    p.add_argument("--skip-dlkit", action="store_true", help="run Keras only")
+    p.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES),
+                   help="the sides to run, always in the base order keras pytorch dlkit (default: all three)")
+    for side in SIDES:
+        p.add_argument(f"--skip-{side}", action="store_true", help=f"leave {LABELS[side]} out (as --sides without it)")
     args = p.parse_args(argv)
     if args.models == ["all"]:
         args.models = list(MODELS)
@@ -290,9 +375,30 @@ def parse_args(argv=None):
         p.error(f"unknown model(s) {', '.join(unknown)}; there are: {', '.join(MODELS)}")
     if args.epochs < 1 or args.rounds < 1 or args.threads < 1:
         p.error("--epochs, --rounds and --threads must be at least 1")
-    if args.skip_keras and args.skip_dlkit:
-        p.error("--skip-keras and --skip-dlkit leave nothing to run")
+    args.sides = [s for s in SIDES if s in args.sides and not getattr(args, f"skip_{s}")]
+    if not args.sides:
+        p.error("--sides and --skip-* leave nothing to run")
     return args
+
+
+def check_python_sides(args, log):
+    """Before anything is timed: the venv's Python exists, and imports torch for the PyTorch side."""
+    setup = "bash benchmarks/setup.sh --torch" if "pytorch" in args.sides else "bash benchmarks/setup.sh"
+    for side in ("keras", "pytorch"):
+        template = getattr(args, f"{side}_cmd")
+        if side not in args.sides or "{python}" not in template:
+            continue
+        if not Path(args.python).exists():
+            print(f"run.py: {args.python} does not exist; run `{setup}` first", file=log)
+            return False
+        if side == "pytorch":
+            probe = subprocess.run([args.python, "-c", "import torch"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            if probe.returncode != 0:
+                print(f"run.py: {args.python} cannot import torch; run `bash benchmarks/setup.sh --torch` "
+                      "or leave PyTorch out (--sides keras dlkit)", file=log)
+                return False
+    return True
 
 
 def main(argv=None):
@@ -300,53 +406,48 @@ def main(argv=None):
     log = sys.stderr
     fields = {"python": shlex.quote(args.python), "epochs": args.epochs, "threads": args.threads}
     extra = f" --train-samples {args.train_samples}" if args.train_samples else ""
-    keras_cmd, dlkit_cmd = args.keras_cmd + extra, args.dlkit_cmd + extra
-    # Both sides read the same files; dlkit would otherwise look in its download cache.
+    templates = {side: getattr(args, f"{side}_cmd") + extra for side in args.sides}
+    # Every side reads the same files; dlkit would otherwise look in its download cache.
     env = {**os.environ, "DLKIT_DATASETS": args.datasets}
     if not (Path(args.datasets) / "mnist").is_dir():
         print(f"run.py: {args.datasets}/mnist does not exist; give --datasets or set DLKIT_DATASETS", file=log)
         return 2
-
-    if not args.skip_keras and "{python}" in args.keras_cmd and not Path(args.python).exists():
-        print(f"run.py: {args.python} does not exist; run `bash benchmarks/setup.sh` first", file=log)
+    if not check_python_sides(args, log):
         return 2
-    if not args.skip_dlkit and args.build_cmd.strip():
+    if "dlkit" in args.sides and args.build_cmd.strip():
         print(f"[run.py] building once before timing: {args.build_cmd}", file=log, flush=True)
         if subprocess.run(shlex.split(args.build_cmd), cwd=REPO_ROOT).returncode != 0:
             print("run.py: the build failed; nothing was timed", file=log)
             return 2
 
     jsonl = args.results_dir / f"{dt.date.today().isoformat()}.jsonl"
-    rows, failures, keras_versions = [], [], {}
+    rows, failures, versions = [], [], {}
     for model in args.models:
-        pairs = []
+        rounds = []
         for round_no in range(1, args.rounds + 1):
-            pair = []
-            for impl, template, skip in (("keras", keras_cmd, args.skip_keras), ("dlkit", dlkit_cmd, args.skip_dlkit)):
-                if skip:
-                    pair.append(None)
-                    continue
+            results = {}
+            for position, side in enumerate(round_order(args.sides, round_no)):
                 try:
-                    result = run_one(template, impl, model, fields, log, env)
+                    result = run_one(templates[side], side, model, fields, log, env)
                 except RunError as e:
                     print(f"[run.py] FAILED: {e}", file=log, flush=True)
-                    failures.append(f"{impl} {model} round {round_no}: {str(e).splitlines()[0]}")
-                    pair.append(None)
+                    failures.append(f"{side} {model} round {round_no}: {str(e).splitlines()[0]}")
+                    results[side] = None
                     continue
-                if impl == "keras":
-                    keras_versions.update(result.get("versions", {}))
-                append_jsonl(jsonl, {"round": round_no, "recorded": dt.datetime.now().isoformat(timespec="seconds"), **result})
-                pair.append(result)
-            pairs.append(tuple(pair))
-        row = summarize(model, pairs)
+                versions.setdefault(side, {}).update(result.get("versions", {}))
+                recorded = dt.datetime.now().isoformat(timespec="seconds")
+                append_jsonl(jsonl, {"round": round_no, "position": position, "recorded": recorded, **result})
+                results[side] = result
+            rounds.append(results)
+        row = summarize(model, rounds, args.sides)
         if row is not None:
             rows.append(row)
 
-    text = report(rows, args, keras_versions, failures)
+    text = report(rows, args, versions, failures)
     print(text)
     if args.out:
         write_atomically(args.out, text)
-        print(f"[run.py] table written to {args.out}", file=log)
+        print(f"[run.py] tables written to {args.out}", file=log)
     print(f"[run.py] raw results appended to {jsonl}", file=log)
     return 1 if failures else 0
 
