@@ -83,6 +83,16 @@ pub struct ConfusionMatrix {
 /// sides there are as many classes as the largest one seen plus one
 /// (see [`ConfusionMatrix::class_names`] to name more). At most
 /// [`MAX_CLASSES`] classes.
+///
+/// ```
+/// use dlkit::{plot, preprocessing::to_categorical, Device, Tensor};
+/// let y_test = Tensor::new(&[7u8, 2, 1, 0], &Device::Cpu)?;
+/// let classes = Tensor::new(&[7u32, 2, 7, 0], &Device::Cpu)?; // model.predict_classes
+/// let cm = plot::confusion_matrix(&to_categorical(&y_test, 10)?, &classes)?;
+/// assert_eq!((cm.classes(), cm.count(1, 7)), (10, Some(1)));
+/// cm.save(std::env::temp_dir().join("confusion_matrix.png"))?;
+/// # Ok::<(), dlkit::Error>(())
+/// ```
 pub fn confusion_matrix(y_true: &Tensor, predictions: &Tensor) -> Result<ConfusionMatrix> {
     let o = outcomes("plot::confusion_matrix", y_true, predictions)?;
     let mut cm = ConfusionMatrix::from_classes(&o.truth, &o.predicted, o.classes)?;

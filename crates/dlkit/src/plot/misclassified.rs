@@ -88,6 +88,15 @@ struct Mistake {
 /// `(N, classes)` (softmax output; logits are refused, since their
 /// "confidence" means nothing), or class indices `(N,)`, which give no
 /// confidence: the mistakes are then shown in the order of the set.
+///
+/// ```
+/// use dlkit::{plot, DType, Device, Tensor};
+/// let x_test = Tensor::zeros((2, 784), DType::F32, &Device::Cpu)?;
+/// let y_test = Tensor::new(&[3u8, 5], &Device::Cpu)?;
+/// let right = plot::misclassified(&x_test, &y_test, &y_test)?;
+/// assert_eq!(right.mistakes(), 0); // draws "no mistakes: all 2 samples are predicted right"
+/// # Ok::<(), dlkit::Error>(())
+/// ```
 pub fn misclassified(x: &Tensor, y_true: &Tensor, predictions: &Tensor) -> Result<Misclassified> {
     let (n, h, w) = batch_layout(x, CALLER)?;
     let o = outcomes(CALLER, y_true, predictions)?;
@@ -320,7 +329,7 @@ struct Layout {
 /// `0.934` → `93%`; `0.9996` → `99.96%`, so "sure" never rounds up to 100%.
 fn percent(p: f32) -> String {
     let pct = 100.0 * p as f64;
-    if pct >= 99.5 && pct < 100.0 {
+    if (99.5..100.0).contains(&pct) {
         format!("{:.2}%", (pct * 100.0).floor() / 100.0)
     } else {
         format!("{pct:.0}%")

@@ -70,9 +70,12 @@ pub(crate) fn outcomes(caller: &str, y_true: &Tensor, predictions: &Tensor) -> R
         )));
     }
     let classes = match (truth.width(), predicted.width()) {
-        (Some(a), Some(b)) if a != b => return Err(Error::Shape(format!(
-            "{caller}: y_true has one-hot rows of {a} classes but the predictions have {b} columns"
-        ))),
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::Shape(format!(
+                "{caller}: y_true has one-hot rows of {a} classes \
+                 but the predictions have {b} columns"
+            )))
+        }
         (Some(k), _) | (_, Some(k)) => Some(k),
         (None, None) => None,
     };
@@ -147,7 +150,7 @@ fn read(caller: &str, what: &str, t: &Tensor, column_ok: bool) -> Result<Classes
     let classes = match *t.dims() {
         [_] => indices(caller, what, t)?,
         [_, 1] if column_ok => indices(caller, what, t)?,
-        [n, k] if k > 1 => rows(caller, what, t, n, k)?,
+        [n, k] if k > 1 => rows(caller, what, t, n, k, column_ok)?,
         _ => {
             return Err(Error::Shape(format!(
                 "{caller}: {what} must be {expected}; got a tensor of shape {}",
@@ -177,8 +180,29 @@ fn indices(caller: &str, what: &str, t: &Tensor) -> Result<Classes> {
     Ok(Classes::Indices(values))
 }
 
-fn rows(caller: &str, what: &str, t: &Tensor, n: usize, k: usize) -> Result<Classes> {
+/// Rows of scores, or of one-hot labels when `one_hot` (anything else there is
+/// most likely the predictions passed where the labels go).
+fn rows(
+    caller: &str,
+    what: &str,
+    t: &Tensor,
+    n: usize,
+    k: usize,
+    one_hot: bool,
+) -> Result<Classes> {
     let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    if one_hot {
+        let bad = values.chunks_exact(k).position(|row| {
+            row.iter().any(|&v| v != 0.0 && v != 1.0) || row.iter().sum::<f32>() != 1.0
+        });
+        if let Some(i) = bad {
+            return Err(Error::InvalidArgument(format!(
+                "{caller}: {what}[{i}] is not a one-hot row (one 1, the rest 0): {:?}; \
+                 the true labels come first, then the predictions",
+                &values[i * k..(i + 1) * k]
+            )));
+        }
+    }
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "{caller}: {what}[{}] holds {} (column {}); NaN or infinite outputs have no class",
@@ -300,6 +324,12 @@ mod tests {
             e.contains("y_true[1] is 5000, more classes than the 100"),
             "{e}"
         );
+        let e = err(&probs, &t(&[0u8, 1]));
+        assert!(
+            e.contains("y_true[0] is not a one-hot row (one 1, the rest 0): [0.5, 0.5]"),
+            "{e}"
+        );
+        assert!(e.contains("the true labels come first"), "{e}");
         let e = err(
             &Tensor::zeros((2, 2, 2), DType::U8, &Device::Cpu).unwrap(),
             &probs,
