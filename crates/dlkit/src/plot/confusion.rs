@@ -282,24 +282,27 @@ impl ConfusionMatrix {
 
     fn layout(&self) -> Layout {
         let k = self.classes as u32;
-        let cell = (TARGET_SIDE / k).clamp(14, 60);
+        let cell = (TARGET_SIDE / k).clamp(14, 110);
         let side = cell * k;
         let names = self.names();
         let name_width = max_text_width(&names, TICK_FONT);
         let rotate_x = name_width + 4 > cell;
-        let left = MARGIN + DESC_BAND + name_width + TICK_GAP + TICK;
+        let labels_left = MARGIN + DESC_BAND + name_width + TICK_GAP + TICK;
         let top = MARGIN + TITLE_BAND;
         let x_labels = if rotate_x { name_width } else { TICK_HEIGHT };
         let bottom = TICK + TICK_GAP + x_labels + 6 + DESC_BAND + MARGIN;
         let bar_labels = max_text_width(&["100%"], COLORBAR_FONT);
         let right = COLORBAR_GAP + COLORBAR_WIDTH + TICK + TICK_GAP + bar_labels + 6 + DESC_BAND;
         let title_width = max_text_width(&[self.title_text()], 17.0) + 2 * MARGIN;
+        let content_width = labels_left + side + right + MARGIN;
+        // A title wider than the rest: the rest is centred under it.
+        let shift = title_width.saturating_sub(content_width) / 2;
         Layout {
             cell,
-            left,
+            left: labels_left + shift,
             top,
             rotate_x,
-            width: (left + side + right + MARGIN).max(title_width),
+            width: content_width.max(title_width),
             height: top + side + bottom,
         }
     }
@@ -428,10 +431,11 @@ impl Draw for ConfusionMatrix {
         };
         let below = y0 + side + gap + x_labels as i32 + 6 + DESC_BAND as i32 / 2;
         text(root, "predicted label", (x0 + side / 2, below), &desc)?;
+        let name_width = max_text_width(&names, TICK_FONT) as i32;
         text(
             root,
             "true label",
-            ((MARGIN + DESC_BAND / 2) as i32, y0 + side / 2),
+            (x0 - gap - name_width - DESC_BAND as i32 / 2, y0 + side / 2),
             &desc.transform(FontTransform::Rotate270),
         )?;
 
