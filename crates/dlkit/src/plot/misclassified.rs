@@ -147,7 +147,7 @@ pub fn misclassified(x: &Tensor, y_true: &Tensor, predictions: &Tensor) -> Resul
 }
 
 impl Misclassified {
-    /// How many mistakes to show (default [`DEFAULT_COUNT`], at most [`MAX_DIGITS`]).
+    /// How many mistakes to show at most (default [`DEFAULT_COUNT`]; 1 to [`MAX_DIGITS`]).
     pub fn count(mut self, count: usize) -> Self {
         self.count = count.clamp(1, MAX_DIGITS);
         self
