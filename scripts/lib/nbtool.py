@@ -79,8 +79,9 @@ def runtime_error(outputs, tags) -> str | None:
 # `?` once), and a last expression that moves stored variables (evcxr then also
 # drops them from the session; dlkit::report::table takes references for that
 # reason). A cell "should show rich output" when
-#   * its last expression calls a plot function (`plot::name(`): a figure,
-#     image/png; or `.summary()`, `report::table(`, `Comparison::accuracy(`,
+#   * its last expression calls a plot function (`plot::name(`) or a model's
+#     `.confusion_matrix(` or `.misclassified(`: a figure, image/png; or
+#     `.summary()`, `report::table(`, `Comparison::accuracy(`,
 #     `Comparison::error(`, `HtmlTable::new(`: a table, text/html; or
 #   * it displayed the Debug text of a dlkit value that has a display of its
 #     own (`DigitGrid { ...`, `HtmlTable { ...`, see DISPLAY_TYPES) or dlkit's
@@ -91,7 +92,7 @@ def runtime_error(outputs, tags) -> str | None:
 PLAIN_OK_TAG = "dlkit-plain-ok"
 FIGURE_MIME = "image/png"
 TABLE_MIME = "text/html"
-FIGURE_CALL = re.compile(r"\bplot::[a-z_][a-z0-9_]*\s*\(")
+FIGURE_CALL = re.compile(r"\bplot::[a-z_][a-z0-9_]*\s*\(|\.(?:confusion_matrix|misclassified)\s*\(")
 TABLE_CALL = re.compile(
     r"\.summary\s*\(\s*\)|\breport::table\s*\(|\bComparison::(?:accuracy|error)\s*\("
     r"|\bHtmlTable::new\s*\("
@@ -99,8 +100,8 @@ TABLE_CALL = re.compile(
 # dlkit's types with an evcxr_display method (test_harness.py checks this list
 # against crates/dlkit/src): their Debug text as a cell's result means evcxr
 # fell back; and the text a plot shows when drawing it failed.
-DISPLAY_TYPES = ("Comparison", "DigitGrid", "Figure", "Filters", "HistoryPlot", "HtmlTable",
-                 "Imshow", "SamplePrediction", "Summary", "TensorView")
+DISPLAY_TYPES = ("Comparison", "ConfusionMatrix", "DigitGrid", "Figure", "Filters", "HistoryPlot",
+                 "HtmlTable", "Imshow", "Misclassified", "SamplePrediction", "Summary", "TensorView")
 DEBUG_OF_DISPLAY = re.compile(r"^\s*(?:(?:Ok|Some)\()*(%s)\s*[{(]" % "|".join(DISPLAY_TYPES))
 PLOT_FAILED = "the plot could not be drawn"
 

@@ -141,6 +141,11 @@ HTML = output({"text/html": "<table></table>", "text/plain": "┌─┐"})
      "should show a figure (image/png)"),
     ("plot::history(&h)?", [output({"text/plain": "the plot could not be drawn: no data"})], [],
      "plot was not drawn"),
+    ("model.confusion_matrix(&x_test, &y_test)?", [PNG], [], None),
+    ("model.misclassified(&x_test, &y_test)?.count(25)", [], [],
+     "should show a figure (image/png)"),
+    ("cm", [output({"text/plain": "ConfusionMatrix { classes: 10,"})], [],
+     "Debug text of a dlkit `ConfusionMatrix`"),
     # a table: text/html expected
     ("model.summary()?", [HTML], [], None),
     ("model.summary()?", [output({"text/plain": "Ok(Summary { name: \"sequential\""})], [],

@@ -375,3 +375,165 @@ fn svg_and_bad_extensions() {
     let png = plot.to_png_bytes().unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// A one-layer softmax model trained for one epoch on 5000 training digits
+/// (about 88% right on the test set), with the first `test` test digits
+/// prepared for it (flattened, scaled) and their labels.
+fn quick_model(test: usize) -> (dlkit::model::Sequential, Tensor, Tensor, Tensor) {
+    use dlkit::prelude::*;
+    let dir = dlkit_tests::datasets_dir().join("mnist");
+    let ((x_train, y_train), (x_test, y_test)) = dlkit::datasets::mnist::load_data_from(&dir)
+        .unwrap_or_else(|e| panic!("real MNIST is needed at {} ({e})", dir.display()));
+    let prep = |x: &Tensor| x.flattened()?.to_f32()?.scaled(1.0 / 255.0);
+    let x = prep(&x_train.narrow(0, 0, 5000).unwrap()).unwrap();
+    let y = y_train.narrow(0, 0, 5000).unwrap();
+    let mut model = Sequential::with_seed(3);
+    model
+        .add(
+            Dense::new(10)
+                .input_dim(784)
+                .activation(Activation::Softmax),
+        )
+        .unwrap();
+    model
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            Adam::default(),
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new().epochs(1).batch_size(32).verbose(0),
+        )
+        .unwrap();
+    let raw = x_test.narrow(0, 0, test).unwrap();
+    let xt = prep(&raw).unwrap();
+    (model, raw, xt, y_test.narrow(0, 0, test).unwrap())
+}
+
+#[test]
+fn confusion_matrix_and_mistakes_of_a_quickly_trained_model() {
+    let (mut model, raw, xt, yt) = quick_model(2000);
+    let accuracy = model.evaluate(&xt, &yt).unwrap().accuracy.unwrap();
+    let cm = model.confusion_matrix(&xt, &yt).unwrap();
+    assert_eq!((cm.classes(), cm.total()), (10, 2000));
+    assert!(
+        (cm.accuracy() - accuracy).abs() < 1e-9,
+        "{} vs {accuracy}",
+        cm.accuracy()
+    );
+    let labels = yt.to_vec1::<u8>().unwrap();
+    for (class, row) in cm.counts().iter().enumerate() {
+        let n = labels.iter().filter(|&&l| l as usize == class).count();
+        assert_eq!(
+            row.iter().sum::<usize>(),
+            n,
+            "row {class} counts its samples"
+        );
+    }
+    let img = save_and_decode("confusion_matrix.png", |p| cm.save(p));
+    assert_eq!(img.dimensions(), cm.size());
+    assert!(dark_pixels(&img, (100, 0, 600, 50)) > 100, "title");
+    assert!(
+        img.pixels()
+            .filter(|p| p.0[2] as i32 > p.0[0] as i32 + 60)
+            .count()
+            > 10 * 40 * 40,
+        "ten blue diagonal cells"
+    );
+
+    // The same mistakes as a gallery, from the raw u8 images and the probabilities.
+    let probs = model.predict(&xt).unwrap();
+    let wrong = plot::misclassified(&raw, &yt, &probs).unwrap();
+    assert_eq!(wrong.mistakes(), cm.total() - cm.correct());
+    let shown = wrong.indices();
+    assert_eq!(shown.len(), 16);
+    let p = probs.to_vec2::<f32>().unwrap();
+    let confidence: Vec<f32> = shown
+        .iter()
+        .map(|&i| p[i].iter().copied().fold(0.0, f32::max))
+        .collect();
+    assert!(
+        confidence.windows(2).all(|w| w[0] >= w[1]),
+        "surest first: {confidence:?}"
+    );
+    for &i in &shown {
+        let best = (0..10)
+            .max_by(|&a, &b| p[i][a].total_cmp(&p[i][b]))
+            .unwrap();
+        assert_ne!(best, labels[i] as usize, "sample {i} is a mistake");
+    }
+    let img = save_and_decode("misclassified.png", |p| wrong.save(p));
+    assert_eq!(img.dimensions(), wrong.size());
+    let red = img
+        .pixels()
+        .filter(|p| p.0[0] > 150 && p.0[1] < 90 && p.0[2] < 90)
+        .count();
+    assert!(red > 16 * 40, "every tile has a red title: {red}");
+    // The model's own gallery, from the prepared (N, 784) f32 images, is the same.
+    let from_model = model.misclassified(&xt, &yt).unwrap().count(25);
+    assert_eq!(&from_model.indices()[..16], shown.as_slice());
+    save_and_decode("misclassified_25.png", |p| from_model.save(p));
+}
+
+#[test]
+fn confusion_matrix_with_long_class_names() {
+    // Made-up outcomes over Fashion-MNIST's names: class 0 has 3 samples only
+    // and is always wrong, so its row must still be dark in the wrong column.
+    let mut truth = vec![0usize; 3];
+    let mut predicted = vec![6usize; 3];
+    for c in 1..10 {
+        for i in 0..200 {
+            truth.push(c);
+            predicted.push(if i % 10 == 0 { (c + 1) % 10 } else { c });
+        }
+    }
+    let cm = plot::ConfusionMatrix::from_classes(&truth, &predicted, 10)
+        .unwrap()
+        .class_names(&dlkit::datasets::fashion_mnist::CLASS_NAMES)
+        .unwrap()
+        .title("Fashion-MNIST");
+    assert_eq!(cm.most_confused(20)[0].2, 20);
+    assert_eq!(cm.row_fractions()[0][6], 1.0);
+    let img = save_and_decode("confusion_matrix_names.png", |p| cm.save(p));
+    assert_eq!(img.dimensions(), cm.size());
+    let svg = cm.to_svg().unwrap();
+    assert!(svg.contains("Ankle boot") && svg.contains("predicted label"));
+}
+
+#[test]
+fn misclassified_with_names_and_without_mistakes() {
+    let (x, y) = mnist("t10k", 12);
+    let y = Tensor::new(y.as_slice(), &Device::Cpu).unwrap();
+    // Every third digit is taken for the next class, with a made-up confidence.
+    let mut probs = vec![0f32; 12 * 10];
+    let truth = y.to_vec1::<u8>().unwrap();
+    for (i, &t) in truth.iter().enumerate() {
+        let (class, p) = if i % 3 == 0 {
+            ((t as usize + 1) % 10, 0.5 + 0.04 * i as f32)
+        } else {
+            (t as usize, 0.99)
+        };
+        let rest = (1.0 - p) / 9.0;
+        for c in 0..10 {
+            probs[i * 10 + c] = if c == class { p } else { rest };
+        }
+    }
+    let probs = Tensor::from_vec(probs, (12, 10), &Device::Cpu).unwrap();
+    let names = dlkit::datasets::fashion_mnist::CLASS_NAMES;
+    let wrong = plot::misclassified(&x.reshape((12, 1, 28, 28)).unwrap(), &y, &probs)
+        .unwrap()
+        .class_names(&names)
+        .unwrap()
+        .title("as if the digits were clothes");
+    assert_eq!(wrong.indices(), [9, 6, 3, 0]);
+    save_and_decode("misclassified_names.png", |p| wrong.save(p));
+
+    let right = plot::misclassified(&x, &y, &y).unwrap();
+    assert_eq!(right.mistakes(), 0);
+    let img = save_and_decode("misclassified_none.png", |p| right.save(p));
+    assert!(dark_pixels(&img, (0, 0, img.width(), img.height())) > 50);
+}

@@ -4,8 +4,9 @@
 //! maps and joined by linear interpolation. [`Colormap::Viridis`] (matplotlib's
 //! default, by van der Walt and Smith, CC0) keeps 65 evenly spaced points of the
 //! 256-entry definition, which reproduces every entry to within 0.53 of an 8-bit
-//! step; `Greys` and `RdBu` are ColorBrewer ramps (Cynthia Brewer, Apache-2.0)
-//! given by their 9 and 11 defining colours, exactly as matplotlib builds them.
+//! step; `Greys`, `Blues` and `RdBu` are ColorBrewer ramps (Cynthia Brewer,
+//! Apache-2.0) given by their 9, 9 and 11 defining colours, exactly as
+//! matplotlib builds them.
 
 use plotters::style::RGBColor;
 
@@ -19,6 +20,9 @@ pub enum Colormap {
     Gray,
     /// `cmap='Greys'`: white (low) to black (high), ink on paper.
     Greys,
+    /// `cmap='Blues'`: near-white (low) to dark blue (high), the usual colours
+    /// of a confusion matrix (scikit-learn's and fast.ai's).
+    Blues,
     /// `cmap='RdBu_r'`: a diverging map, blue (low) through white to red (high),
     /// for values with a meaningful zero such as filter weights.
     RdBu,
@@ -36,6 +40,7 @@ impl Colormap {
             }
             Colormap::Viridis => interpolate(&VIRIDIS, t),
             Colormap::Greys => interpolate(&GREYS, t),
+            Colormap::Blues => interpolate(&BLUES, t),
             Colormap::RdBu => interpolate(&RDBU_R, t),
         }
     }
@@ -57,6 +62,7 @@ impl Colormap {
             Colormap::Viridis => "viridis",
             Colormap::Gray => "gray",
             Colormap::Greys => "Greys",
+            Colormap::Blues => "Blues",
             Colormap::RdBu => "RdBu_r",
         }
     }
@@ -153,6 +159,18 @@ const GREYS: [[u8; 3]; 9] = [
     [0, 0, 0],
 ];
 
+const BLUES: [[u8; 3]; 9] = [
+    [247, 251, 255],
+    [222, 235, 247],
+    [198, 219, 239],
+    [158, 202, 225],
+    [107, 174, 214],
+    [66, 146, 198],
+    [33, 113, 181],
+    [8, 81, 156],
+    [8, 48, 107],
+];
+
 const RDBU_R: [[u8; 3]; 11] = [
     [5, 48, 97],
     [33, 102, 171],
@@ -201,6 +219,8 @@ mod tests {
         assert_eq!(Colormap::Greys.rgb(0.0), [255, 255, 255]);
         assert_eq!(Colormap::Greys.rgb(1.0), [0, 0, 0]);
         assert_eq!(Colormap::Greys.rgb(0.5), [150, 150, 150]);
+        assert_eq!(Colormap::Blues.rgb(0.0), [247, 251, 255]);
+        assert_eq!(Colormap::Blues.rgb(1.0), [8, 48, 107]);
     }
 
     #[test]

@@ -81,27 +81,31 @@ pub(crate) fn single_image(tensor: &Tensor, caller: &str) -> Result<Gray> {
     })
 }
 
-/// A batch of images from `(N, H, W)`, `(N, 1, H, W)`, `(N, H, W, 1)` or
-/// flattened `(N, H*W)` with a square `H*W`. At most `max` images are accepted.
-pub(crate) fn image_batch(tensor: &Tensor, caller: &str, max: usize) -> Result<Vec<Gray>> {
-    let dims = tensor.dims();
-    let layout = match *dims {
+/// The number, height and width of the images in a batch of shape `(N, H, W)`,
+/// `(N, 1, H, W)`, `(N, H, W, 1)` or flattened `(N, H*W)` with a square `H*W`;
+/// none of them zero.
+pub(crate) fn batch_layout(tensor: &Tensor, caller: &str) -> Result<(usize, usize, usize)> {
+    let layout = match *tensor.dims() {
         [n, k] => square_side(k).map(|s| (n, s, s)),
         [n, h, w] => Some((n, h, w)),
         [n, 1, h, w] => Some((n, h, w)),
         [n, h, w, 1] => Some((n, h, w)),
         _ => None,
     };
-    let (n, height, width) = match layout {
-        Some((n, h, w)) if n > 0 && h > 0 && w > 0 => (n, h, w),
-        _ => {
-            return Err(Error::Shape(format!(
-                "{caller} takes a batch of grayscale images of shape (N, H, W), (N, 1, H, W), \
-                 (N, H, W, 1) or (N, 784); got a tensor of shape {}",
-                shape_of(tensor)
-            )))
-        }
-    };
+    match layout {
+        Some((n, h, w)) if n > 0 && h > 0 && w > 0 => Ok((n, h, w)),
+        _ => Err(Error::Shape(format!(
+            "{caller} takes a batch of grayscale images of shape (N, H, W), (N, 1, H, W), \
+             (N, H, W, 1) or (N, 784); got a tensor of shape {}",
+            shape_of(tensor)
+        ))),
+    }
+}
+
+/// A batch of images in any layout [`batch_layout`] takes. At most `max`
+/// images are accepted.
+pub(crate) fn image_batch(tensor: &Tensor, caller: &str, max: usize) -> Result<Vec<Gray>> {
+    let (n, height, width) = batch_layout(tensor, caller)?;
     if n > max {
         return Err(Error::InvalidArgument(format!(
             "{caller} draws at most {max} images and was given {n}: pass the first few, \

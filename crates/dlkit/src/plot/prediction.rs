@@ -27,6 +27,7 @@ use super::axis::{nice_ticks, tick_label, TickedAxis};
 use super::colormap::Colormap;
 use super::data::{single_image, Gray};
 use super::figure::{figure_methods, plot_err, Draw};
+use super::outcomes::{argmax, class_name, not_probabilities};
 use super::raster::{draw_image, frame, text, text_style, Placement, Shading};
 use crate::display::shape_of;
 use crate::error::{Error, Result};
@@ -69,13 +70,9 @@ pub fn sample_prediction(image: &Tensor, probabilities: &Tensor) -> Result<Sampl
             )))
         }
     };
-    let sum: f32 = probabilities.iter().sum();
-    let in_range = probabilities
-        .iter()
-        .all(|p| p.is_finite() && (-1e-4..=1.0 + 1e-4).contains(p));
-    if !in_range || (sum - 1.0).abs() > 0.01 {
+    if let Some(why) = not_probabilities(&probabilities) {
         return Err(Error::InvalidArgument(format!(
-            "plot::sample_prediction needs probabilities in [0, 1] that sum to 1 (these sum to {sum:.4}); \
+            "plot::sample_prediction needs probabilities in [0, 1] that sum to 1 (these {why}); \
              if the model outputs logits, apply softmax first"
         )));
     }
@@ -116,27 +113,11 @@ impl SamplePrediction {
 
     /// The predicted class: the index of the largest probability.
     pub fn predicted(&self) -> usize {
-        self.probabilities
-            .iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
-                if p > best.1 {
-                    (i, p)
-                } else {
-                    best
-                }
-            })
-            .0
+        argmax(&self.probabilities)
     }
 
     fn name(&self, class: usize) -> String {
-        match &self.class_names {
-            Some(names) => names
-                .get(class)
-                .cloned()
-                .unwrap_or_else(|| class.to_string()),
-            None => class.to_string(),
-        }
+        class_name(self.class_names.as_deref(), class)
     }
 
     /// The title: "predicted 7 (99.8%)", with ", true label 7" when the label is known.

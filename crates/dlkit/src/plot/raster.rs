@@ -7,7 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::colormap::Colormap;
 use super::data::Gray;
 use super::figure::plot_err;
-use super::font::FAMILY;
+use super::font::{self, FAMILY};
 use crate::error::Result;
 
 /// Where and how big to draw an image: top-left corner (in the area's own
@@ -95,4 +95,25 @@ pub(crate) fn text<DB: DrawingBackend>(
 ) -> Result<()> {
     area.draw(&Text::new(content.to_string(), (x, y), style.clone()))
         .map_err(plot_err)
+}
+
+/// The widths in pixels of `texts` in the plots' font at `size`, for laying a
+/// plot out before drawing it (an estimate if the font cannot be measured).
+pub(crate) fn text_widths<S: AsRef<str>>(texts: &[S], size: f64) -> Vec<u32> {
+    let font = font::register().ok().map(|()| (FAMILY, size).into_font());
+    texts
+        .iter()
+        .map(|t| {
+            let t = t.as_ref();
+            font.as_ref().and_then(|f| f.box_size(t).ok()).map_or_else(
+                || (t.chars().count() as f64 * 0.62 * size).ceil() as u32,
+                |(w, _)| w,
+            )
+        })
+        .collect()
+}
+
+/// The widest of [`text_widths`], 0 for no texts.
+pub(crate) fn max_text_width<S: AsRef<str>>(texts: &[S], size: f64) -> u32 {
+    text_widths(texts, size).into_iter().max().unwrap_or(0)
 }

@@ -5,6 +5,7 @@ use super::progress::metrics_line;
 use super::Metric;
 use crate::error::Result;
 use crate::model::Model;
+use crate::plot;
 use candle_core::{Tensor, D};
 
 /// Batch size for inference (evaluate, predict and fit's validation pass):
@@ -157,5 +158,42 @@ impl Model {
     /// The most probable class of each sample, shape `(N,)` u32.
     pub fn predict_classes(&mut self, x: &Tensor) -> Result<Tensor> {
         Ok(self.predict(x)?.argmax(D::Minus1)?)
+    }
+
+    /// The confusion matrix of the model's predictions for `x` against the
+    /// labels `y` (class indices or one-hot rows): [`plot::confusion_matrix`]
+    /// of [`Model::predict`]. Shows itself as a figure in a notebook.
+    ///
+    /// ```
+    /// use dlkit::prelude::*;
+    /// let mut model = Sequential::with_seed(1);
+    /// model.add(Dense::new(3).input_dim(4).activation(Activation::Softmax))?;
+    /// let x = Tensor::zeros((5, 4), DType::F32, &Device::Cpu)?;
+    /// let y = Tensor::new(&[0u8, 1, 2, 0, 1], &Device::Cpu)?;
+    /// let cm = model.confusion_matrix(&x, &y)?;
+    /// assert_eq!(cm.total(), 5);
+    /// # Ok::<(), dlkit::Error>(())
+    /// ```
+    pub fn confusion_matrix(&mut self, x: &Tensor, y: &Tensor) -> Result<plot::ConfusionMatrix> {
+        plot::confusion_matrix(y, &self.predict(x)?)
+    }
+
+    /// The samples of `x` the model gets wrong, surest first, as a gallery:
+    /// [`plot::misclassified`] of [`Model::predict`]. The model must output
+    /// probabilities (a softmax last layer); for one that outputs logits, pass
+    /// `softmax` of its predictions to `plot::misclassified` yourself.
+    ///
+    /// ```
+    /// use dlkit::prelude::*;
+    /// let mut model = Sequential::with_seed(1);
+    /// model.add(Dense::new(3).input_dim(4).activation(Activation::Softmax))?;
+    /// let x = Tensor::zeros((5, 4), DType::F32, &Device::Cpu)?;
+    /// let y = Tensor::new(&[0u8, 1, 2, 0, 1], &Device::Cpu)?;
+    /// let wrong = model.misclassified(&x, &y)?.count(9);
+    /// assert!(wrong.mistakes() >= 3); // one answer for all five: at most two are right
+    /// # Ok::<(), dlkit::Error>(())
+    /// ```
+    pub fn misclassified(&mut self, x: &Tensor, y: &Tensor) -> Result<plot::Misclassified> {
+        plot::misclassified(x, y, &self.predict(x)?)
     }
 }
