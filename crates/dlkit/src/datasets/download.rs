@@ -137,11 +137,12 @@ impl Downloader {
         dir: &Path,
         report: &mut dyn FnMut(&str),
     ) -> Result<()> {
-        let missing: Vec<&DatasetFile> = dataset
-            .files()
-            .into_iter()
-            .filter(|file| find_file(dir, file).is_none())
-            .collect();
+        let mut missing: Vec<&DatasetFile> = Vec::new();
+        for file in dataset.files() {
+            if find_file(dir, file)?.is_none() {
+                missing.push(file);
+            }
+        }
         if missing.is_empty() {
             return Ok(());
         }
