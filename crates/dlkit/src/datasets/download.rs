@@ -203,7 +203,7 @@ impl Downloader {
         let mut failures = Vec::new();
         for mirror in &self.mirrors {
             let url = file_url(mirror, file);
-            match self.fetch_from(agent, &url, mirror, dataset, file, dir, report)? {
+            match self.fetch_from(agent, mirror, dataset, file, dir, report)? {
                 Ok(path) => return Ok(path),
                 Err(reason) => {
                     report(&format!(
@@ -239,15 +239,15 @@ impl Downloader {
     fn fetch_from(
         &self,
         agent: &ureq::Agent,
-        url: &str,
         mirror: &str,
         dataset: &Dataset,
         file: &DatasetFile,
         dir: &Path,
         report: &mut dyn FnMut(&str),
     ) -> Result<std::result::Result<PathBuf, String>> {
+        let url = file_url(mirror, file);
         let started = Instant::now();
-        let response = match agent.get(url).call() {
+        let response = match agent.get(&url).call() {
             Ok(response) => response,
             Err(ureq::Error::Timeout(ureq::Timeout::PerCall)) => {
                 return Ok(Err(format!(
