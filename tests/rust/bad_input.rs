@@ -131,6 +131,19 @@ fn sizes_past_the_stated_limits_are_errors_not_aborts() {
     assert!(to_categorical(&y, 3).is_ok());
 }
 
+#[test]
+fn a_label_too_large_for_a_class_is_an_error_not_an_overflow() {
+    // 1e300 is a whole number; as a class index it saturated to usize::MAX and
+    // inferring num_classes (max + 1) overflowed: a panic in debug builds.
+    for huge in [1e300f64, 1.9e19] {
+        let y = Tensor::new(&[0f64, 2.0, huge], &Device::Cpu).unwrap();
+        let e = message(to_categorical(&y, None));
+        assert!(e.contains("index 2 is too large to be a class"), "{e}");
+        let e = message(to_categorical(&y, 3));
+        assert!(e.contains("at index 2 is not below num_classes = 3"), "{e}");
+    }
+}
+
 // ---- Plots: sizes that cannot be drawn, and series the tick code choked on ----
 
 fn plot_error(result: dlkit::Result<impl std::fmt::Debug>) -> String {
