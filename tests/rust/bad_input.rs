@@ -357,3 +357,16 @@ fn truncated_png_is_an_error() {
         assert!(e.contains("not an image that can be read"), "{keep}: {e}");
     }
 }
+
+#[test]
+fn a_prediction_image_too_large_for_its_panel_is_refused() {
+    let probabilities = Tensor::new(&[0.1f32, 0.9], &Device::Cpu).unwrap();
+    let large = Tensor::zeros((300, 300), DType::U8, &Device::Cpu).unwrap();
+    let e = message(dlkit::plot::sample_prediction(&large, &probabilities));
+    assert!(
+        e.contains("up to 280×280 pixels") && e.contains("300×300"),
+        "{e}"
+    );
+    let digit = Tensor::zeros((28, 28), DType::U8, &Device::Cpu).unwrap();
+    assert!(dlkit::plot::sample_prediction(&digit, &probabilities).is_ok());
+}
