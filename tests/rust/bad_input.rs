@@ -178,6 +178,15 @@ fn figures_too_large_to_draw_are_errors_not_aborts() {
     assert_eq!(plot.size().0, u32::MAX);
     assert!(plot_error(plot.render()).contains("4294967295×"));
 
+    // An SVG draws each image pixel as a shape: 2048×2048 would be hundreds of MB.
+    let svg_heavy = Tensor::zeros((2048, 2048), DType::U8, &Device::Cpu).unwrap();
+    let e = plot_error(dlkit::plot::imshow(&svg_heavy).unwrap().to_svg());
+    assert!(
+        e.contains("4194304 image pixels") && e.contains(".png"),
+        "{e}"
+    );
+    assert!(dlkit::plot::imshow(&svg_heavy).unwrap().render().is_ok());
+
     // Within the limits it still draws.
     let fig = dlkit::plot::imshow(&big.narrow(0, 0, 100).unwrap())
         .unwrap()

@@ -240,6 +240,10 @@ fn side_u32(n: usize) -> u32 {
 }
 
 impl Draw for DigitGrid {
+    fn image_pixels(&self) -> u64 {
+        self.images.iter().map(|g| g.values.len() as u64).sum()
+    }
+
     fn size(&self) -> (u32, u32) {
         let ((tw, th), _) = self.tile();
         // Saturating, so an oversized grid is refused by `render`, not wrapped.

@@ -27,6 +27,11 @@ pub const MAX_FIGURE_SIDE: u32 = 16_384;
 /// at 64 screen pixels per image pixel would be 49 GB.
 pub const MAX_FIGURE_PIXELS: u64 = 1 << 25;
 
+/// The most image pixels an SVG is drawn with: each becomes up to one
+/// `<rect>` of about 100 bytes, so 2^20 pixels (a 1024×1024 image) is an SVG
+/// of up to 100 MB, already more than a notebook displays comfortably.
+pub const MAX_SVG_IMAGE_PIXELS: u64 = 1 << 20;
+
 /// `a * b + c` for figure sizes, saturating at `u32::MAX` instead of wrapping:
 /// such a size is then refused by [`check_size`] with a clear error.
 pub(crate) fn scaled(n: usize, cell: u32, extra: u32) -> u32 {
@@ -62,6 +67,10 @@ pub(crate) trait Draw {
     fn size(&self) -> (u32, u32);
     /// Draws onto `root`, which is already filled white.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+    /// How many image pixels the plot draws as coloured squares (for the SVG limit).
+    fn image_pixels(&self) -> u64 {
+        0
+    }
 }
 
 /// Wraps a plotters error (they do not share a type) as [`Error::Plot`].
@@ -161,6 +170,17 @@ pub(crate) fn render<P: Draw>(plot: &P) -> Result<Figure> {
 /// Draws `plot` as an SVG document.
 pub(crate) fn render_svg<P: Draw>(plot: &P) -> Result<String> {
     check_size::<P>(plot.size())?;
+    let pixels = plot.image_pixels();
+    if pixels > MAX_SVG_IMAGE_PIXELS {
+        let kind = std::any::type_name::<P>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("plot");
+        return Err(Error::Plot(format!(
+            "{kind}: {pixels} image pixels are too many for an SVG (each is a shape of its own; \
+             at most {MAX_SVG_IMAGE_PIXELS}): save it as .png instead"
+        )));
+    }
     font::register()?;
     let mut svg = String::new();
     {
@@ -210,10 +230,13 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
+    // Unique per call, so two saves of one path at once never share a temporary file.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}-{}.tmp",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| {

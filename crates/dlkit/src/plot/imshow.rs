@@ -138,6 +138,10 @@ impl Draw for Imshow {
         )
     }
 
+    fn image_pixels(&self) -> u64 {
+        self.image.values.len() as u64
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let cell = self.cell();
         let (left, top, _, bottom) = self.margins();

@@ -31,7 +31,7 @@ mod raster;
 
 pub use colormap::Colormap;
 pub use digit_grid::{digit_grid, digits, DigitGrid, Labels, MAX_DIGITS};
-pub use figure::{Figure, MAX_FIGURE_PIXELS, MAX_FIGURE_SIDE};
+pub use figure::{Figure, MAX_FIGURE_PIXELS, MAX_FIGURE_SIDE, MAX_SVG_IMAGE_PIXELS};
 pub use filters::{filters, Filters, MAX_FILTERS};
 pub use history::{history, HistoryPlot};
 pub use imshow::{imshow, Imshow};
