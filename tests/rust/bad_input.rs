@@ -316,6 +316,20 @@ fn pictures_too_large_are_refused_from_their_header() {
 }
 
 #[test]
+fn a_file_far_too_large_for_a_picture_is_not_read_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("video.jpg");
+    // Sparse: 600 MB announced, nothing written to disk.
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(600_000_000).unwrap();
+    let e = image_error(dlkit::image::load_digit(&path));
+    assert!(
+        e.contains("video.jpg: the file is 572 MiB, more than the 512 MiB"),
+        "{e}"
+    );
+}
+
+#[test]
 fn large_pictures_are_shrunk_early_and_still_read() {
     // 3000×2400, a thick bar: shrunk by whole blocks while converting.
     let mut img = image::GrayImage::from_pixel(3000, 2400, image::Luma([230]));

@@ -55,6 +55,11 @@ const MAX_WORKING_SIDE: u32 = 1024;
 /// decoding that many pixels takes at most about 400 MB (RGBA, 8 bits each)
 /// and a second or two; a 20000×20000 picture (400 MP) would take 1.6 GB.
 pub const MAX_PIXELS: u64 = 100_000_000;
+/// The largest file [`load_digit`] reads: photos of up to [`MAX_PIXELS`] are
+/// JPEGs of tens of MB or PNGs of a few hundred; anything larger is not a
+/// picture of a digit (a video, a disk image picked by mistake) and would be
+/// read into memory whole.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// What a decoder may allocate: 100 MP at up to 8 bytes a pixel (16-bit RGBA
 /// PNGs), so that every picture within [`MAX_PIXELS`] can be decoded.
 const MAX_DECODER_BYTES: u64 = 8 * MAX_PIXELS;
@@ -77,6 +82,18 @@ const TARGET_STROKE: f32 = 2.6;
 /// like MNIST: a `(28, 28)` `f32` tensor in [0, 1], light ink on black.
 pub fn load_digit(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(Error::Image(format!(
+            "{}: the file is {} MiB, more than the {} MiB a picture of a digit may take; \
+             is it the right file?",
+            path.display(),
+            size >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     prepare(&bytes, &path.display().to_string())
 }
