@@ -356,6 +356,45 @@ fn missing_file_names_directory_and_file() {
     assert_contains(&msg, &["nope", "does not exist"]);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_directory_that_cannot_be_searched_reports_the_real_io_error() {
+    use std::os::unix::fs::PermissionsExt;
+    // A symlink loop: looking the file up fails with ELOOP, even for root.
+    let dir = tiny_dataset();
+    let looped = dir.path().join("train-images-idx3-ubyte.gz");
+    std::fs::remove_file(&looped).unwrap();
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    match mnist::load_data_from(dir.path()) {
+        Err(Error::Io { path, source }) => {
+            eprintln!("[symlink loop] {}: {source}", path.display());
+            assert_eq!(path, looped);
+            assert_eq!(source.raw_os_error(), Some(40), "ELOOP: {source}");
+        }
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+
+    // No permission on the directory (root has them all: then only the loop is tested).
+    let dir = tiny_dataset();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let denied = std::fs::read_dir(dir.path()).is_err();
+    let result = mnist::load_data_from(dir.path());
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if denied {
+        match result {
+            Err(Error::Io { path, source }) => {
+                assert!(path.starts_with(dir.path()), "{}", path.display());
+                assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+            }
+            other => panic!("expected Error::Io, got {other:?}"),
+        }
+    }
+
+    let file = dir.path().join("t10k-labels-idx1-ubyte.gz");
+    let msg = dataset_error("file, not directory", &file);
+    assert_contains(&msg, &["is a file, not a directory"]);
+}
+
 #[test]
 fn well_formed_but_different_content_fails_the_checksum() {
     let dir = tiny_dataset();

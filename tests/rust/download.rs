@@ -25,6 +25,10 @@ enum Reply {
     Body(Vec<u8>),
     /// 200 announcing the whole body's Content-Length, then half of it, then the connection closes.
     CutShort(Vec<u8>),
+    /// 200 announcing this Content-Length, then the connection closes without a body byte.
+    HeadersOnly(usize),
+    /// 200 with the whole body's Content-Length, then one byte at a time, `every` apart.
+    Drip(Vec<u8>, Duration),
 }
 
 /// A one-thread HTTP/1.1 server: `routes` maps a path to a reply, anything else is a 404.
@@ -98,6 +102,8 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec
     let _ = match routes.get(&path) {
         Some(Reply::Body(body)) => respond(&mut stream, "200 OK", body, body.len()),
         Some(Reply::CutShort(body)) => respond(&mut stream, "200 OK", body, body.len() / 2),
+        Some(Reply::HeadersOnly(len)) => respond(&mut stream, "200 OK", &vec![0; *len], 0),
+        Some(Reply::Drip(body, every)) => drip(&mut stream, body, *every),
         None => respond(&mut stream, "404 Not Found", b"not here", 8),
     };
     let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -111,6 +117,17 @@ fn respond(stream: &mut TcpStream, status: &str, body: &[u8], send: usize) -> st
     )?;
     stream.write_all(&body[..send])?;
     stream.flush()
+}
+
+/// Sends the head, then the body a byte at a time until done or the client hangs up.
+fn drip(stream: &mut TcpStream, body: &[u8], every: Duration) -> std::io::Result<()> {
+    respond(stream, "200 OK", body, 0)?;
+    for byte in body {
+        std::thread::sleep(every);
+        stream.write_all(&[*byte])?;
+        stream.flush()?;
+    }
+    Ok(())
 }
 
 fn real_gz(name: &str) -> Vec<u8> {
@@ -445,4 +462,140 @@ fn all_mirrors_failing_lists_each_reason() {
             "/portal/train-images-idx3-ubyte.gz"
         ]
     );
+}
+
+#[test]
+fn a_dripping_mirror_is_given_up_for_the_next() {
+    let labels = real_gz("t10k-labels-idx1-ubyte");
+    let mut routes = real_routes("good");
+    routes.insert(
+        "/drip/t10k-labels-idx1-ubyte.gz".into(),
+        Reply::Drip(labels[..40].to_vec(), Duration::from_millis(100)),
+    );
+    let server = Server::start(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let err = Downloader::new([server.url("drip")])
+        .timeout(TIMEOUT)
+        .min_speed(1_000, Duration::from_secs(1))
+        .fetch(&MNIST, &MNIST.test_labels, dir.path(), &mut |_| {})
+        .unwrap_err();
+    let took = start.elapsed();
+    let msg = err.to_string();
+    eprintln!("[drip] {msg} ({took:?})");
+    assert!(matches!(err, Error::Download(_)), "{err:?}");
+    assert!(
+        msg.contains(&format!(
+            "{}t10k-labels-idx1-ubyte.gz: too slow: ",
+            server.url("drip")
+        )) && msg.contains("below the minimum of 1.0 kB/s")
+            && msg.contains(" of 40 B"),
+        "{msg}"
+    );
+    assert!(took < Duration::from_secs(4), "gave up after {took:?}");
+    assert_eq!(file_names(dir.path()), Vec::<String>::new());
+
+    // With a good mirror next, the file arrives from it.
+    let path = Downloader::new([server.url("drip"), server.url("good")])
+        .timeout(TIMEOUT)
+        .min_speed(1_000, Duration::from_secs(1))
+        .fetch(&MNIST, &MNIST.test_labels, dir.path(), &mut |_| {})
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), labels);
+    assert_eq!(file_names(dir.path()), ["t10k-labels-idx1-ubyte.gz"]);
+}
+
+#[test]
+fn a_transfer_past_its_deadline_fails_even_when_bytes_keep_coming() {
+    let labels = real_gz("t10k-labels-idx1-ubyte");
+    let mut routes = HashMap::new();
+    routes.insert(
+        "/slow/t10k-labels-idx1-ubyte.gz".to_string(),
+        Reply::Drip(labels[..60].to_vec(), Duration::from_millis(50)),
+    );
+    let server = Server::start(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let err = Downloader::new([server.url("slow")])
+        .timeout(TIMEOUT)
+        .min_speed(0, Duration::from_secs(1))
+        .deadline(Duration::from_secs(1))
+        .fetch(&MNIST, &MNIST.test_labels, dir.path(), &mut |_| {})
+        .unwrap_err();
+    let took = start.elapsed();
+    let msg = err.to_string();
+    eprintln!("[deadline] {msg} ({took:?})");
+    assert!(
+        msg.contains(&format!(
+            "{}t10k-labels-idx1-ubyte.gz: did not finish within the deadline of 1 s: received ",
+            server.url("slow")
+        )) && msg.contains(" of 60 B"),
+        "{msg}"
+    );
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
+    assert_eq!(file_names(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_body_shorter_than_announced_is_an_error_and_leaves_nothing() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "/empty/t10k-labels-idx1-ubyte.gz".to_string(),
+        Reply::HeadersOnly(5_000),
+    );
+    let server = Server::start(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let err = Downloader::new([server.url("empty")])
+        .timeout(TIMEOUT)
+        .fetch(&MNIST, &MNIST.test_labels, dir.path(), &mut |_| {})
+        .unwrap_err();
+    let msg = err.to_string();
+    eprintln!("[headers only] {msg}");
+    assert!(
+        msg.contains(&format!(
+            "{}t10k-labels-idx1-ubyte.gz: transfer interrupted after 0 B of 5.0 kB",
+            server.url("empty")
+        )),
+        "{msg}"
+    );
+    assert_eq!(file_names(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn part_files_left_by_a_killed_download_are_removed_on_the_next() {
+    let server = Server::start(real_routes("good"));
+    let dir = tempfile::tempdir().unwrap();
+    let part = |pid: u32| format!(".t10k-labels-idx1-ubyte.gz.{pid}-123.part");
+    // A process id above any kernel's pid_max: that process is gone.
+    let dead = part(999_999_999);
+    // Process 1 is always alive: its fresh file may be a download in progress,
+    // but one two days old is not.
+    let (fresh, old) = (
+        part(1),
+        ".train-images-idx3-ubyte.gz.1-456.part".to_string(),
+    );
+    for name in [&dead, &fresh, &old] {
+        std::fs::write(dir.path().join(name), b"half a file").unwrap();
+    }
+    let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(&old))
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    // Not ours to touch: another name altogether.
+    std::fs::write(dir.path().join("notes.part"), b"mine").unwrap();
+
+    Downloader::new([server.url("good")])
+        .timeout(TIMEOUT)
+        .fetch(&MNIST, &MNIST.test_labels, dir.path(), &mut |_| {})
+        .unwrap();
+    let mut expected = vec![
+        fresh,
+        "notes.part".to_string(),
+        "t10k-labels-idx1-ubyte.gz".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(file_names(dir.path()), expected);
 }

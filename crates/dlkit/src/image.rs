@@ -35,9 +35,11 @@
 
 use std::path::Path;
 
+use std::io::Cursor;
+
 use candle_core::{Device, Tensor};
 use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Luma};
+use image::{GenericImageView, ImageBuffer, ImageReader, Limits, Luma};
 
 use crate::error::{Error, Result};
 
@@ -47,6 +49,20 @@ pub const SIZE: usize = 28;
 pub const BOX: usize = 20;
 /// Pictures larger than this (in either direction) are first shrunk to it.
 const MAX_WORKING_SIDE: u32 = 1024;
+/// The largest picture [`load_digit`] decodes, in pixels, read from the file's
+/// header before anything is decoded. 100 megapixels is above what phones and
+/// scanners write by default (12–50 MP; 200 MP sensors bin to 12.5 MP), and
+/// decoding that many pixels takes at most about 400 MB (RGBA, 8 bits each)
+/// and a second or two; a 20000×20000 picture (400 MP) would take 1.6 GB.
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// The largest file [`load_digit`] reads: photos of up to [`MAX_PIXELS`] are
+/// JPEGs of tens of MB or PNGs of a few hundred; anything larger is not a
+/// picture of a digit (a video, a disk image picked by mistake) and would be
+/// read into memory whole.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+/// What a decoder may allocate: 100 MP at up to 8 bytes a pixel (16-bit RGBA
+/// PNGs), so that every picture within [`MAX_PIXELS`] can be decoded.
+const MAX_DECODER_BYTES: u64 = 8 * MAX_PIXELS;
 /// Blocks per side for the background estimate, and the percentile of each
 /// block taken as its background (ink rarely covers most of a block).
 const BACKGROUND_BLOCKS: usize = 6;
@@ -66,6 +82,18 @@ const TARGET_STROKE: f32 = 2.6;
 /// like MNIST: a `(28, 28)` `f32` tensor in [0, 1], light ink on black.
 pub fn load_digit(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(Error::Image(format!(
+            "{}: the file is {} MiB, more than the {} MiB a picture of a digit may take; \
+             is it the right file?",
+            path.display(),
+            size >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     prepare(&bytes, &path.display().to_string())
 }
@@ -113,17 +141,9 @@ impl Plane {
 }
 
 fn prepare(bytes: &[u8], what: &str) -> Result<Tensor> {
-    if bytes.is_empty() {
-        return Err(Error::Image(format!(
-            "{what}: the file is empty, not an image"
-        )));
-    }
-    let decoded = image::load_from_memory(bytes).map_err(|e| {
-        Error::Image(format!(
-            "{what}: not an image that can be read (PNG or JPEG expected): {e}"
-        ))
-    })?;
+    let decoded = decode(bytes, what)?;
     let gray = grayscale(&decoded);
+    drop(decoded);
     let ink = bright_ink(&gray);
     let ink = remove_background(&ink);
     let ink = keep_digit(&ink, what)?;
@@ -134,26 +154,152 @@ fn prepare(bytes: &[u8], what: &str) -> Result<Tensor> {
     Ok(Tensor::from_vec(field.values, (SIZE, SIZE), &Device::Cpu)?)
 }
 
+/// Decodes a PNG or JPEG, refusing pictures over [`MAX_PIXELS`] (checked on the
+/// header, before decoding) and files cut short.
+fn decode(bytes: &[u8], what: &str) -> Result<image::DynamicImage> {
+    if bytes.is_empty() {
+        return Err(Error::Image(format!(
+            "{what}: the file is empty, not an image"
+        )));
+    }
+    let unreadable = |e: &dyn std::fmt::Display| {
+        Error::Image(format!(
+            "{what}: not an image that can be read (PNG or JPEG expected): {e}"
+        ))
+    };
+    let reader = || -> Result<ImageReader<Cursor<&[u8]>>> {
+        let mut reader = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| unreadable(&e))?;
+        let mut limits = Limits::default();
+        limits.max_alloc = Some(MAX_DECODER_BYTES);
+        reader.limits(limits);
+        Ok(reader)
+    };
+    if let Some(cut) = jpeg_truncation(bytes) {
+        return Err(Error::Image(format!(
+            "{what}: the JPEG data is truncated: {cut}. The file was cut short (an incomplete \
+             download or copy?); copy or save it again"
+        )));
+    }
+    let (width, height) = reader()?.into_dimensions().map_err(|e| unreadable(&e))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(Error::Image(format!(
+            "{what}: the picture is {width}×{height} pixels ({:.0} megapixels); load_digit reads \
+             pictures of up to {} megapixels. Shrink it first (a digit needs no more than about \
+             1000×1000 pixels)",
+            pixels as f64 / 1e6,
+            MAX_PIXELS / 1_000_000
+        )));
+    }
+    reader()?.decode().map_err(|e| match e {
+        image::ImageError::Limits(limit) => Error::Image(format!(
+            "{what}: the picture ({width}×{height} pixels) needs more memory to decode than the \
+             {} MB load_digit allows ({limit}); shrink it first",
+            MAX_DECODER_BYTES / 1_000_000
+        )),
+        other => unreadable(&other),
+    })
+}
+
+/// If `bytes` is a JPEG whose main image is cut short, says how; `None` for a
+/// complete JPEG, for anything that is not a JPEG, and for marker structure
+/// this simple walk does not follow (the decoder judges those).
+///
+/// A complete JPEG ends its entropy-coded data with the end-of-image marker
+/// `FF D9`, which cannot occur inside that data (a data byte `FF` is always
+/// followed by `00` or a restart marker). The decoder fills a missing end with
+/// grey without a word, so this is checked here: the marker segments are
+/// walked by their lengths up to the first start-of-scan (skipping any EXIF
+/// thumbnail, which has its own `FF D9`), and an `FF D9` must follow it.
+fn jpeg_truncation(bytes: &[u8]) -> Option<String> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    let scan_start = loop {
+        while bytes.get(i) == Some(&0xFF) && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if i + 4 > bytes.len() {
+            return Some(format!(
+                "it ends after {} bytes, inside its headers",
+                bytes.len()
+            ));
+        }
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        if matches!(marker, 0x01 | 0xD0..=0xD8) {
+            i += 2;
+            continue;
+        }
+        if marker == 0xD9 {
+            return Some("it ends before any image data".to_string());
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if marker == 0xDA {
+            break i + 2 + length;
+        }
+        i += 2 + length;
+    };
+    let data = bytes.get(scan_start..).unwrap_or(&[]);
+    if data.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        None
+    } else {
+        Some(format!(
+            "its image data stops after {} bytes without the end-of-image marker",
+            bytes.len()
+        ))
+    }
+}
+
 /// Luminance in [0, 1], transparent pixels composited over white paper, shrunk
 /// to at most [`MAX_WORKING_SIDE`] pixels a side.
+///
+/// A picture larger than that is shrunk while it is converted, by averaging
+/// whole `k`×`k` blocks (touching each pixel once, holding no more than the
+/// decoded picture and a plane of at most about 2048×2048), then resized to
+/// the working size with the triangle filter as smaller pictures are.
 fn grayscale(image: &image::DynamicImage) -> Plane {
-    let rgba = image.to_rgba32f();
-    let values = rgba
-        .pixels()
-        .map(|p| {
-            let [r, g, b, a] = p.0;
-            let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-            (a * luma + (1.0 - a)).clamp(0.0, 1.0)
-        })
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let longest = width.max(height);
+    let luma = |[r, g, b, a]: [f32; 4]| {
+        let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        (a * luma + (1.0 - a)).clamp(0.0, 1.0)
+    };
+    if longest <= MAX_WORKING_SIDE as usize {
+        let rgba = image.to_rgba32f();
+        return Plane {
+            width,
+            height,
+            values: rgba.pixels().map(|p| luma(p.0)).collect(),
+        };
+    }
+    let k = longest / MAX_WORKING_SIDE as usize;
+    let (bw, bh) = (width.div_ceil(k), height.div_ceil(k));
+    let mut sums = vec![0f32; bw * bh];
+    let mut counts = vec![0u32; bw * bh];
+    for (x, y, p) in image.pixels() {
+        let cell = (y as usize / k) * bw + x as usize / k;
+        sums[cell] += luma(p.0.map(|c| f32::from(c) / 255.0));
+        counts[cell] += 1;
+    }
+    let values = sums
+        .iter()
+        .zip(&counts)
+        .map(|(&s, &n)| s / n.max(1) as f32)
         .collect();
     let plane = Plane {
-        width: rgba.width() as usize,
-        height: rgba.height() as usize,
+        width: bw,
+        height: bh,
         values,
     };
-    let longest = plane.width.max(plane.height) as u32;
-    if longest > MAX_WORKING_SIDE {
-        let scale = MAX_WORKING_SIDE as f64 / longest as f64;
+    let longest = plane.width.max(plane.height);
+    if longest > MAX_WORKING_SIDE as usize {
+        let scale = f64::from(MAX_WORKING_SIDE) / longest as f64;
         let w = ((plane.width as f64 * scale).round() as usize).max(1);
         let h = ((plane.height as f64 * scale).round() as usize).max(1);
         plane.resized(w, h)

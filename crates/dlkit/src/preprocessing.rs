@@ -52,8 +52,13 @@ pub fn to_categorical(labels: &Tensor, num_classes: impl Into<Option<usize>>) ->
     let classes = class_indices(labels)?;
     let num_classes = match num_classes.into() {
         Some(n) => n,
-        None => match classes.iter().max() {
-            Some(&max) => max + 1,
+        None => match classes.iter().enumerate().max_by_key(|&(_, &c)| c) {
+            // Labels beyond 2^64 arrive here as usize::MAX (float casts saturate).
+            Some((index, &max)) => max.checked_add(1).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "to_categorical: the label at index {index} is too large to be a class                      (at least 2^64 - 1); pass num_classes, or check the labels"
+                ))
+            })?,
             None => {
                 return Err(Error::InvalidArgument(
                     "to_categorical: cannot infer num_classes from an empty label tensor; pass it explicitly"

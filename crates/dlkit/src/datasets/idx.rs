@@ -85,7 +85,13 @@ pub fn decompress_if_gzipped(raw: Vec<u8>, origin: &Path) -> Result<Vec<u8>> {
 /// announces — is an [`Error::Dataset`] that names `origin`.
 pub fn parse_u8(mut bytes: Vec<u8>, ndim: usize, origin: &Path) -> Result<IdxArray> {
     let fail = |msg: String| Error::Dataset(format!("{}: {msg}", origin.display()));
-    let expected_magic = 0x0800 | ndim as u32;
+    // The magic number holds the count of dimensions in one byte.
+    let Ok(ndim_byte) = u8::try_from(ndim) else {
+        return Err(Error::InvalidArgument(format!(
+            "idx::parse_u8: IDX files have at most 255 dimensions; asked for {ndim}"
+        )));
+    };
+    let expected_magic = 0x0800 | u32::from(ndim_byte);
 
     if bytes.len() < 4 {
         return Err(fail(format!(
@@ -280,6 +286,13 @@ mod tests {
             m.contains("3 bytes of trailing data after the 2 bytes"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn more_dimensions_than_idx_can_hold_is_an_argument_error() {
+        let err = parse(header(0x0801, &[0]), usize::MAX).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        assert!(err.to_string().contains("at most 255"), "{err}");
     }
 
     #[test]

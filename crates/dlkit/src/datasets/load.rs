@@ -15,10 +15,19 @@ use super::{Dataset, DatasetFile, LoadedData, Location};
 use crate::{Error, Result};
 
 /// The path of `file` in `dir`, gzipped or not, if it is there.
-pub(crate) fn find_file(dir: &Path, file: &DatasetFile) -> Option<PathBuf> {
-    [dir.join(file.gz_name()), dir.join(file.name)]
-        .into_iter()
-        .find(|path| path.is_file())
+///
+/// Only "no such file" means absent: any other failure to look (no permission
+/// on the directory, a symlink loop) is that I/O error, not a missing file.
+pub(crate) fn find_file(dir: &Path, file: &DatasetFile) -> Result<Option<PathBuf>> {
+    for path in [dir.join(file.gz_name()), dir.join(file.name)] {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => return Ok(Some(path)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(None)
 }
 
 /// One file read, decompressed, parsed and hashed (the hash not yet compared).
@@ -81,19 +90,32 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.
 pub(crate) fn load_dir(dataset: &Dataset, location: &Location) -> Result<LoadedData> {
     let dir = &location.dir;
-    if !dir.is_dir() {
-        return Err(Error::Dataset(format!(
-            "{}: the directory {location} does not exist. {}",
-            dataset.title,
-            put_files_there(dataset, location)
-        )));
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Dataset(format!(
+                "{}: {location} is a file, not a directory. {}",
+                dataset.title,
+                put_files_there(dataset, location)
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Dataset(format!(
+                "{}: the directory {location} does not exist. {}",
+                dataset.title,
+                put_files_there(dataset, location)
+            )))
+        }
+        Err(e) => return Err(Error::io(dir, e)),
     }
-    let missing: Vec<String> = dataset
-        .files()
-        .into_iter()
-        .filter(|file| find_file(dir, file).is_none())
-        .map(|file| file.gz_name())
-        .collect();
+    // A directory that cannot be listed cannot be searched either: say so, not "lacks".
+    std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut missing = Vec::new();
+    for file in dataset.files() {
+        if find_file(dir, file)?.is_none() {
+            missing.push(file.gz_name());
+        }
+    }
     if !missing.is_empty() {
         return Err(Error::Dataset(format!(
             "{}: the directory {location} lacks {} (gzipped or not). {}",
@@ -104,7 +126,7 @@ pub(crate) fn load_dir(dataset: &Dataset, location: &Location) -> Result<LoadedD
     }
 
     let parse = |file: &DatasetFile| -> Result<ParsedFile> {
-        let path = find_file(dir, file).ok_or_else(|| {
+        let path = find_file(dir, file)?.ok_or_else(|| {
             Error::Dataset(format!(
                 "{}: {} disappeared from {location} while loading.",
                 dataset.title,

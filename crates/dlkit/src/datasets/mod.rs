@@ -22,5 +22,8 @@ mod locate;
 pub mod mnist;
 
 pub use dataset::{Dataset, DatasetFile, LoadedData};
-pub use download::{Downloader, DEFAULT_TIMEOUT};
+pub use download::{
+    Downloader, DEFAULT_DEADLINE, DEFAULT_MIN_SPEED, DEFAULT_SPEED_WINDOW, DEFAULT_TIMEOUT,
+    PROGRESS_INTERVAL,
+};
 pub use locate::{locate, Environment, Location, Origin, DATASETS_VAR};

@@ -63,11 +63,12 @@ impl Ranged for TickedAxis {
         } else {
             (start, end)
         };
-        let span = self.hi - self.lo;
-        let f = if span == 0.0 {
-            0.5
+        // Halves, so that a range near ±f64::MAX does not overflow to infinity.
+        let span = self.hi / 2.0 - self.lo / 2.0;
+        let f = if span > 0.0 {
+            (value / 2.0 - self.lo / 2.0) / span
         } else {
-            (value - self.lo) / span
+            0.5
         };
         let pixel = (start + f * (end - start)).round() as i32;
         // The far edge is one past the last pixel: keep values inside the range
@@ -93,6 +94,9 @@ impl Ranged for TickedAxis {
 
 /// At most about `max_ticks` round numbers (steps of 1, 2, 2.5 or 5 times a
 /// power of ten) covering `lo..=hi`, as matplotlib's default locator picks them.
+///
+/// A range that `f64` cannot split into round steps (wider than `f64::MAX`,
+/// or as narrow as subnormal numbers) gets its two ends as ticks instead.
 pub(crate) fn nice_ticks(lo: f64, hi: f64, max_ticks: usize) -> Vec<f64> {
     if !lo.is_finite() || !hi.is_finite() {
         return Vec::new();
@@ -100,13 +104,24 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, max_ticks: usize) -> Vec<f64> {
     if hi <= lo {
         return vec![lo];
     }
-    let step = nice_step((hi - lo) / max_ticks.max(1) as f64);
-    let first = (lo / step - 1e-9).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    (first..=last).map(|k| clean(k as f64 * step)).collect()
+    let max_ticks = max_ticks.max(1);
+    let step = nice_step((hi / 2.0 - lo / 2.0) / max_ticks as f64 * 2.0);
+    let first = (lo / step - 1e-9).ceil();
+    let last = (hi / step + 1e-9).floor();
+    // A good step gives at most max_ticks + 1 ticks; anything far off is a
+    // range the arithmetic above cannot resolve.
+    if !(step.is_finite() && step > 0.0 && first.is_finite() && last.is_finite())
+        || last - first > 2.0 * max_ticks as f64 + 2.0
+    {
+        return vec![lo, hi];
+    }
+    // Both within ±(4 max_ticks) of each other and finite: the casts are exact.
+    (first as i64..=last as i64)
+        .map(|k| clean(k as f64 * step, step))
+        .collect()
 }
 
-/// The smallest "nice" step not below `raw`.
+/// The smallest "nice" step not below `raw` (not finite or zero when `raw` is).
 pub(crate) fn nice_step(raw: f64) -> f64 {
     let magnitude = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 2.5, 5.0, 10.0]
@@ -116,13 +131,21 @@ pub(crate) fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
-/// Removes floating-point dust (0.30000000000000004 -> 0.3).
-fn clean(x: f64) -> f64 {
-    (x * 1e9).round() / 1e9
+/// Removes floating-point dust (0.30000000000000004 -> 0.3) where the step is
+/// coarse enough for nine decimals to hold it.
+fn clean(x: f64, step: f64) -> f64 {
+    if step >= 1e-6 && x.abs() < 1e9 {
+        (x * 1e9).round() / 1e9
+    } else {
+        x
+    }
 }
 
 /// Formats a tick value with just the decimals the step needs.
 pub(crate) fn tick_label(value: f64, step: f64) -> String {
+    if !(step >= 1e-4 && value.abs() < 1e7) {
+        return scientific_label(value, step);
+    }
     let decimals = (0..=6)
         .find(|&d| {
             let scaled = step * 10f64.powi(d);
@@ -130,6 +153,29 @@ pub(crate) fn tick_label(value: f64, step: f64) -> String {
         })
         .unwrap_or(6) as usize;
     format!("{value:.decimals$}")
+}
+
+/// `2.5e-11`, `1.2e8`: a tick too small or too large for plain decimals, with
+/// the digits the step needs.
+fn scientific_label(value: f64, step: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let exponent = |x: f64| x.abs().log10().floor();
+    let mut digits = exponent(value) - exponent(step);
+    if step.is_finite() && step > 0.0 {
+        let mantissa = step / 10f64.powf(exponent(step));
+        if (mantissa - mantissa.round()).abs() > 1e-6 {
+            digits += 1.0; // a step of 2.5 × 10^k
+        }
+    }
+    // Clamped to 0..=6, so the cast is exact.
+    let digits = if digits.is_finite() {
+        digits.clamp(0.0, 6.0) as usize
+    } else {
+        6
+    };
+    format!("{value:.digits$e}")
 }
 
 #[cfg(test)]
@@ -182,5 +228,24 @@ mod tests {
         assert_eq!(tick_label(0.2, 0.2), "0.2");
         assert_eq!(tick_label(5.0, 1.0), "5");
         assert_eq!(tick_label(2.5, 2.5), "2.5");
+    }
+
+    #[test]
+    fn ranges_f64_cannot_split_give_their_ends() {
+        // Used to build a range of 2^63 ticks ("capacity overflow").
+        assert_eq!(nice_ticks(0.0, 5e-324, 8), vec![0.0, 5e-324]);
+        let huge = nice_ticks(-f64::MAX, f64::MAX, 8);
+        assert!(
+            huge.len() >= 2 && huge.iter().all(|t| t.is_finite()),
+            "{huge:?}"
+        );
+        let axis = TickedAxis::new(-f64::MAX, f64::MAX, huge);
+        assert_eq!(axis.map(&0.0, (0, 100)), 51);
+        assert!(nice_ticks(f64::NAN, 1.0, 8).is_empty());
+        let tiny = nice_ticks(1e-10, 2e-10, 5);
+        assert_eq!(tiny.len(), 6, "{tiny:?}");
+        assert_eq!(tick_label(tiny[1], 2e-11), "1.2e-10");
+        assert_eq!(tick_label(1.25e8, 2.5e7), "1.25e8");
+        assert_eq!(tick_label(0.0, 1e-9), "0");
     }
 }

@@ -24,7 +24,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::colormap::Colormap;
 use super::data::{image_batch, Gray};
-use super::figure::{figure_methods, Draw};
+use super::figure::{figure_methods, scaled, Draw};
 use super::imshow::pixel_axes;
 use super::raster::{draw_image, frame, text, text_style, Placement, Shading};
 use crate::display::shape_of;
@@ -197,7 +197,7 @@ impl DigitGrid {
     fn image_dims(&self) -> (u32, u32) {
         self.images
             .first()
-            .map_or((1, 1), |g| (g.height as u32, g.width as u32))
+            .map_or((1, 1), |g| (side_u32(g.height), side_u32(g.width)))
     }
 
     fn cell(&self) -> u32 {
@@ -222,7 +222,11 @@ impl DigitGrid {
         } else {
             (0, 0)
         };
-        ((left + w * cell, label + h * cell + bottom), (left, label))
+        let (w, h) = (w as usize, h as usize);
+        (
+            (scaled(w, cell, left), scaled(h, cell, label + bottom)),
+            (left, label),
+        )
     }
 
     fn top(&self) -> u32 {
@@ -230,13 +234,23 @@ impl DigitGrid {
     }
 }
 
+/// An image side as `u32`, saturating (such a grid is then refused as too large).
+fn side_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 impl Draw for DigitGrid {
+    fn image_pixels(&self) -> u64 {
+        self.images.iter().map(|g| g.values.len() as u64).sum()
+    }
+
     fn size(&self) -> (u32, u32) {
         let ((tw, th), _) = self.tile();
-        let (cols, rows) = (self.columns() as u32, self.rows() as u32);
+        // Saturating, so an oversized grid is refused by `render`, not wrapped.
+        let (cols, rows) = (self.columns(), self.rows());
         (
-            2 * MARGIN + cols * tw + (cols - 1) * GAP,
-            self.top() + MARGIN + rows * th + (rows - 1) * GAP,
+            scaled(cols, tw.saturating_add(GAP), 2 * MARGIN).saturating_sub(GAP),
+            scaled(rows, th.saturating_add(GAP), self.top() + MARGIN).saturating_sub(GAP),
         )
     }
 

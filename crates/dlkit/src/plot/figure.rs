@@ -18,12 +18,59 @@ use super::font;
 use crate::display::emit;
 use crate::error::{Error, Result};
 
+/// The widest or tallest figure drawn, in pixels. Browsers (and so notebooks)
+/// refuse or blank out canvases beyond 16384 pixels a side (Safari, older
+/// Chrome), and plotters works in `i32` coordinates.
+pub const MAX_FIGURE_SIDE: u32 = 16_384;
+/// The most pixels a figure may have: 2^25, about as many as an 8K screen
+/// (7680×4320), which keeps the RGB buffer at 100 MB. A 2000×2000 image drawn
+/// at 64 screen pixels per image pixel would be 49 GB.
+pub const MAX_FIGURE_PIXELS: u64 = 1 << 25;
+
+/// The most image pixels an SVG is drawn with: each becomes up to one
+/// `<rect>` of about 100 bytes, so 2^20 pixels (a 1024×1024 image) is an SVG
+/// of up to 100 MB, already more than a notebook displays comfortably.
+pub const MAX_SVG_IMAGE_PIXELS: u64 = 1 << 20;
+
+/// `a * b + c` for figure sizes, saturating at `u32::MAX` instead of wrapping:
+/// such a size is then refused by [`check_size`] with a clear error.
+pub(crate) fn scaled(n: usize, cell: u32, extra: u32) -> u32 {
+    let n = u64::try_from(n).unwrap_or(u64::MAX);
+    let total = n
+        .saturating_mul(u64::from(cell))
+        .saturating_add(u64::from(extra));
+    u32::try_from(total).unwrap_or(u32::MAX)
+}
+
+/// Refuses a figure larger than [`MAX_FIGURE_SIDE`] or [`MAX_FIGURE_PIXELS`].
+pub(crate) fn check_size<P>((width, height): (u32, u32)) -> Result<()> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width <= MAX_FIGURE_SIDE && height <= MAX_FIGURE_SIDE && pixels <= MAX_FIGURE_PIXELS {
+        return Ok(());
+    }
+    let kind = std::any::type_name::<P>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("plot");
+    Err(Error::Plot(format!(
+        "{kind}: the figure would be {width}×{height} pixels; figures are at most \
+         {MAX_FIGURE_SIDE} pixels a side and {:.1} million pixels in all \
+         (larger ones cannot be shown in a notebook). Draw a smaller image, or fewer \
+         screen pixels per image pixel (e.g. `.scale(1)`)",
+        MAX_FIGURE_PIXELS as f64 / 1e6
+    )))
+}
+
 /// A plot that can draw itself on any plotters backend.
 pub(crate) trait Draw {
-    /// Width and height in pixels.
+    /// Width and height in pixels (saturating, never wrapping: see [`scaled`]).
     fn size(&self) -> (u32, u32);
     /// Draws onto `root`, which is already filled white.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+    /// How many image pixels the plot draws as coloured squares (for the SVG limit).
+    fn image_pixels(&self) -> u64 {
+        0
+    }
 }
 
 /// Wraps a plotters error (they do not share a type) as [`Error::Plot`].
@@ -106,8 +153,10 @@ impl Figure {
 
 /// Draws `plot` into an RGB buffer.
 pub(crate) fn render<P: Draw>(plot: &P) -> Result<Figure> {
-    font::register()?;
     let (width, height) = plot.size();
+    check_size::<P>((width, height))?;
+    font::register()?;
+    // Fits: check_size bounds it by MAX_FIGURE_PIXELS.
     let mut rgb = vec![255u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
@@ -120,6 +169,18 @@ pub(crate) fn render<P: Draw>(plot: &P) -> Result<Figure> {
 
 /// Draws `plot` as an SVG document.
 pub(crate) fn render_svg<P: Draw>(plot: &P) -> Result<String> {
+    check_size::<P>(plot.size())?;
+    let pixels = plot.image_pixels();
+    if pixels > MAX_SVG_IMAGE_PIXELS {
+        let kind = std::any::type_name::<P>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("plot");
+        return Err(Error::Plot(format!(
+            "{kind}: {pixels} image pixels are too many for an SVG (each is a shape of its own; \
+             at most {MAX_SVG_IMAGE_PIXELS}): save it as .png instead"
+        )));
+    }
     font::register()?;
     let mut svg = String::new();
     {
@@ -169,10 +230,13 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
+    // Unique per call, so two saves of one path at once never share a temporary file.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}-{}.tmp",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| {

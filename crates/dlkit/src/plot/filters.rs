@@ -26,7 +26,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::colormap::Colormap;
 use super::data::{finite_range, Gray};
-use super::figure::{figure_methods, Draw};
+use super::figure::{figure_methods, scaled, Draw};
 use super::raster::{draw_image, frame, text, text_style, Placement, Shading};
 use crate::display::shape_of;
 use crate::error::{Error, Result};
@@ -192,7 +192,9 @@ impl Filters {
     }
 
     fn cell(&self) -> u32 {
-        (TILE_SIDE / self.dims[2].max(self.dims[3]) as u32).max(1)
+        // `filters` refuses zero sizes, so the divisor is at least 1.
+        let longest = self.dims[2].max(self.dims[3]);
+        (TILE_SIDE / u32::try_from(longest).unwrap_or(u32::MAX)).max(1)
     }
 
     /// What each tile shows, for the line under the title.
@@ -215,14 +217,18 @@ impl Filters {
 impl Draw for Filters {
     fn size(&self) -> (u32, u32) {
         let cell = self.cell();
+        // Saturating, so an oversized kernel is refused by `render`, not wrapped.
         let (tw, th) = (
-            self.dims[3] as u32 * cell,
-            self.dims[2] as u32 * cell + INDEX_BAND,
+            scaled(self.dims[3], cell, 0),
+            scaled(self.dims[2], cell, INDEX_BAND),
         );
-        let cols = self.columns() as u32;
-        let rows = self.dims[0].div_ceil(self.columns()) as u32;
-        let width = (2 * MARGIN + cols * tw + (cols - 1) * GAP).max(420);
-        (width, TITLE_BAND + MARGIN + rows * th + (rows - 1) * GAP)
+        let cols = self.columns();
+        let rows = self.dims[0].div_ceil(cols);
+        let width = scaled(cols, tw.saturating_add(GAP), 2 * MARGIN)
+            .saturating_sub(GAP)
+            .max(420);
+        let height = scaled(rows, th.saturating_add(GAP), TITLE_BAND + MARGIN).saturating_sub(GAP);
+        (width, height)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {

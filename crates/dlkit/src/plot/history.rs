@@ -33,6 +33,12 @@ pub(crate) const ORANGE: RGBColor = RGBColor(255, 127, 14);
 const PANEL_WIDTH: u32 = 480;
 const HEIGHT: u32 = 420;
 const TITLE_BAND: u32 = 34;
+/// Series longer than this are thinned before drawing, keeping each stretch's
+/// first, lowest, highest and last value (so no spike is lost): a panel is
+/// about 400 pixels wide, and ten million epochs would otherwise take minutes.
+const MAX_DRAWN_POINTS: usize = 4000;
+/// Epochs get a marker each only up to here; beyond, markers merge into a band.
+const MAX_MARKERS: usize = 500;
 
 /// A training-history plot; see [`history`].
 #[derive(Clone, Debug)]
@@ -148,14 +154,19 @@ impl Panel {
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-        let spread = if hi > lo {
-            hi - lo
+        // Differences at the last digits of f64 (or between subnormals) cannot
+        // be labelled apart: such values are drawn like constant ones.
+        let magnitude = lo.abs().max(hi.abs());
+        let spread = hi / 2.0 - lo / 2.0;
+        let spread = if spread > magnitude * 1e-12 && spread > 1e-300 {
+            2.0 * spread
         } else {
-            lo.abs().max(1.0) * 0.1
+            magnitude.max(1.0) * 0.1
         };
-        let (y_lo, y_hi) = (lo - 0.06 * spread, hi + 0.06 * spread);
+        let pad = |v: f64| v.clamp(-f64::MAX, f64::MAX);
+        let (y_lo, y_hi) = (pad(lo - 0.06 * spread), pad(hi + 0.06 * spread));
         let y_ticks = nice_ticks(y_lo, y_hi, 8);
-        let y_step = nice_step((y_hi - y_lo) / 8.0);
+        let y_step = nice_step((y_hi / 2.0 - y_lo / 2.0) / 4.0);
         let y_axis = TickedAxis::new(y_lo, y_hi, y_ticks);
 
         let title = format!("model {}", self.quantity);
@@ -201,19 +212,29 @@ impl Panel {
                 continue;
             }
             any_series = true;
+            // Not drawn, so said: a NaN or infinite epoch is not silently left out.
+            let skipped = series.len() - points.len();
+            let label = match skipped {
+                0 => name.to_string(),
+                n => format!("{name} ({n} NaN/inf not drawn)"),
+            };
+            let markers = points.len() <= MAX_MARKERS;
+            let points = thin_out(points, MAX_DRAWN_POINTS);
             chart
                 .draw_series(LineSeries::new(
                     points.iter().copied(),
                     color.stroke_width(2),
                 ))
                 .map_err(plot_err)?
-                .label(name)
+                .label(label)
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 22, y)], color.stroke_width(2))
                 });
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(plot_err)?;
+            if markers {
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(plot_err)?;
+            }
         }
         if any_series {
             // Out of the curves' way: they fall towards the lower right when
@@ -237,9 +258,51 @@ impl Panel {
     }
 }
 
+/// At most about `max` of `points` (in order), keeping the first, lowest,
+/// highest and last point of each of `max / 4` equal stretches.
+fn thin_out(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
+        return points;
+    }
+    let stretch = points.len().div_ceil((max / 4).max(1));
+    let mut kept = Vec::with_capacity(max + 4);
+    for chunk in points.chunks(stretch) {
+        let by_value = |a: &&(f64, f64), b: &&(f64, f64)| a.1.total_cmp(&b.1);
+        // Chunks are never empty, so each has a first, last, min and max.
+        let (Some(&first), Some(&last)) = (chunk.first(), chunk.last()) else {
+            continue;
+        };
+        let low = *chunk.iter().min_by(by_value).unwrap_or(&first);
+        let high = *chunk.iter().max_by(by_value).unwrap_or(&first);
+        let (a, b) = if low.0 <= high.0 {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        for p in [first, a, b, last] {
+            if kept.last() != Some(&p) {
+                kept.push(p);
+            }
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_series_are_thinned_keeping_spikes() {
+        let mut points: Vec<(f64, f64)> = (0..100_000).map(|i| (i as f64, 1.0)).collect();
+        points[54_321].1 = 9.0;
+        let thin = thin_out(points, 4000);
+        assert!(thin.len() <= 4004, "{}", thin.len());
+        assert!(thin.contains(&(54_321.0, 9.0)));
+        assert_eq!(thin.first(), Some(&(0.0, 1.0)));
+        assert_eq!(thin.last(), Some(&(99_999.0, 1.0)));
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 
     #[test]
     fn panels_follow_what_was_recorded() {

@@ -22,7 +22,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::axis::TickedAxis;
 use super::colormap::Colormap;
 use super::data::{single_image, Gray};
-use super::figure::{figure_methods, plot_err, Draw};
+use super::figure::{figure_methods, plot_err, scaled, Draw};
 use super::raster::{draw_image, frame, text, text_style, Placement, Shading};
 use crate::error::{Error, Result};
 
@@ -99,7 +99,8 @@ impl Imshow {
 
     fn cell(&self) -> u32 {
         self.cell.unwrap_or_else(|| {
-            (TARGET_SIDE / self.image.height.max(self.image.width) as u32).max(1)
+            let longest = self.image.height.max(self.image.width);
+            (TARGET_SIDE / u32::try_from(longest).unwrap_or(u32::MAX)).max(1)
         })
     }
 
@@ -132,17 +133,22 @@ impl Draw for Imshow {
         let cell = self.cell();
         let (l, t, r, b) = self.margins();
         (
-            l + r + cell * self.image.width as u32,
-            t + b + cell * self.image.height as u32,
+            scaled(self.image.width, cell, l + r),
+            scaled(self.image.height, cell, t + b),
         )
+    }
+
+    fn image_pixels(&self) -> u64 {
+        self.image.values.len() as u64
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let cell = self.cell();
         let (left, top, _, bottom) = self.margins();
+        // Within u32 and the figure: `render` checked `size()` first.
         let (pw, ph) = (
-            cell * self.image.width as u32,
-            cell * self.image.height as u32,
+            scaled(self.image.width, cell, 0),
+            scaled(self.image.height, cell, 0),
         );
         let (px, py) = (left as i32, top as i32);
         draw_image(

@@ -37,7 +37,7 @@ mod raster;
 pub use colormap::Colormap;
 pub use confusion::{confusion_matrix, ConfusionMatrix};
 pub use digit_grid::{digit_grid, digits, DigitGrid, Labels, MAX_DIGITS};
-pub use figure::Figure;
+pub use figure::{Figure, MAX_FIGURE_PIXELS, MAX_FIGURE_SIDE, MAX_SVG_IMAGE_PIXELS};
 pub use filters::{filters, Filters, MAX_FILTERS};
 pub use history::{history, HistoryPlot};
 pub use imshow::{imshow, Imshow};

@@ -57,6 +57,14 @@ pub struct SamplePrediction {
 /// — the softmax output of `model.predict`, so values in [0, 1] summing to 1.
 pub fn sample_prediction(image: &Tensor, probabilities: &Tensor) -> Result<SamplePrediction> {
     let image = single_image(image, "plot::sample_prediction")?;
+    // Larger images would spill over the bar chart beside them.
+    if image.height.max(image.width) > IMAGE_SIDE as usize {
+        return Err(Error::InvalidArgument(format!(
+            "plot::sample_prediction draws images of up to {IMAGE_SIDE}×{IMAGE_SIDE} pixels \
+             beside the bars; this one is {}×{} (use plot::imshow for large images)",
+            image.height, image.width
+        )));
+    }
     let probabilities = match *probabilities.dims() {
         [k] | [1, k] if k > 0 => probabilities
             .to_dtype(DType::F32)?
@@ -153,6 +161,7 @@ impl Draw for SamplePrediction {
         )?;
 
         // The digit, scaled to fit a square on the left.
+        // At most IMAGE_SIDE (checked in sample_prediction), so the casts are exact.
         let side = self.image.height.max(self.image.width) as u32;
         let cell = (IMAGE_SIDE / side).max(1);
         let (w, h) = (

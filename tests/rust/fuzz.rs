@@ -1,0 +1,336 @@
+//! Seeded mutation tests: corrupted pictures for `load_digit` and corrupted
+//! IDX / gzip files for the dataset loader must give `Ok` or a clean error of
+//! the right kind — never a panic, an abort or a hang.
+//!
+//! Each case is derived from a fixed seed, so a failure is reproducible: the
+//! failing input is written to the temporary directory and its path printed.
+//! Together they run in a few seconds in the dev build.
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use dlkit::datasets::{idx, mnist};
+use dlkit::rng::Rng;
+use dlkit::Error;
+
+/// One corruption of `original`: bit flips, overwritten, inserted, deleted or
+/// duplicated stretches, truncation, and "interesting" values (0, 0xFF, 0x7F,
+/// 0x80) that hit sizes and lengths. Returns the bytes and what was done.
+fn mutate(original: &[u8], rng: &mut Rng, keep_head: usize) -> (Vec<u8>, String) {
+    let mut bytes = original.to_vec();
+    let mut done = Vec::new();
+    let rounds = 1 + rng.below(4);
+    for _ in 0..rounds {
+        let len = bytes.len().max(1) as u64;
+        let head = keep_head.min(bytes.len().saturating_sub(1)) as u64;
+        let at = (head + rng.below(len - head)) as usize;
+        match rng.below(7) {
+            0 => {
+                let bit = rng.below(8);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b ^= 1 << bit;
+                }
+                done.push(format!("flip bit {bit} at {at}"));
+            }
+            1 => {
+                let n = 1 + rng.below(16) as usize;
+                for i in at..(at + n).min(bytes.len()) {
+                    bytes[i] = rng.below(256) as u8;
+                }
+                done.push(format!("randomise {n} at {at}"));
+            }
+            2 => {
+                let value = [0x00, 0xFF, 0x7F, 0x80][rng.below(4) as usize];
+                let n = 1 + rng.below(4) as usize;
+                for i in at..(at + n).min(bytes.len()) {
+                    bytes[i] = value;
+                }
+                done.push(format!("set {n} to {value:#04x} at {at}"));
+            }
+            3 => {
+                bytes.truncate(at);
+                done.push(format!("truncate to {at}"));
+            }
+            4 => {
+                let n = 1 + rng.below(64) as usize;
+                let end = (at + n).min(bytes.len());
+                bytes.drain(at..end);
+                done.push(format!("delete {n} at {at}"));
+            }
+            5 => {
+                let n = 1 + rng.below(64) as usize;
+                let insert: Vec<u8> = (0..n).map(|_| rng.below(256) as u8).collect();
+                let at = at.min(bytes.len());
+                bytes.splice(at..at, insert);
+                done.push(format!("insert {n} at {at}"));
+            }
+            _ => {
+                let n = 1 + rng.below(256) as usize;
+                let end = (at + n).min(bytes.len());
+                let copy = bytes[at.min(end)..end].to_vec();
+                bytes.splice(end..end, copy);
+                done.push(format!("duplicate {n} at {at}"));
+            }
+        }
+    }
+    (bytes, done.join(", "))
+}
+
+/// Runs `check` on `input`; a panic fails the test naming the case and
+/// leaving the input on disk to reproduce it.
+fn must_not_panic<T>(
+    name: &str,
+    case: usize,
+    what: &str,
+    input: &[u8],
+    check: impl FnOnce() -> T,
+) -> T {
+    match catch_unwind(AssertUnwindSafe(check)) {
+        Ok(v) => v,
+        Err(payload) => {
+            let path = std::env::temp_dir().join(format!("dlkit-fuzz-{name}-{case}.bin"));
+            let _ = std::fs::write(&path, input);
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!(
+                "{name} case {case} ({what}) panicked: {message}\ninput saved to {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Recomputes each PNG chunk's CRC, so a mutation inside a chunk reaches the
+/// decoder's parsing instead of stopping at the checksum.
+fn fix_png_crcs(bytes: &mut [u8]) {
+    let mut i = 8;
+    while i + 12 <= bytes.len() {
+        let len = u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+        let Some(end) = (i + 8).checked_add(len).filter(|&e| e + 4 <= bytes.len()) else {
+            return;
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(&bytes[i + 4..end]);
+        bytes[end..end + 4].copy_from_slice(&crc.sum().to_be_bytes());
+        i = end + 4;
+    }
+}
+
+/// A small picture of a digit-like stroke, light paper and dark ink.
+fn small_picture() -> image::GrayImage {
+    let mut img = image::GrayImage::from_pixel(40, 48, image::Luma([225]));
+    for y in 8..40 {
+        for x in 17..23 {
+            img.put_pixel(x, y, image::Luma([30]));
+        }
+    }
+    for x in 10..30 {
+        for y in 8..13 {
+            img.put_pixel(x, y, image::Luma([40]));
+        }
+    }
+    img
+}
+
+fn encoded(img: &image::GrayImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format).unwrap();
+    bytes.into_inner()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        dlkit_tests::repo_root()
+            .join("tests/data/digits")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Corrupted pictures: every outcome is a tensor of MNIST's shape or an
+/// `Error::Image`.
+fn fuzz_pictures(name: &str, original: &[u8], cases: usize, seed: u64, png: bool) {
+    let mut rng = Rng::new(seed);
+    let (mut ok, mut refused) = (0, 0);
+    for case in 0..cases {
+        // Keep the signature most of the time, so the decoder is reached.
+        let keep = if rng.below(8) == 0 { 0 } else { 8 };
+        let (mut bytes, what) = mutate(original, &mut rng, keep);
+        if png && rng.below(2) == 0 {
+            fix_png_crcs(&mut bytes);
+        }
+        let result = must_not_panic(name, case, &what, &bytes, || {
+            dlkit::image::load_digit_from_memory(&bytes)
+        });
+        match result {
+            Ok(t) => {
+                assert_eq!(t.dims(), [28, 28], "{name} case {case} ({what})");
+                ok += 1;
+            }
+            Err(Error::Image(_)) => refused += 1,
+            Err(other) => panic!("{name} case {case} ({what}): wrong kind of error: {other:?}"),
+        }
+    }
+    eprintln!("{name}: {ok} loaded, {refused} refused of {cases}");
+    assert!(
+        refused > 0,
+        "{name}: no mutation was refused: the mutations do nothing"
+    );
+}
+
+#[test]
+fn corrupted_pngs_load_or_are_refused_cleanly() {
+    let small = encoded(&small_picture(), image::ImageFormat::Png);
+    fuzz_pictures("small png", &small, 600, 1, true);
+    fuzz_pictures(
+        "photo png",
+        &fixture("two_small_off_centre.png"),
+        60,
+        2,
+        true,
+    );
+}
+
+#[test]
+fn corrupted_jpegs_load_or_are_refused_cleanly() {
+    let small = encoded(&small_picture(), image::ImageFormat::Jpeg);
+    fuzz_pictures("small jpeg", &small, 600, 3, false);
+    fuzz_pictures(
+        "photo jpeg",
+        &fixture("seven_dark_ink_photo.jpg"),
+        40,
+        4,
+        false,
+    );
+}
+
+#[test]
+fn pictures_with_absurd_header_sizes_are_refused() {
+    // Width and height overwritten in the PNG header (CRC fixed): the size limit or the decoder says no.
+    let small = encoded(&small_picture(), image::ImageFormat::Png);
+    for (case, (w, h)) in [
+        (u32::MAX, 1),
+        (1, u32::MAX),
+        (0x7FFF_FFFF, 0x7FFF_FFFF),
+        (0, 48),
+        (65_536, 65_536),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut bytes = small.clone();
+        bytes[16..20].copy_from_slice(&w.to_be_bytes());
+        bytes[20..24].copy_from_slice(&h.to_be_bytes());
+        fix_png_crcs(&mut bytes);
+        let result = must_not_panic("png header", case, &format!("{w}×{h}"), &bytes, || {
+            dlkit::image::load_digit_from_memory(&bytes)
+        });
+        assert!(
+            matches!(result, Err(Error::Image(_))),
+            "{w}×{h}: {result:?}"
+        );
+    }
+}
+
+fn idx_file(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn corrupted_idx_and_gzip_bytes_parse_or_are_refused_cleanly() {
+    let images: Vec<u8> = (0..3 * 28 * 28).map(|i| (i * 7 % 256) as u8).collect();
+    let plain_images = idx_file(0x0803, &[3, 28, 28], &images);
+    let plain_labels = idx_file(0x0801, &[3], &[7, 2, 1]);
+    let originals = [
+        ("images", 3, plain_images.clone()),
+        ("labels", 1, plain_labels.clone()),
+        ("gzipped images", 3, gzip(&plain_images)),
+        ("gzipped labels", 1, gzip(&plain_labels)),
+    ];
+    let mut rng = Rng::new(5);
+    for (name, ndim, original) in &originals {
+        let (mut ok, mut refused) = (0, 0);
+        for case in 0..1500 {
+            let (bytes, what) = mutate(original, &mut rng, 0);
+            let origin = PathBuf::from(format!("fuzz/{name}"));
+            let result = must_not_panic(name, case, &what, &bytes, || {
+                idx::decompress_if_gzipped(bytes.clone(), &origin)
+                    .and_then(|raw| idx::parse_u8(raw, *ndim, &origin))
+            });
+            match result {
+                Ok(array) => {
+                    assert_eq!(array.dims.len(), *ndim, "{name} case {case} ({what})");
+                    assert_eq!(
+                        array.dims.iter().product::<usize>(),
+                        array.data.len(),
+                        "{name} case {case} ({what}): the data must be what the header says"
+                    );
+                    ok += 1;
+                }
+                Err(Error::Dataset(msg)) => {
+                    assert!(msg.starts_with("fuzz/"), "names the file: {msg}");
+                    refused += 1;
+                }
+                Err(other) => panic!("{name} case {case} ({what}): wrong kind of error: {other:?}"),
+            }
+        }
+        eprintln!("{name}: {ok} parsed, {refused} refused");
+        assert!(refused > 0);
+    }
+}
+
+#[test]
+fn corrupted_dataset_files_load_or_are_refused_cleanly() {
+    // The whole loader (file lookup, gzip, IDX, image/label agreement, checksum)
+    // on a tiny dataset with one file corrupted at a time: never Ok (the checksums
+    // are MNIST's), always a dataset error naming the file.
+    let train_images = gzip(&idx_file(0x0803, &[2, 28, 28], &[7; 2 * 784]));
+    let files = [
+        ("train-images-idx3-ubyte.gz", train_images),
+        (
+            "train-labels-idx1-ubyte.gz",
+            gzip(&idx_file(0x0801, &[2], &[5, 0])),
+        ),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            gzip(&idx_file(0x0803, &[1, 28, 28], &[9; 784])),
+        ),
+        (
+            "t10k-labels-idx1-ubyte.gz",
+            gzip(&idx_file(0x0801, &[1], &[7])),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let mut rng = Rng::new(6);
+    for case in 0..200 {
+        let (name, original) = &files[rng.below(4) as usize];
+        let (bytes, what) = mutate(original, &mut rng, 0);
+        std::fs::write(dir.path().join(name), &bytes).unwrap();
+        let result = must_not_panic(name, case, &what, &bytes, || {
+            mnist::load_data_from(dir.path())
+        });
+        match result {
+            Err(Error::Dataset(msg)) => assert!(msg.contains("MNIST"), "{msg}"),
+            other => panic!("{name} case {case} ({what}): expected a dataset error, got {other:?}"),
+        }
+        std::fs::write(dir.path().join(name), original).unwrap();
+    }
+}
