@@ -199,10 +199,7 @@ fn figures_too_large_to_draw_are_errors_not_aborts() {
 #[test]
 fn history_plots_survive_hostile_series() {
     use dlkit::train::History;
-    let loss_only = |loss: Vec<f64>| History {
-        loss,
-        ..Default::default()
-    };
+    let loss_only = |loss: Vec<f64>| History::from_metrics([("loss", loss)]);
     let cases: Vec<(&str, History)> = vec![
         // "capacity overflow" in the tick code before.
         ("subnormal", loss_only(vec![0.0, 5e-324])),
@@ -218,11 +215,10 @@ fn history_plots_survive_hostile_series() {
         ("one epoch", loss_only(vec![0.3])),
         (
             "validation only",
-            History {
-                val_loss: vec![0.2, 0.1],
-                loss: vec![f64::NAN, f64::NAN],
-                ..Default::default()
-            },
+            History::from_metrics([
+                ("loss", vec![f64::NAN, f64::NAN]),
+                ("val_loss", vec![0.2, 0.1]),
+            ]),
         ),
         (
             "a million epochs",
@@ -251,10 +247,7 @@ fn history_plots_survive_hostile_series() {
 #[test]
 fn history_says_which_epochs_it_could_not_draw() {
     use dlkit::train::History;
-    let h = History {
-        loss: vec![0.9, f64::NAN, 0.4, f64::INFINITY],
-        ..Default::default()
-    };
+    let h = History::from_metrics([("loss", vec![0.9, f64::NAN, 0.4, f64::INFINITY])]);
     let svg = dlkit::plot::history(&h).unwrap().to_svg().unwrap();
     assert!(svg.contains("train (2 NaN/inf not drawn)"), "{svg}");
 }

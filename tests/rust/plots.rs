@@ -417,7 +417,7 @@ fn quick_model(test: usize) -> (dlkit::model::Sequential, Tensor, Tensor, Tensor
 #[test]
 fn confusion_matrix_and_mistakes_of_a_quickly_trained_model() {
     let (mut model, raw, xt, yt) = quick_model(2000);
-    let accuracy = model.evaluate(&xt, &yt).unwrap().accuracy.unwrap();
+    let accuracy = model.evaluate(&xt, &yt).unwrap().accuracy().unwrap();
     let cm = model.confusion_matrix(&xt, &yt).unwrap();
     assert_eq!((cm.classes(), cm.total()), (10, 2000));
     assert!(
