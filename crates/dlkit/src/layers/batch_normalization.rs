@@ -22,6 +22,7 @@ use super::{
     common_builders, first, single_input, Activation, DataFormat, ForwardCtx, Initializer,
     LayerCommon, LayerKind, Layout, WeightSpec,
 };
+use crate::ops;
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
@@ -169,15 +170,7 @@ impl LayerKind for BatchNormalization {
                 .broadcast_mul(&as_channels(&scale)?)?
                 .broadcast_add(&as_channels(&shift)?);
         }
-        let others: Vec<usize> = (0..x.rank()).filter(|&d| d != axis).collect();
-        let count = (x.elem_count() / x.dim(axis)?) as f64;
-        let mean = (x.sum_keepdim(others.as_slice())? / count)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let variance = (centered.sqr()?.sum_keepdim(others.as_slice())? / count)?;
-        let normalized = centered.broadcast_div(&(&variance + self.epsilon)?.sqrt()?)?;
-        let y = normalized
-            .broadcast_mul(&as_channels(gamma)?)?
-            .broadcast_add(&as_channels(beta)?)?;
+        let (y, mean, variance) = ops::batch_norm_train(x, gamma, beta, axis, self.epsilon)?;
         let [_, _, (_, mean_var), (_, variance_var)] = ctx.variables else {
             candle_core::bail!("BatchNormalization: its moving statistics are missing");
         };

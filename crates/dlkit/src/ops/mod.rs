@@ -24,6 +24,7 @@
 //! (`cargo run --release -p dlkit --example ops_bench`).
 
 mod alloc;
+pub mod batch_norm;
 mod conv;
 pub(crate) mod cpu;
 mod dense;
@@ -35,6 +36,7 @@ mod pool;
 pub mod reference;
 
 pub use alloc::tune_allocator;
+pub use batch_norm::batch_norm_train;
 pub use conv::{conv2d, conv2d_max_pool, MaxPoolParams};
 pub use dense::dense;
 pub use dropout::dropout;
