@@ -269,5 +269,35 @@ class Runner(unittest.TestCase):
         self.assertIn("not in crates/dlkit/src/zoo.rs", err.getvalue())
 
 
+class SameAsTheRecipes(unittest.TestCase):
+    """reproduce.TUTORIALS copies epochs and published figures; they must match zoo.rs and the references."""
+
+    def test_matches_zoo_rs(self):
+        import re
+        text = (HERE.parents[1] / "crates" / "dlkit" / "src" / "zoo.rs").read_text()
+        found = {}
+        for m in re.finditer(r'id: "([^"]+)",.*?epochs: (\d+),\s*published_accuracy: (None|Some\(([^)]*)\))',
+                             text, re.S):
+            published = None
+            if m.group(4) is not None:
+                expr = m.group(4).replace(" ", "")
+                published = 1.0 - float(expr[4:]) if expr.startswith("1.0-") else float(expr)
+            found[m.group(1)] = (int(m.group(2)), published)
+        self.assertEqual(sorted(found), sorted(reproduce.TUTORIALS))
+        for model, (epochs, _, published) in reproduce.TUTORIALS.items():
+            self.assertEqual(found[model][0], epochs, model)
+            if published is None:
+                self.assertIsNone(found[model][1], model)
+            else:
+                self.assertAlmostEqual(found[model][1], published, places=12, msg=model)
+
+    def test_matches_keras_reference_epochs(self):
+        import re
+        text = (HERE.parent / "mnist_tutorials.py").read_text()
+        found = {m.group(1): int(m.group(2))
+                 for m in re.finditer(r'Recipe\("([^"]+)",[^)]*?, (\d+)\),', text)}
+        self.assertEqual(found, {m: e for m, (e, _, _) in reproduce.TUTORIALS.items()})
+
+
 if __name__ == "__main__":
     unittest.main()
