@@ -66,6 +66,36 @@ fn nan_inputs_are_refused_even_behind_relu() {
 }
 
 #[test]
+fn a_nan_weight_is_refused_and_relu_layers_pass_nan_on() {
+    let (x, y) = data(20);
+    let mut m = model();
+    let kernel = m
+        .get_layer("dense")
+        .unwrap()
+        .weight("kernel")
+        .unwrap()
+        .clone();
+    let mut w = kernel.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    w[5] = f32::NAN;
+    let bad = Tensor::from_vec(w, kernel.dims(), &Device::Cpu).unwrap();
+    kernel.set(&bad).unwrap();
+    for e in [
+        message(m.fit(&x, &y, quiet())),
+        message(m.evaluate(&x, &y)),
+        message(m.predict(&x)),
+    ] {
+        assert!(
+            e.contains("weight kernel of layer 'dense' holds NaN at position 5"),
+            "{e}"
+        );
+    }
+    // Below the checks, a candle-level forward keeps the NaN (max(NaN, 0) would be 0).
+    let out = m.forward(&x, false).unwrap();
+    let values = out.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(values.iter().any(|v| v.is_nan()), "{values:?}");
+}
+
+#[test]
 fn labels_that_are_not_classes_are_named_by_their_index() {
     let (x, _) = data(6);
     let cases: [(Tensor, &str); 3] = [

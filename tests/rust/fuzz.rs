@@ -334,3 +334,236 @@ fn corrupted_dataset_files_load_or_are_refused_cleanly() {
         std::fs::write(dir.path().join(name), original).unwrap();
     }
 }
+
+// ---- Model files: the safetensors header, its JSON description, the tensors ----
+
+/// A saved model with most layer kinds, as bytes.
+fn saved_model_bytes() -> Vec<u8> {
+    use dlkit::layers::Activation::{Relu, Softmax};
+    use dlkit::prelude::*;
+    let mut model = Sequential::with_seed(3);
+    model
+        .add(Conv2D::new(4, 3).activation(Relu).input_shape((6, 6, 1)))
+        .unwrap();
+    model.add(BatchNormalization::new()).unwrap();
+    model.add(MaxPooling2D::new(2)).unwrap();
+    model.add(Dropout::new(0.25)).unwrap();
+    model.add(Flatten::new()).unwrap();
+    model.add(Dense::new(5).activation(Relu)).unwrap();
+    model.add(Dense::new(3).activation(Softmax)).unwrap();
+    model
+        .compile(
+            Loss::CategoricalCrossentropy,
+            Adam::default(),
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+/// Replaces one number of the JSON header (sizes, indices, shapes, offsets)
+/// by a value chosen to hit limits, and fixes the header's length prefix.
+fn mutate_header_number(original: &[u8], rng: &mut Rng) -> Option<(Vec<u8>, String)> {
+    let len = u64::from_le_bytes(original.get(..8)?.try_into().ok()?) as usize;
+    let header = std::str::from_utf8(original.get(8..8 + len)?).ok()?;
+    let numbers: Vec<(usize, usize)> = header
+        .char_indices()
+        .filter(|&(i, c)| {
+            c.is_ascii_digit() && !header[..i].ends_with(|p: char| p.is_ascii_digit())
+        })
+        .map(|(i, _)| {
+            let end = header[i..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(header.len(), |e| i + e);
+            (i, end)
+        })
+        .collect();
+    let &(start, end) = numbers.get(rng.below(numbers.len() as u64) as usize)?;
+    const VALUES: [&str; 9] = [
+        "0",
+        "1",
+        "2",
+        "7",
+        "255",
+        "65536",
+        "2147483648",
+        "1099511627776",
+        "18446744073709551615",
+    ];
+    let value = VALUES[rng.below(VALUES.len() as u64) as usize];
+    let edited = format!("{}{value}{}", &header[..start], &header[end..]);
+    let mut bytes = (edited.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(edited.as_bytes());
+    bytes.extend_from_slice(&original[8 + len..]);
+    Some((
+        bytes,
+        format!("number at {start} ({}) -> {value}", &header[start..end]),
+    ))
+}
+
+#[test]
+fn corrupted_model_files_load_or_are_refused_cleanly() {
+    use dlkit::prelude::*;
+    let original = saved_model_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(11);
+    let (mut loaded, mut refused) = (0, 0);
+    for case in 0..1200 {
+        // Half raw byte mutations, half numbers of the description changed.
+        let (bytes, what) = if case % 2 == 0 {
+            mutate(&original, &mut rng, 0)
+        } else {
+            match mutate_header_number(&original, &mut rng) {
+                Some(m) => m,
+                None => continue,
+            }
+        };
+        let path = dir.path().join(format!("case-{case}.safetensors"));
+        std::fs::write(&path, &bytes).unwrap();
+        let start = std::time::Instant::now();
+        let result = must_not_panic("model", case, &what, &bytes, || load_model(&path));
+        assert!(
+            start.elapsed().as_secs_f64() < 2.0,
+            "model case {case} ({what}) took {:?}",
+            start.elapsed()
+        );
+        match result {
+            Ok(mut model) => {
+                // A model that loads must also run, or refuse its input cleanly.
+                let shape = model.input_shape().unwrap().to_vec();
+                let values: usize = shape.iter().product();
+                if values <= 100_000 {
+                    let dims: Vec<usize> = std::iter::once(2).chain(shape).collect();
+                    let x = Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+                    must_not_panic("model-predict", case, &what, &bytes, || {
+                        model.predict(&x).map(|_| ())
+                    })
+                    .ok();
+                }
+                loaded += 1;
+            }
+            Err(Error::ModelFile(_)) | Err(Error::Io { .. }) => refused += 1,
+            Err(other) => panic!("model case {case} ({what}): wrong kind of error: {other:?}"),
+        }
+    }
+    eprintln!("model files: {loaded} loaded, {refused} refused");
+    assert!(refused > 500, "{refused}");
+}
+
+// ---- Shape inference: random stacks of layers ----
+
+/// A random layer (some valid for the input at hand, many not).
+fn random_layer(rng: &mut Rng) -> (dlkit::layers::Layer, String) {
+    use dlkit::layers::*;
+    let pick = |rng: &mut Rng, values: &[usize]| values[rng.below(values.len() as u64) as usize];
+    match rng.below(9) {
+        0 => {
+            let units = pick(rng, &[1, 3, 8, 0]);
+            (
+                Dense::new(units).activation(Activation::Relu).into(),
+                format!("Dense({units})"),
+            )
+        }
+        1 | 2 => {
+            let (f, k) = (pick(rng, &[1, 2, 5]), pick(rng, &[1, 2, 3, 5, 9]));
+            let padding = if rng.below(2) == 0 {
+                Padding::Valid
+            } else {
+                Padding::Same
+            };
+            let s = pick(rng, &[1, 1, 2]);
+            (
+                Conv2D::new(f, k).strides(s).padding(padding).into(),
+                format!("Conv2D({f}, {k}, stride {s}, {padding:?})"),
+            )
+        }
+        3 => {
+            let p = pick(rng, &[1, 2, 3]);
+            (MaxPooling2D::new(p).into(), format!("MaxPooling2D({p})"))
+        }
+        4 => (Flatten::new().into(), "Flatten".into()),
+        5 => (Dropout::new(0.3).into(), "Dropout".into()),
+        6 => (
+            BatchNormalization::new().into(),
+            "BatchNormalization".into(),
+        ),
+        7 => (Activation::Tanh.into(), "Activation(tanh)".into()),
+        _ => {
+            let units = pick(rng, &[1, 4]);
+            let seq = rng.below(2) == 0;
+            (
+                LSTM::new(units).return_sequences(seq).into(),
+                format!("LSTM({units}, return_sequences {seq})"),
+            )
+        }
+    }
+}
+
+#[test]
+fn random_layer_stacks_build_with_shapes_a_forward_pass_confirms() {
+    use dlkit::prelude::*;
+    let mut rng = Rng::new(21);
+    let shapes: [&[usize]; 5] = [&[6], &[1, 8, 8], &[8, 8, 2], &[5, 3], &[2, 7, 9]];
+    let (mut built, mut refused_layers) = (0, 0);
+    for case in 0..400 {
+        let input = shapes[rng.below(shapes.len() as u64) as usize].to_vec();
+        let mut model = Sequential::with_seed(case as u64);
+        let mut stack = format!("input {input:?}");
+        let mut started = false;
+        for _ in 0..1 + rng.below(5) {
+            let (layer, name) = random_layer(&mut rng);
+            let layer = if started {
+                layer
+            } else {
+                // The first layer declares the input shape.
+                match layer {
+                    Layer::Dense(l) => l.input_shape(input.clone()).into(),
+                    Layer::Conv2D(l) => l.input_shape(input.clone()).into(),
+                    Layer::MaxPooling2D(l) => l.input_shape(input.clone()).into(),
+                    Layer::Flatten(l) => l.input_shape(input.clone()).into(),
+                    Layer::Dropout(l) => l.input_shape(input.clone()).into(),
+                    Layer::BatchNormalization(l) => l.input_shape(input.clone()).into(),
+                    Layer::LSTM(l) => l.input_shape(input.clone()).into(),
+                    Layer::Activation(l) => l.input_shape(input.clone()).into(),
+                    other => other,
+                }
+            };
+            stack.push_str(&format!(" → {name}"));
+            let added = must_not_panic("stack", case, &stack, &[], || model.add(layer).map(|_| ()));
+            match added {
+                Ok(()) => started = true,
+                Err(Error::Shape(_)) | Err(Error::InvalidArgument(_)) => refused_layers += 1,
+                Err(other) => panic!("stack case {case} ({stack}): wrong kind of error: {other:?}"),
+            }
+        }
+        if !model.is_built() {
+            continue;
+        }
+        let want = model.output_shape().unwrap().to_vec();
+        let dims: Vec<usize> = std::iter::once(2).chain(input.clone()).collect();
+        let x = Tensor::randn(0f32, 1.0, dims, &Device::Cpu).unwrap();
+        for training in [false, true] {
+            let y = must_not_panic("stack-forward", case, &stack, &[], || {
+                model.forward(&x, training)
+            })
+            .unwrap_or_else(|e| {
+                panic!("stack case {case} ({stack}): built but forward failed: {e}")
+            });
+            let got: Vec<usize> = y.dims()[1..].to_vec();
+            assert_eq!(
+                got, want,
+                "stack case {case} ({stack}), training {training}"
+            );
+            assert_eq!(y.dims()[0], 2);
+        }
+        built += 1;
+    }
+    eprintln!("layer stacks: {built} built and confirmed, {refused_layers} layers refused");
+    assert!(
+        built > 100 && refused_layers > 50,
+        "{built} built, {refused_layers} refused"
+    );
+}

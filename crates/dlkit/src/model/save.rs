@@ -216,7 +216,9 @@ fn rebuild(
             return Err(bad(format!("two layers are named {:?}", s.name)));
         }
         match (&s.layer, i) {
-            (Layer::InputLayer(input), 0) => model.start_with_input(input.shape.clone())?,
+            (Layer::InputLayer(input), 0) => model
+                .start_with_input(input.shape.clone())
+                .map_err(|e| bad(format!("layer 0: {e}")))?,
             (Layer::InputLayer(_), _) | (_, 0) => {
                 return Err(bad(
                     "model description must start with (only) one input layer".into(),

@@ -165,7 +165,14 @@ struct LstmOp {
 fn act(a: LstmActivation, x: f32) -> f32 {
     match a {
         LstmActivation::Tanh => tanh(x),
-        LstmActivation::Relu => x.max(0.0),
+        // Not f32::max, which would turn NaN into 0.
+        LstmActivation::Relu => {
+            if x < 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
         LstmActivation::Sigmoid => sigmoid(x),
         LstmActivation::Linear => x,
     }

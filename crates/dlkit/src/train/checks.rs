@@ -53,6 +53,25 @@ pub(crate) fn finite(what: &str, x: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Every weight of the model is finite: a NaN weight (set by hand, or from a
+/// damaged file) would otherwise hide behind ReLUs and give finite outputs.
+pub(crate) fn finite_weights(model: &crate::model::Model) -> Result<()> {
+    for layer in model.layers() {
+        for (name, var) in layer.weights() {
+            let values = var.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::InvalidArgument(format!(
+                    "weight {name} of layer '{}' holds {} at position {i}: the model's outputs \
+                     would be meaningless; set its weights again or load a good file",
+                    layer.name(),
+                    values[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The class of each sample of `y`: integer labels of shape (N,), which must be
 /// whole numbers in `0..classes`, or one-hot rows of shape (N, classes).
 pub(crate) fn target_classes(what: &str, y: &Tensor, classes: usize) -> Result<Vec<u32>> {

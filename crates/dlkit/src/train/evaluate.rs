@@ -144,6 +144,7 @@ impl Model {
         self.check_input("x", x.dims())?;
         super::checks::non_empty("x", x)?;
         super::checks::finite("x", x)?;
+        super::checks::finite_weights(self)?;
         let n = x.dim(0)?;
         let mut outputs = Vec::with_capacity(n.div_ceil(INFERENCE_BATCH));
         for start in (0..n).step_by(INFERENCE_BATCH) {

@@ -196,6 +196,7 @@ impl Model {
         }
         checks::non_empty(x_name, x)?;
         checks::finite(x_name, x)?;
+        checks::finite_weights(self)?;
         let classes = if loss.is_classification() {
             Some(checks::target_classes(y_name, y, output[0])?)
         } else {

@@ -88,7 +88,7 @@ multiversion! {
     pub(crate) fn add_row(x: &mut [f32], b: &[f32], relu: bool) {
         if relu {
             for (v, &b) in x.iter_mut().zip(b) {
-                *v = (*v + b).max(0.0);
+                *v = relu_keeping_nan(*v + b);
             }
         } else {
             for (v, &b) in x.iter_mut().zip(b) {
@@ -98,12 +98,23 @@ multiversion! {
     }
 }
 
+/// `max(v, 0)` that keeps NaN (as Keras' relu does): `f32::max` would turn a
+/// NaN into 0 and hide a broken input or weight behind a finite loss.
+#[inline(always)]
+fn relu_keeping_nan(v: f32) -> f32 {
+    if v < 0.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
 multiversion! {
     /// `x[i] += b` (then relu if `relu`).
     pub(crate) fn add_scalar(x: &mut [f32], b: f32, relu: bool) {
         if relu {
             for v in x.iter_mut() {
-                *v = (*v + b).max(0.0);
+                *v = relu_keeping_nan(*v + b);
             }
         } else {
             for v in x.iter_mut() {
