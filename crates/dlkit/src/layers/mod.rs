@@ -11,6 +11,18 @@
 //! assert_eq!(dense.output_shape(&[vec![784]]).unwrap(), vec![128]);
 //! assert!(dense.output_shape(&[vec![32, 26, 26]]).unwrap_err().contains("Flatten"));
 //! ```
+//!
+//! ## Adding a layer
+//!
+//! One file and one line: write `layers/my_layer.rs` with the configuration
+//! struct (holding a `#[serde(flatten)] common: LayerCommon`, with
+//! `common_builders!(MyLayer)` for `.name()` and `.input_shape()`), implement
+//! the layer contract (`LayerKind`: name stem, activation, layout, output
+//! shape, weights — trainable or not — and forward), and add
+//! `MyLayer => my_layer::MyLayer,` to `register_layers!` below. The model,
+//! its execution plan, summary, saving and loading need nothing else.
+//! [`BatchNormalization`] was added this way (plus a `prelude` export, and an
+//! optional fast kernel in `ops`).
 
 mod contract;
 mod format;

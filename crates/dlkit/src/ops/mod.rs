@@ -2,7 +2,7 @@
 //!
 //! Every op has a fast path for `f32` tensors on the CPU, written as a candle custom op
 //! (`cpu_fwd` + a hand-written `bwd`), and a reference path written with plain candle ops
-//! ([`reference`]) that runs on other devices and dtypes and that the tests compare against.
+//! ([`reference`](mod@reference)) that runs on other devices and dtypes and that the tests compare against.
 //!
 //! | op | inputs | output |
 //! |----|--------|--------|
