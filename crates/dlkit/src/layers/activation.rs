@@ -132,9 +132,6 @@ impl LayerKind for ActivationLayer {
     fn name_stem(&self) -> &'static str {
         "activation"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

@@ -26,9 +26,6 @@ impl LayerKind for Add {
     fn name_stem(&self) -> &'static str {
         "add"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }

@@ -106,9 +106,6 @@ impl LayerKind for BatchNormalization {
     fn name_stem(&self) -> &'static str {
         "batch_normalization"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }

@@ -64,9 +64,6 @@ impl LayerKind for Concatenate {
     fn name_stem(&self) -> &'static str {
         "concatenate"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }

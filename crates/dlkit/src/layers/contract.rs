@@ -89,10 +89,9 @@ pub struct ForwardCtx<'a> {
 /// Adding a layer = one file implementing this trait, plus one line in
 /// `register_layers!` (layers/mod.rs). Every method without a default must be
 /// answered, so a new layer cannot silently skip a question.
-pub(crate) trait LayerKind {
+pub(crate) trait LayerKind: HasCommon {
     /// The stem of automatic layer names, e.g. `"conv2d"` → `conv2d`, `conv2d_1`, ...
     fn name_stem(&self) -> &'static str;
-    fn common(&self) -> &LayerCommon;
     /// The activation applied at this layer's output, if it has one (the plan
     /// folds a final softmax into the loss through this).
     fn activation(&self) -> Option<Activation>;
@@ -136,9 +135,22 @@ pub(crate) trait LayerKind {
     }
 }
 
-/// The builder methods every layer shares: `.name("...")` and `.input_shape(...)`.
+/// The fields every layer shares, found in one place; `common_builders!`
+/// implements it for a layer struct with a `common` field.
+pub(crate) trait HasCommon {
+    fn common(&self) -> &LayerCommon;
+}
+
+/// The builder methods every layer shares, `.name("...")` and
+/// `.input_shape(...)`, and its [`HasCommon`].
 macro_rules! common_builders {
     ($ty:ty) => {
+        impl $crate::layers::HasCommon for $ty {
+            fn common(&self) -> &$crate::layers::LayerCommon {
+                &self.common
+            }
+        }
+
         impl $ty {
             /// Names the layer (shown by `summary()`, used by `get_layer`).
             pub fn name(mut self, name: impl Into<String>) -> Self {

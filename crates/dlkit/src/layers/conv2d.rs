@@ -143,9 +143,6 @@ impl LayerKind for Conv2D {
     fn name_stem(&self) -> &'static str {
         "conv2d"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

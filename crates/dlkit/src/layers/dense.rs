@@ -72,9 +72,6 @@ impl LayerKind for Dense {
     fn name_stem(&self) -> &'static str {
         "dense"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

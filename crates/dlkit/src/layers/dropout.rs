@@ -31,9 +31,6 @@ impl LayerKind for Dropout {
     fn name_stem(&self) -> &'static str {
         "dropout"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }

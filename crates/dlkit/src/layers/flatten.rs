@@ -25,9 +25,6 @@ impl LayerKind for Flatten {
     fn name_stem(&self) -> &'static str {
         "flatten"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }

@@ -20,12 +20,15 @@ impl InputLayer {
     }
 }
 
+impl super::HasCommon for InputLayer {
+    fn common(&self) -> &LayerCommon {
+        &self.common
+    }
+}
+
 impl LayerKind for InputLayer {
     fn name_stem(&self) -> &'static str {
         "input_layer"
-    }
-    fn common(&self) -> &LayerCommon {
-        &self.common
     }
     fn activation(&self) -> Option<Activation> {
         None

@@ -67,9 +67,6 @@ impl LayerKind for LSTM {
     fn name_stem(&self) -> &'static str {
         "lstm"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         Some(self.activation)
     }

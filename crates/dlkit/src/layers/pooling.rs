@@ -65,9 +65,6 @@ impl LayerKind for MaxPooling2D {
     fn name_stem(&self) -> &'static str {
         "max_pooling2d"
     }
-    fn common(&self) -> &LayerCommon {
-        &self.common
-    }
     fn activation(&self) -> Option<Activation> {
         None
     }
