@@ -1,6 +1,6 @@
 """Keras 3 (TensorFlow CPU) reference for the dlkit training-speed benchmark.
 
-Trains one of the tutorial models of `crates/dlkit/src/zoo.rs` with the same
+Trains one of the tutorial models of `crates/dlkit/src/tutorials/zoo.rs` with the same
 data preparation, batch size, optimizer and loss, times every epoch, evaluates
 on the 10k test images (timing a second, warm `evaluate` for inference
 throughput) and prints one JSON line on stdout (Keras' own per-epoch lines go

@@ -1,5 +1,5 @@
 """What the Keras and PyTorch references of the benchmark share: the tutorial
-recipes of `crates/dlkit/src/zoo.rs`, MNIST read from gzipped IDX files, and the
+recipes of `crates/dlkit/src/tutorials/zoo.rs`, MNIST read from gzipped IDX files, and the
 tutorials' preprocessing in NumPy. Needs NumPy only, no framework.
 
 MNIST is read from `$DLKIT_DATASETS/mnist/*.gz` (default /work/shared/datasets),

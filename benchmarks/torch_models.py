@@ -1,6 +1,6 @@
 """PyTorch (CPU, eager) reference for the dlkit training-speed benchmark.
 
-Trains one of the tutorial models of `crates/dlkit/src/zoo.rs` with the same
+Trains one of the tutorial models of `crates/dlkit/src/tutorials/zoo.rs` with the same
 data preparation, batch size, optimizer, loss and (Keras') initialisers as
 keras_models.py, times every epoch, evaluates on the 10k test images (timing a
 second, warm pass for inference throughput) and prints one JSON line on stdout

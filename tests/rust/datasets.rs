@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use dlkit::datasets::{fashion_mnist, mnist, Dataset, Downloader, Environment};
+use dlkit::datasets::{fashion_mnist, mnist, DatasetSpec, Downloader, Environment};
 use dlkit::{DType, Device, Error, Tensor};
 use dlkit_tests::datasets_dir;
 
@@ -454,7 +454,7 @@ fn datasets_variable_without_the_files_is_an_error_not_a_download() {
 #[test]
 fn both_datasets_describe_four_distinct_files() {
     for dataset in [mnist::MNIST, fashion_mnist::FASHION_MNIST] {
-        let dataset: Dataset = dataset;
+        let dataset: DatasetSpec = dataset;
         let mut hashes: Vec<&str> = dataset.files().iter().map(|f| f.sha256).collect();
         hashes.sort();
         hashes.dedup();

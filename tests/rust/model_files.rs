@@ -106,3 +106,35 @@ fn duplicate_names_and_missing_or_extra_weights_are_refused() {
         "weight dense_9/kernel is missing",
     );
 }
+
+/// The saved description keeps Keras' names for padding and data format
+/// (`"padding":"valid"`, `"data_format":"channels_last"`), and loads back.
+#[test]
+fn padding_and_data_format_are_saved_with_keras_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Sequential::with_seed(1);
+    model
+        .add(
+            Conv2D::new(2, (3, 3))
+                .data_format(DataFormat::ChannelsLast)
+                .input_shape((8, 8, 1)),
+        )
+        .unwrap();
+    model
+        .add(MaxPooling2D::new((2, 2)).padding(Padding::Same))
+        .unwrap();
+    let path = dir.path().join("conv.safetensors");
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + len]).unwrap();
+    for needle in [
+        r#"\"padding\":\"valid\""#,
+        r#"\"padding\":\"same\""#,
+        r#"\"data_format\":\"channels_last\""#,
+    ] {
+        assert!(header.contains(needle), "{needle} not in {header}");
+    }
+    let again = load_model(&path).unwrap();
+    assert_eq!(again.output_shape().unwrap(), model.output_shape().unwrap());
+}

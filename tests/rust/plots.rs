@@ -367,11 +367,16 @@ fn svg_and_bad_extensions() {
         .unwrap_err()
         .to_string();
     assert!(err.contains(".png or .svg"), "{err}");
-    let missing = plot
-        .save(dir.path().join("no/such/dir/digit.png"))
+    // Missing directories are created, as for model files.
+    let nested = dir.path().join("new/dir/digit.png");
+    plot.save(&nested).unwrap();
+    assert!(nested.is_file());
+    // A file where a directory should be is an error naming it.
+    let blocked = plot
+        .save(dir.path().join("digit.svg/digit.png"))
         .unwrap_err()
         .to_string();
-    assert!(missing.contains("no/such/dir/digit.png"), "{missing}");
+    assert!(blocked.contains("digit.svg"), "{blocked}");
     let png = plot.to_png_bytes().unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }

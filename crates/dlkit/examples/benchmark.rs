@@ -141,8 +141,8 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
             let bias = Var::from_tensor(&Tensor::zeros(k, DType::F32, &Device::Cpu)?)?;
             let params = Conv2dParams {
                 stride: conv.strides,
-                padding: conv.padding.to_ops(),
-                layout: format.to_ops(),
+                padding: conv.padding,
+                layout: format,
                 activation: FusedActivation::Relu,
             };
             let macs = (batch * oh * ow * k * c * kh * kw) as f64;

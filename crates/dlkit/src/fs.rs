@@ -3,19 +3,41 @@
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A temporary path beside `path` (same directory, so the rename is atomic).
-pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
+/// What every temporary file beside `path` starts with: `.{name}.partial-`.
+/// Clean-ups match on it to find the leftovers of writes a crash cut short.
+pub(crate) fn temporary_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+    format!(".{name}.partial-")
+}
+
+/// A temporary path beside `path` (same directory, so the rename is atomic),
+/// `.{name}.partial-{pid}-{n}`: unique per call, so two threads saving one
+/// path at once never write into the same temporary file.
+pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(
+        "{}{}-{n}",
+        temporary_prefix(path),
+        std::process::id()
+    ))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename: the file
 /// is either the old one or the complete new one, never a truncated mix.
+/// Missing parent directories are created.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path.file_name().is_none() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: not a file path",
+            path.display()
+        )));
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -30,4 +52,36 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_unique_per_call_and_share_the_prefix() {
+        let path = Path::new("dir/model.json");
+        let (a, b) = (temporary_sibling(path), temporary_sibling(path));
+        assert_ne!(a, b);
+        for t in [a, b] {
+            assert_eq!(t.parent(), path.parent());
+            let name = t.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with(&temporary_prefix(path)), "{name}");
+        }
+    }
+
+    #[test]
+    fn writes_create_parent_directories_and_leave_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("dlkit-fs-{}", std::process::id()));
+        let path = dir.join("a/b/out.txt");
+        write_atomic(&path, b"hello").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

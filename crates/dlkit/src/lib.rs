@@ -27,12 +27,14 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod preprocessing;
-pub mod report;
 pub mod rng;
 pub mod train;
-pub mod zoo;
+pub mod tutorials;
 
 pub mod prelude;
+
+/// The tutorials' fixtures under their short paths, which notebooks and the benchmark use.
+pub use tutorials::{report, zoo};
 
 pub use error::{Error, Result};
 

@@ -251,21 +251,8 @@ fn image_dims(op: &str, images: &Tensor) -> Result<(usize, usize, usize)> {
         dims => Err(Error::Shape(format!(
             "{op} expects images of shape (N, H, W), such as (60000, 28, 28) from \
              mnist::load_data(); got shape {}",
-            format_shape(dims)
+            crate::display::shape_tuple(dims)
         ))),
-    }
-}
-
-fn format_shape(dims: &[usize]) -> String {
-    match dims {
-        [d] => format!("({d},)"),
-        _ => format!(
-            "({})",
-            dims.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
@@ -331,12 +318,5 @@ mod tests {
         );
         assert!(resolve_axis("t", -4, 3).is_err());
         assert!(resolve_axis("t", 0, 0).is_err());
-    }
-
-    #[test]
-    fn shapes_print_like_python_tuples() {
-        assert_eq!(format_shape(&[60000, 1, 28, 28]), "(60000, 1, 28, 28)");
-        assert_eq!(format_shape(&[7]), "(7,)");
-        assert_eq!(format_shape(&[]), "()");
     }
 }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::idx::GZIP_MAGIC;
 use super::load::{find_file, parse_bytes};
-use super::{Dataset, DatasetFile};
+use super::{DatasetFile, DatasetSpec};
 use crate::{Error, Result};
 
 /// How long to wait for a connection, for the response, and for each read of the body.
@@ -97,7 +97,7 @@ impl Downloader {
     }
 
     /// A downloader using the dataset's built-in public mirrors.
-    pub fn for_dataset(dataset: &Dataset) -> Self {
+    pub fn for_dataset(dataset: &DatasetSpec) -> Self {
         Downloader::new(dataset.mirrors.iter().copied())
     }
 
@@ -133,7 +133,7 @@ impl Downloader {
     /// `report` receives the progress lines.
     pub fn fetch_missing(
         &self,
-        dataset: &Dataset,
+        dataset: &DatasetSpec,
         dir: &Path,
         report: &mut dyn FnMut(&str),
     ) -> Result<()> {
@@ -159,7 +159,7 @@ impl Downloader {
     /// and returns its path (`<name>.gz`, or `<name>` if a mirror served it uncompressed).
     pub fn fetch(
         &self,
-        dataset: &Dataset,
+        dataset: &DatasetSpec,
         file: &DatasetFile,
         dir: &Path,
         report: &mut dyn FnMut(&str),
@@ -188,7 +188,7 @@ impl Downloader {
     fn fetch_with(
         &self,
         agent: &ureq::Agent,
-        dataset: &Dataset,
+        dataset: &DatasetSpec,
         file: &DatasetFile,
         dir: &Path,
         report: &mut dyn FnMut(&str),
@@ -240,7 +240,7 @@ impl Downloader {
         &self,
         agent: &ureq::Agent,
         mirror: &str,
-        dataset: &Dataset,
+        dataset: &DatasetSpec,
         file: &DatasetFile,
         dir: &Path,
         report: &mut dyn FnMut(&str),
@@ -447,7 +447,7 @@ impl Drop for PartialFile {
 /// Removes the `.part` files of `dataset` in `dir` that no download is
 /// writing any more: their process is gone, or they are older than
 /// [`STALE_PART_AGE`]. Another live process's fresh download is left alone.
-fn remove_stale_parts(dir: &Path, dataset: &Dataset) -> Result<()> {
+fn remove_stale_parts(dir: &Path, dataset: &DatasetSpec) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let prefixes: Vec<String> = dataset
         .files()

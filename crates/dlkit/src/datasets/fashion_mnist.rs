@@ -22,7 +22,7 @@
 
 use std::path::Path;
 
-use super::{Dataset, DatasetFile, LoadedData};
+use super::{DatasetFile, DatasetSpec, LoadedData};
 use crate::Result;
 
 /// The names of the ten classes, indexed by label.
@@ -40,7 +40,7 @@ pub const CLASS_NAMES: [&str; 10] = [
 ];
 
 /// The four Fashion-MNIST files, with the SHA-256 of their decompressed content.
-pub const FASHION_MNIST: Dataset = Dataset {
+pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
     name: "fashion-mnist",
     title: "Fashion-MNIST",
     train_images: DatasetFile::images(

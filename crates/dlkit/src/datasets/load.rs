@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
 use super::idx::{self, IdxArray};
-use super::{Dataset, DatasetFile, LoadedData, Location};
+use super::{DatasetFile, DatasetSpec, LoadedData, Location};
 use crate::{Error, Result};
 
 /// The path of `file` in `dir`, gzipped or not, if it is there.
@@ -62,7 +62,7 @@ pub(crate) fn parse_bytes(
 
 /// The error for content whose SHA-256 is not the published one, or `Ok`.
 fn check_sha256(
-    dataset: &Dataset,
+    dataset: &DatasetSpec,
     file: &DatasetFile,
     parsed: &ParsedFile,
 ) -> std::result::Result<(), String> {
@@ -88,7 +88,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.
-pub(crate) fn load_dir(dataset: &Dataset, location: &Location) -> Result<LoadedData> {
+pub(crate) fn load_dir(dataset: &DatasetSpec, location: &Location) -> Result<LoadedData> {
     let dir = &location.dir;
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
@@ -187,7 +187,7 @@ fn into_tensor(parsed: ParsedFile) -> Result<Tensor> {
     )?)
 }
 
-fn put_files_there(dataset: &Dataset, location: &Location) -> String {
+fn put_files_there(dataset: &DatasetSpec, location: &Location) -> String {
     use super::Origin;
     let names = dataset
         .files()

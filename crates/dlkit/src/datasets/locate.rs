@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::Dataset;
+use super::DatasetSpec;
 use crate::{Error, Result};
 
 /// The environment variable that points at a directory holding `<name>/` folders of dataset files.
@@ -80,7 +80,7 @@ impl Location {
     }
 
     /// What to do about a damaged or wrong file found here.
-    pub(crate) fn advice_for_bad_file(&self, dataset: &Dataset, file: &Path) -> String {
+    pub(crate) fn advice_for_bad_file(&self, dataset: &DatasetSpec, file: &Path) -> String {
         match self.origin {
             Origin::Argument => format!(
                 "Check that {} holds the original {} files (gzipped or not).",
@@ -136,7 +136,7 @@ impl fmt::Display for Location {
 /// assert_eq!(location.origin, Origin::EnvVar);
 /// # Ok::<(), dlkit::Error>(())
 /// ```
-pub fn locate(dataset: &Dataset, env: &Environment) -> Result<Location> {
+pub fn locate(dataset: &DatasetSpec, env: &Environment) -> Result<Location> {
     if let Some(root) = &env.datasets_dir {
         return Ok(Location {
             dir: root.join(dataset.name),

@@ -12,11 +12,11 @@
 
 use std::path::Path;
 
-use super::{Dataset, DatasetFile, LoadedData};
+use super::{DatasetFile, DatasetSpec, LoadedData};
 use crate::Result;
 
 /// The four MNIST files, with the SHA-256 of their decompressed content.
-pub const MNIST: Dataset = Dataset {
+pub const MNIST: DatasetSpec = DatasetSpec {
     name: "mnist",
     title: "MNIST",
     train_images: DatasetFile::images(

@@ -13,17 +13,17 @@
 //! downloading from public mirrors ([`locate`] has the details). Each load
 //! checks the structure of the four IDX files and the SHA-256 of their content.
 
-mod dataset;
 mod download;
 pub mod fashion_mnist;
 pub mod idx;
 mod load;
 mod locate;
 pub mod mnist;
+mod spec;
 
-pub use dataset::{Dataset, DatasetFile, LoadedData};
 pub use download::{
     Downloader, DEFAULT_DEADLINE, DEFAULT_MIN_SPEED, DEFAULT_SPEED_WINDOW, DEFAULT_TIMEOUT,
     PROGRESS_INTERVAL,
 };
 pub use locate::{locate, Environment, Location, Origin, DATASETS_VAR};
+pub use spec::{DatasetFile, DatasetSpec, LoadedData};

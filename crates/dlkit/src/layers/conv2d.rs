@@ -132,8 +132,8 @@ impl Conv2D {
         let format = self.format().map_err(candle_core::Error::Msg)?;
         Ok(Conv2dParams {
             stride: self.strides,
-            padding: self.padding.to_ops(),
-            layout: format.to_ops(),
+            padding: self.padding,
+            layout: format,
             activation,
         })
     }
@@ -219,7 +219,7 @@ impl LayerKind for Conv2D {
         let pool = ops::MaxPoolParams {
             pool: pool.pool_size,
             stride: pool.strides.unwrap_or(pool.pool_size),
-            padding: pool.padding.to_ops(),
+            padding: pool.padding,
         };
         ops::conv2d_max_pool(x, &weights[0], weights.get(1), &self.ops_params(fused)?, &pool)
     }

@@ -1,74 +1,9 @@
-//! Image data layouts, convolution padding, and how shapes are written.
+//! Image data layouts and convolution padding (the ops' types, under Keras'
+//! names), and how per-sample shapes are written.
 
-use serde::{Deserialize, Serialize};
-
-/// Where the channel axis of an image batch is.
-///
-/// The tutorials use both: Theano-era ones reshape MNIST to `(N, 1, 28, 28)`
-/// (channels first), TensorFlow-era ones to `(N, 28, 28, 1)` (channels last).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataFormat {
-    ChannelsFirst,
-    ChannelsLast,
-}
-
-impl DataFormat {
-    /// Splits a per-sample image shape into (channels, height, width).
-    pub fn chw(self, shape: &[usize]) -> Option<(usize, usize, usize)> {
-        match (self, shape) {
-            (DataFormat::ChannelsFirst, &[c, h, w]) => Some((c, h, w)),
-            (DataFormat::ChannelsLast, &[h, w, c]) => Some((c, h, w)),
-            _ => None,
-        }
-    }
-
-    /// The per-sample shape of an image with these dimensions in this layout.
-    pub fn shape(self, c: usize, h: usize, w: usize) -> Vec<usize> {
-        match self {
-            DataFormat::ChannelsFirst => vec![c, h, w],
-            DataFormat::ChannelsLast => vec![h, w, c],
-        }
-    }
-
-    /// The same value in the kernels' vocabulary ([`crate::ops`]).
-    pub fn to_ops(self) -> crate::ops::DataLayout {
-        match self {
-            DataFormat::ChannelsFirst => crate::ops::DataLayout::ChannelsFirst,
-            DataFormat::ChannelsLast => crate::ops::DataLayout::ChannelsLast,
-        }
-    }
-}
-
-/// Convolution and pooling border handling, with Keras' meaning.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Padding {
-    /// Only windows that fit inside the input: the output shrinks.
-    #[default]
-    Valid,
-    /// Zero-pad so that the output is `ceil(input / stride)`.
-    Same,
-}
-
-impl Padding {
-    /// Output length along one axis, or `None` when the window does not fit.
-    pub fn output_len(self, input: usize, window: usize, stride: usize) -> Option<usize> {
-        match self {
-            Padding::Valid if window > input => None,
-            Padding::Valid => Some((input - window) / stride + 1),
-            Padding::Same => Some(input.div_ceil(stride)),
-        }
-    }
-
-    /// The same value in the kernels' vocabulary ([`crate::ops`]).
-    pub fn to_ops(self) -> crate::ops::Padding {
-        match self {
-            Padding::Valid => crate::ops::Padding::Valid,
-            Padding::Same => crate::ops::Padding::Same,
-        }
-    }
-}
+/// The ops' types under Keras' names: one type each, so a layer hands its
+/// settings to the kernels as they are.
+pub use crate::ops::{DataLayout as DataFormat, Padding};
 
 /// Writes a per-sample shape as Keras prints a batch shape: `(None, 32, 26, 26)`.
 pub fn format_shape(sample_shape: &[usize]) -> String {

@@ -109,8 +109,8 @@ impl LayerKind for MaxPooling2D {
             x,
             self.pool_size,
             self.stride(),
-            self.padding.to_ops(),
-            format.to_ops(),
+            self.padding,
+            format,
         )
     }
 }

@@ -1,10 +1,18 @@
 //! The small configuration types the ops take, and the output-size/padding arithmetic
 //! shared by convolution and pooling (Keras/TensorFlow semantics).
+//!
+//! [`Padding`] and [`DataLayout`] are also the layers' types (`layers::Padding`,
+//! `layers::DataFormat`), so their serde names are those of Keras' saved configs:
+//! `"valid"`, `"same"`, `"channels_first"`, `"channels_last"`.
+
+use serde::{Deserialize, Serialize};
 
 /// How a convolution or pooling window treats the border.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Padding {
-    /// No padding: the output is `floor((H - k) / s) + 1` long.
+    /// No padding, only windows that fit inside the input: the output is
+    /// `floor((H - k) / s) + 1` long.
     #[default]
     Valid,
     /// TensorFlow's `same`: the output is `ceil(H / s)` long; the total padding
@@ -12,14 +20,45 @@ pub enum Padding {
     Same,
 }
 
-/// Where the channels are in an image batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+impl Padding {
+    /// Output length along one axis, or `None` when the window does not fit
+    /// (valid padding with `window > input`) or an argument is zero.
+    pub fn output_len(self, input: usize, window: usize, stride: usize) -> Option<usize> {
+        axis_geometry(input, window, stride, self).map(|(len, _)| len)
+    }
+}
+
+/// Where the channels are in an image batch (Keras' `data_format`).
+///
+/// The tutorials use both: Theano-era ones reshape MNIST to `(N, 1, 28, 28)`
+/// (channels first), TensorFlow-era ones to `(N, 28, 28, 1)` (channels last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DataLayout {
     /// `(N, C, H, W)`, candle's and PyTorch's convention.
     #[default]
     ChannelsFirst,
     /// `(N, H, W, C)`, Keras' default.
     ChannelsLast,
+}
+
+impl DataLayout {
+    /// Splits a per-sample image shape into (channels, height, width).
+    pub fn chw(self, shape: &[usize]) -> Option<(usize, usize, usize)> {
+        match (self, shape) {
+            (DataLayout::ChannelsFirst, &[c, h, w]) => Some((c, h, w)),
+            (DataLayout::ChannelsLast, &[h, w, c]) => Some((c, h, w)),
+            _ => None,
+        }
+    }
+
+    /// The per-sample shape of an image with these dimensions in this layout.
+    pub fn shape(self, c: usize, h: usize, w: usize) -> Vec<usize> {
+        match self {
+            DataLayout::ChannelsFirst => vec![c, h, w],
+            DataLayout::ChannelsLast => vec![h, w, c],
+        }
+    }
 }
 
 /// An activation applied inside an op's forward pass (and undone in its backward pass),

@@ -7,8 +7,7 @@
 //! `to_png_bytes`, `to_svg`, `save`, `evcxr_display`) — inherent because evcxr
 //! looks `evcxr_display` up on the value's own type.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use plotters::coord::Shift;
@@ -129,7 +128,7 @@ impl Figure {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         match format_of(path)? {
-            Format::Png => write_atomically(path, &self.to_png_bytes()?),
+            Format::Png => crate::fs::write_atomic(path, &self.to_png_bytes()?),
             Format::Svg => Err(Error::InvalidArgument(format!(
                 "{}: a rendered Figure is a bitmap and is saved as .png; \
                  call `.save(\"...svg\")` on the plot itself for SVG",
@@ -215,40 +214,9 @@ fn format_of(path: &Path) -> Result<Format> {
 /// Writes `plot` to `path`: SVG when the path ends in `.svg`, PNG for `.png`.
 pub(crate) fn save<P: Draw>(plot: &P, path: &Path) -> Result<()> {
     match format_of(path)? {
-        Format::Png => write_atomically(path, &render(plot)?.to_png_bytes()?),
-        Format::Svg => write_atomically(path, render_svg(plot)?.as_bytes()),
+        Format::Png => crate::fs::write_atomic(path, &render(plot)?.to_png_bytes()?),
+        Format::Svg => crate::fs::write_atomic(path, render_svg(plot)?.as_bytes()),
     }
-}
-
-/// Writes a file so that it is either absent or complete: a temporary file in
-/// the same directory, renamed into place.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
-    // Unique per call, so two saves of one path at once never share a temporary file.
-    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
 }
 
 /// Shows `result` (a plot's rendering) in a notebook, or the error as text.

@@ -411,22 +411,13 @@ impl Callback for BackupAndRestore {
                 eprintln!("BackupAndRestore: could not delete {}: {e}", path.display());
             }
         }
-        // Temporary files of writes a crash cut short (named by fs::write_atomic
-        // with a process id at the end), then the directory, which remove_dir
-        // only removes when nothing else is in it.
-        let own_partial = crate::fs::temporary_sibling(&path);
-        let partial = own_partial
-            .file_name()
-            .map(|n| {
-                n.to_string_lossy()
-                    .trim_end_matches(|c: char| c.is_ascii_digit())
-                    .to_string()
-            })
-            .unwrap_or_default();
+        // Temporary files of writes a crash cut short (named by fs::write_atomic,
+        // in this process or an earlier one), then the directory, which
+        // remove_dir only removes when nothing else is in it.
+        let partial = crate::fs::temporary_prefix(&path);
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
-                if !partial.is_empty() && entry.file_name().to_string_lossy().starts_with(&partial)
-                {
+                if entry.file_name().to_string_lossy().starts_with(&partial) {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }

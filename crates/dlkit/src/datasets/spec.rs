@@ -46,12 +46,13 @@ impl DatasetFile {
     }
 }
 
-/// An MNIST-style dataset: four IDX files of 8-bit images and labels.
+/// The description of an MNIST-style dataset (four IDX files of 8-bit images
+/// and labels, their checksums and mirrors), which knows how to load it.
 ///
 /// [`mnist::MNIST`](super::mnist::MNIST) and
 /// [`fashion_mnist::FASHION_MNIST`](super::fashion_mnist::FASHION_MNIST) are the two built in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dataset {
+pub struct DatasetSpec {
     /// The folder name under `$DLKIT_DATASETS` and in the cache (`mnist`, `fashion-mnist`).
     pub name: &'static str,
     /// How messages name it (`MNIST`, `Fashion-MNIST`).
@@ -64,7 +65,7 @@ pub struct Dataset {
     pub mirrors: &'static [&'static str],
 }
 
-impl Dataset {
+impl DatasetSpec {
     /// The four files, in the order train images, train labels, test images, test labels.
     pub fn files(&self) -> [&DatasetFile; 4] {
         [
