@@ -132,6 +132,30 @@ fn matches_candle_channels_first() {
     }
 }
 
+/// The Same-padded stride-1 branches of notebook 002's functional model (16x24x24 into
+/// 15 3x3 and 15 5x5 kernels), with an even kernel too (its padding is uneven: more after),
+/// batches of 1 and 33, both layouts.
+#[test]
+fn matches_candle_same_padded_branches() {
+    use DataLayout::*;
+    use FusedActivation::*;
+    use Padding::Same;
+    let cases = [
+        case(1, 16, (24, 24), 15, (3, 3), 1, Same, ChannelsFirst, Relu),
+        case(33, 16, (24, 24), 15, (5, 5), 1, Same, ChannelsFirst, Relu),
+        case(2, 16, (24, 24), 15, (4, 4), 1, Same, ChannelsFirst, Linear),
+        case(33, 16, (24, 24), 15, (3, 3), 1, Same, ChannelsLast, Relu),
+        case(1, 16, (24, 24), 15, (5, 5), 1, Same, ChannelsLast, Relu),
+        case(2, 16, (24, 24), 15, (4, 4), 1, Same, ChannelsLast, Linear),
+        // One channel and a rectangular image with an even kernel on one axis only.
+        case(3, 1, (28, 20), 6, (3, 2), 1, Same, ChannelsFirst, Relu),
+        case(3, 1, (28, 20), 6, (2, 3), 1, Same, ChannelsLast, Relu),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        check_against_reference(c, 900 + 10 * i as u64);
+    }
+}
+
 #[test]
 fn matches_candle_channels_last() {
     use DataLayout::ChannelsLast as CL;

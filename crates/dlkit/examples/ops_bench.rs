@@ -1159,6 +1159,78 @@ fn profile(name: &str, steps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Same against Valid padding on the branch layers of notebook 002's functional model (a
+/// 16x24x24 stem output into 15 3x3 and 15 5x5 Same convolutions), per pass: the forward
+/// pass alone, then forward + kernel gradient, then forward + kernel + input gradient; each
+/// pass's time is the difference of two medians. Valid and Same run alternately.
+fn bench_padding(rounds: usize, peak: f64) -> Result<()> {
+    println!("\n## conv2d Same vs Valid per pass (GFLOP/s: 2·MACs of the pass / its ms; Same counts its padded positions)");
+    println!(
+        "{:<34} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "layer", "batch", "pad", "fwd ms", "dW ms", "dX ms", "fwd GF", "dW GF", "dX GF", "% peak"
+    );
+    let mut rng = Rng::new(3);
+    for (layout, n, ks) in [
+        (DataLayout::ChannelsFirst, 200, 3),
+        (DataLayout::ChannelsFirst, 200, 5),
+        (DataLayout::ChannelsLast, 200, 3),
+        (DataLayout::ChannelsLast, 200, 5),
+    ] {
+        let (c, hw, k) = (16, 24, 15);
+        let shape = match layout {
+            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
+            DataLayout::ChannelsLast => vec![n, hw, hw, c],
+        };
+        let x = randn(&shape, &mut rng, 1.0)?;
+        let xv = Var::from_tensor(&x)?.as_tensor().clone();
+        let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
+        let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
+        let params = |padding| Conv2dParams {
+            layout,
+            padding,
+            activation: FusedActivation::Relu,
+            ..Default::default()
+        };
+        let (valid, same) = (params(Padding::Valid), params(Padding::Same));
+        let run = |x: &Tensor, p: &Conv2dParams, bwd: bool| -> Result<()> {
+            let f = || ops::conv2d(x, w.as_tensor(), Some(b.as_tensor()), p);
+            if bwd {
+                fwd_bwd(&f)
+            } else {
+                f().map(drop)
+            }
+        };
+        let (vf, sf) = race(rounds, || run(&x, &valid, false), || run(&x, &same, false))?;
+        let (vw, sw) = race(rounds, || run(&x, &valid, true), || run(&x, &same, true))?;
+        let (vx, sx) = race(rounds, || run(&xv, &valid, true), || run(&xv, &same, true))?;
+        let tag = if layout == DataLayout::ChannelsLast {
+            " (NHWC)"
+        } else {
+            ""
+        };
+        let name = format!("002 branch {c}x{hw}x{hw} -> {k} {ks}x{ks}{tag}");
+        for (pad, oh, f, w_, x_) in [("valid", hw - ks + 1, vf, vw, vx), ("same", hw, sf, sw, sx)] {
+            let flops = 2.0 * (n * k * oh * oh * c * ks * ks) as f64;
+            let (tf, tw, tx) = (f.wall, w_.wall - f.wall, x_.wall - w_.wall);
+            let gf = |ms: f64| flops / ms / 1e6;
+            println!(
+                "{:<34} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>8.1} {:>8.1} {:>6.0}%",
+                name,
+                n,
+                pad,
+                tf,
+                tw,
+                tx,
+                gf(tf),
+                gf(tw),
+                gf(tx),
+                100.0 * 3.0 * flops / x_.wall / 1e6 / peak
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let filter = std::env::args().nth(1).unwrap_or_default();
     if filter == "profile" {
@@ -1195,6 +1267,9 @@ fn main() -> Result<()> {
     }
     if filter.is_empty() || "conv".contains(&filter) {
         bench_conv(rounds, peak)?;
+    }
+    if filter.is_empty() || "padding".contains(&filter) {
+        bench_padding(rounds, peak)?;
     }
     if filter.is_empty() || "pool".contains(&filter) {
         bench_pool(rounds)?;
