@@ -1,11 +1,8 @@
 //! `dlkit::ops::batch_norm_train`: the written-out forward and backward
 //! against the same computation in plain candle ops, in every layout.
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::ops::{self, batch_norm_train};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 /// (shape, channel axis): dense, channels first, channels last, one channel, odd sizes.
 const CASES: &[(&[usize], usize)] = &[

@@ -1,12 +1,9 @@
 //! `dlkit::ops::conv2d` against candle's conv2d (the reference path) and finite differences.
 #![allow(clippy::needless_range_loop)]
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{Result, Tensor, Var};
 use dlkit::ops::{self, conv2d, Conv2dParams, DataLayout, FusedActivation, Padding};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 struct Case {
     n: usize,

@@ -1,12 +1,9 @@
 //! `dlkit::ops::dense` against `matmul + bias (+ relu)` and finite differences.
 #![allow(clippy::needless_range_loop)]
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{Tensor, Var};
 use dlkit::ops::{self, dense, FusedActivation};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 #[test]
 fn matches_reference_values_and_gradients() {

@@ -1,11 +1,8 @@
 //! `dlkit::ops::dropout`: keep rate, scaling, determinism, seeds, gradients.
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{DType, Device, Tensor, Var};
 use dlkit::ops::{self, dropout};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 fn ones(n: usize) -> Tensor {
     Tensor::ones((n / 100, 100), DType::F32, &Device::Cpu).unwrap()

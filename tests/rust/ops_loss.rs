@@ -1,11 +1,8 @@
 //! `dlkit::ops::softmax_cross_entropy` and `softmax` against candle's log-softmax/softmax.
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{DType, Device, Tensor, Var};
 use dlkit::ops::{self, softmax, softmax_cross_entropy};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 fn labels(n: usize, c: usize, seed: u64) -> Vec<u32> {
     let mut rng = dlkit::rng::Rng::new(seed);

@@ -2,12 +2,9 @@
 //! differences.
 #![allow(clippy::needless_range_loop)]
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{DType, Result, Tensor, Var};
 use dlkit::ops::{self, lstm, LstmActivation};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 fn inputs(n: usize, t: usize, f: usize, h: usize, seed: u64) -> Vec<Tensor> {
     vec![

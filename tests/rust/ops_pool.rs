@@ -1,12 +1,9 @@
 //! `dlkit::ops::max_pool2d` against a gather-and-max reference and finite differences,
 //! including the odd sizes where candle's own max-pool backward goes wrong.
 
-#[path = "ops_util.rs"]
-mod ops_util;
-
 use dlkit::candle_core::{Tensor, Var};
 use dlkit::ops::{self, max_pool2d, DataLayout, Padding};
-use ops_util::*;
+use dlkit_tests::ops_util::*;
 
 fn shape(layout: DataLayout, n: usize, c: usize, h: usize, w: usize) -> Vec<usize> {
     match layout {

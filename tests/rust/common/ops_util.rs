@@ -1,6 +1,5 @@
 //! Helpers shared by the `ops_*` tests: seeded random tensors, closeness checks, gradients
 //! through candle's autograd and central finite differences.
-#![allow(dead_code)]
 
 use dlkit::candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var};
 use dlkit::rng::Rng;
