@@ -567,3 +567,104 @@ fn random_layer_stacks_build_with_shapes_a_forward_pass_confirms() {
         "{built} built, {refused_layers} refused"
     );
 }
+
+// ---- Seed corpus of the cargo-fuzz targets (fuzz/, run by scripts/fuzz) ----
+
+/// The seeds of each cargo-fuzz target: small valid inputs to start from.
+fn fuzz_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    use dlkit::prelude::*;
+    let images: Vec<u8> = (0..2 * 5 * 4).map(|i| (i * 37 % 256) as u8).collect();
+    let images = idx_file(0x0803, &[2, 5, 4], &images);
+    let labels = idx_file(0x0801, &[4], &[7, 2, 1, 0]);
+
+    let mut lstm = Sequential::with_seed(4);
+    lstm.add(LSTM::new(3).input_shape((4, 2))).unwrap();
+    lstm.add(Dense::new(2).activation(dlkit::layers::Activation::Softmax))
+        .unwrap();
+    let inputs = Input::new((6,));
+    let a = Dense::new(3).apply(&inputs).unwrap();
+    let b = Dense::new(3).apply(&inputs).unwrap();
+    let sum = Add::new().apply_many(&[&a, &b]).unwrap();
+    let joined = Concatenate::new().apply_many(&[&sum, &a]).unwrap();
+    let outputs = Dense::new(2).apply(&joined).unwrap();
+    let branches = Model::new(&inputs, &outputs).unwrap().with_seed(6);
+    let dir = tempfile::tempdir().unwrap();
+    let save = |model: &Model, name: &str| {
+        let path = dir.path().join(name);
+        model.save(&path).unwrap();
+        std::fs::read(path).unwrap()
+    };
+
+    vec![
+        ("idx", "seed-images.idx", images.clone()),
+        ("idx", "seed-labels.idx", labels.clone()),
+        ("idx", "seed-images.idx.gz", gzip(&images)),
+        ("idx", "seed-labels.idx.gz", gzip(&labels)),
+        ("model_file", "seed-cnn.safetensors", saved_model_bytes()),
+        ("model_file", "seed-lstm.safetensors", save(&lstm, "lstm")),
+        (
+            "model_file",
+            "seed-branches.safetensors",
+            save(&branches, "b"),
+        ),
+        (
+            "load_digit",
+            "seed-small.png",
+            encoded(&small_picture(), image::ImageFormat::Png),
+        ),
+        (
+            "load_digit",
+            "seed-small.jpg",
+            encoded(&small_picture(), image::ImageFormat::Jpeg),
+        ),
+        (
+            "load_digit",
+            "seed-two_small_off_centre.png",
+            fixture("two_small_off_centre.png"),
+        ),
+    ]
+}
+
+/// Writes the seeds to fuzz/corpus/<target>/ (committed). Rerun after a
+/// change of the model file format:
+/// `cargo test -p dlkit-tests --test fuzz -- --ignored write_fuzz_seed_corpus`.
+#[test]
+#[ignore = "writes the committed seed corpus of fuzz/"]
+fn write_fuzz_seed_corpus() {
+    for (target, name, bytes) in fuzz_seeds() {
+        let dir = dlkit_tests::repo_root().join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// The committed seeds are all there and all valid input: the fuzz targets
+/// start from inputs that reach the end of each parser.
+#[test]
+fn the_committed_fuzz_seeds_are_valid_inputs() {
+    let corpus = dlkit_tests::repo_root().join("fuzz/corpus");
+    for (target, name, _) in fuzz_seeds() {
+        let path = corpus.join(target).join(name);
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run write_fuzz_seed_corpus)", path.display()));
+        let origin = PathBuf::from(name);
+        match target {
+            "idx" => {
+                let raw = idx::decompress_if_gzipped(bytes, &origin).unwrap();
+                let ndim = usize::from(raw[3]);
+                idx::parse_u8(raw, ndim, &origin).unwrap();
+            }
+            "model_file" => {
+                let mut model = dlkit::model::load_model_from_memory(&bytes).unwrap();
+                let dims: Vec<usize> = std::iter::once(2)
+                    .chain(model.input_shape().unwrap().to_vec())
+                    .collect();
+                let x = dlkit::Tensor::zeros(dims, dlkit::DType::F32, &dlkit::Device::Cpu).unwrap();
+                model.predict(&x).unwrap();
+            }
+            _ => {
+                dlkit::image::load_digit_from_memory(&bytes).unwrap();
+            }
+        }
+    }
+}

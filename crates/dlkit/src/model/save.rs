@@ -178,8 +178,25 @@ impl Model {
 pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |what: String| Error::ModelFile(format!("{}: {what}", path.display()));
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+    load_model_named(&bytes, &path.display().to_string())
+}
+
+/// Loads a model from the bytes of a file saved by [`Model::save`], e.g. one
+/// received over the network or embedded with `include_bytes!`. Errors are
+/// those of [`load_model`], naming the data `<memory>` instead of a path.
+///
+/// ```
+/// let err = dlkit::model::load_model_from_memory(b"not a model").unwrap_err();
+/// assert!(matches!(err, dlkit::Error::ModelFile(_)));
+/// ```
+pub fn load_model_from_memory(bytes: &[u8]) -> Result<Model> {
+    load_model_named(bytes, "<memory>")
+}
+
+/// [`load_model`] on bytes, with `origin` naming them in errors.
+fn load_model_named(bytes: &[u8], origin: &str) -> Result<Model> {
+    let bad = |what: String| Error::ModelFile(format!("{origin}: {what}"));
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let json = header
         .metadata()
@@ -196,7 +213,7 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     }
     // The weights are the file's own tensors: nothing is drawn or allocated
     // beyond what the file holds, whatever sizes its description claims.
-    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
         .map_err(|e| bad(format!("weights are not readable: {e}")))?;
     rebuild(saved, tensors, &bad)
 }
@@ -277,4 +294,41 @@ pub(crate) fn write_safetensors(
     let bytes = safetensors::serialize(weights.iter().map(|(k, t)| (k.as_str(), t)), metadata)
         .map_err(|e| Error::ModelFile(format!("cannot serialise weights: {e}")))?;
     crate::fs::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Dense, Flatten};
+    use crate::model::Sequential;
+
+    #[test]
+    fn a_model_loads_from_memory_as_from_its_file_and_errors_name_the_origin() {
+        let mut model = Sequential::with_seed(2);
+        model.add(Flatten::new().input_shape((2, 3))).unwrap();
+        model.add(Dense::new(4)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        model.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+
+        let x = Tensor::ones((2, 2, 3), DType::F32, &Device::Cpu).unwrap();
+        let from_file = load_model(&path).unwrap().predict(&x).unwrap();
+        let from_memory = load_model_from_memory(&bytes).unwrap().predict(&x).unwrap();
+        let (a, b) = (
+            from_file.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            from_memory.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert_eq!(a, b);
+
+        let cut = &bytes[..bytes.len() - 3];
+        let msg = load_model_from_memory(cut).unwrap_err().to_string();
+        assert!(msg.starts_with("<memory>: not a safetensors file"), "{msg}");
+        std::fs::write(&path, cut).unwrap();
+        let msg = load_model(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("{}: not a safetensors", path.display())),
+            "{msg}"
+        );
+    }
 }
