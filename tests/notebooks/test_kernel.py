@@ -176,7 +176,7 @@ def test_backup_and_restore_resumes_after_a_kernel_restart(kernel, tmp_path):
         "fresh.add(Dense::new(3).activation(Softmax))?;\n"
         "fresh.compile(Loss::SparseCategoricalCrossentropy, Adam::default(), &[Metric::Accuracy])?;\n"
         f"let straight = fresh.fit(&x, &y, FitOptions::new().epochs({total}).batch_size(32).verbose(0))?;\n"
-        "(resumed.epochs(), resumed.loss == straight.loss)")
+        "(resumed.epochs(), resumed.loss() == straight.loss())")
     assert status == "ok" and not err, (out, err)
     assert shown == f"({total}, true)", (shown, out)
     assert not (backup / "backup.safetensors").exists(), "the backup outlived a finished fit"
