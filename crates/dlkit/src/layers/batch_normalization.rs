@@ -82,17 +82,7 @@ impl BatchNormalization {
             },
             (None, _) => -1,
         };
-        let resolved = if axis < 0 {
-            rank as isize + axis
-        } else {
-            axis
-        };
-        if resolved < 0 || resolved as usize >= rank {
-            return Err(format!(
-                "axis {axis} is out of range for inputs of rank {rank}"
-            ));
-        }
-        Ok(resolved as usize)
+        super::sample_axis(axis, rank)
     }
 }
 
@@ -179,7 +169,6 @@ impl LayerKind for BatchNormalization {
 
 /// `moving ← momentum·moving + (1 − momentum)·batch`, outside the autograd graph.
 fn update_moving(moving: &Var, batch: &Tensor, momentum: f64) -> candle_core::Result<()> {
-    let batch = batch.flatten_all()?;
     let updated = ((moving.as_detached_tensor() * momentum)? + (batch * (1.0 - momentum))?)?;
     moving.set(&updated)
 }

@@ -31,18 +31,7 @@ impl Concatenate {
     }
 
     fn sample_axis(&self, rank: usize) -> Result<usize, String> {
-        let axis = if self.axis < 0 {
-            rank as isize + self.axis
-        } else {
-            self.axis
-        };
-        if axis < 0 || axis as usize >= rank {
-            return Err(format!(
-                "axis {} is out of range for inputs of rank {rank}",
-                self.axis
-            ));
-        }
-        Ok(axis as usize)
+        super::sample_axis(self.axis, rank)
     }
 }
 

@@ -169,6 +169,18 @@ macro_rules! common_builders {
 }
 pub(crate) use common_builders;
 
+/// A per-sample axis as given by the user (negative counts from the end),
+/// resolved for samples of rank `rank`, or why it does not fit.
+pub(crate) fn sample_axis(axis: isize, rank: usize) -> std::result::Result<usize, String> {
+    let resolved = if axis < 0 { rank as isize + axis } else { axis };
+    if resolved < 0 || resolved as usize >= rank {
+        return Err(format!(
+            "axis {axis} is out of range for inputs of rank {rank}"
+        ));
+    }
+    Ok(resolved as usize)
+}
+
 /// Checks that a layer that takes one input got one, and returns its shape.
 pub(crate) fn single_input<'a>(
     class: &str,

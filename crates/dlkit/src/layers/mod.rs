@@ -33,7 +33,9 @@ pub use contract::{ForwardCtx, LayerCommon, WeightSpec};
 pub use format::{format_shape, DataFormat, IntoShape, Padding};
 pub use initializers::Initializer;
 
-pub(crate) use contract::{common_builders, first, single_input, HasCommon, LayerKind, Layout};
+pub(crate) use contract::{
+    common_builders, first, sample_axis, single_input, HasCommon, LayerKind, Layout,
+};
 
 use serde::{Deserialize, Serialize};
 

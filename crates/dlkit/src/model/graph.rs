@@ -3,7 +3,7 @@
 
 use super::{Model, ModelLayer};
 use crate::error::{Error, Result};
-use crate::layers::{format_shape, InputLayer, Layer};
+use crate::layers::{format_shape, InputLayer, Layer, WeightSpec};
 use crate::rng::Rng;
 use candle_core::{Device, Var};
 
@@ -152,13 +152,7 @@ pub(crate) fn init_weights(
         return Ok((Vec::new(), 0));
     }
     let specs = node.layer.weight_specs(input_shapes);
-    let trainable = specs.iter().take_while(|s| s.trainable).count();
-    if specs[trainable..].iter().any(|s| s.trainable) {
-        return Err(Error::InvalidArgument(format!(
-            "internal: layer '{}' lists a trainable weight after a non-trainable one",
-            node.name
-        )));
-    }
+    let trainable = trainable_count(&node.name, &specs)?;
     // Every size first: nothing is allocated for a layer that cannot be built.
     for spec in &specs {
         check_weight_size(&node.name, spec.name, &spec.shape)?;
@@ -172,6 +166,18 @@ pub(crate) fn init_weights(
         })
         .collect::<Result<_>>()?;
     Ok((weights, trainable))
+}
+
+/// How many of a layer's weights are trainable: they come first, as the
+/// optimizer's slots and `ModelLayer::trainable_weights` assume.
+pub(crate) fn trainable_count(layer: &str, specs: &[WeightSpec]) -> Result<usize> {
+    let trainable = specs.iter().take_while(|s| s.trainable).count();
+    if specs[trainable..].iter().any(|s| s.trainable) {
+        return Err(Error::InvalidArgument(format!(
+            "internal: layer '{layer}' lists a trainable weight after a non-trainable one"
+        )));
+    }
+    Ok(trainable)
 }
 
 /// The most values one weight tensor may hold: 2^28 f32, 1 GiB — thousands of

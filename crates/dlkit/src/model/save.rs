@@ -150,11 +150,9 @@ impl Model {
             }
         }
         if !tensors.is_empty() {
-            let mut extra: Vec<String> = tensors.into_keys().collect();
-            extra.sort();
             problems.push(format!(
                 "the file has weights the model does not: {}",
-                extra.join(", ")
+                sorted_names(tensors)
             ));
         }
         if !problems.is_empty() {
@@ -262,17 +260,15 @@ fn rebuild(
                     let var = candle_core::Var::from_tensor(&t.to_dtype(DType::F32)?)?;
                     node.weights.push((spec.name.to_string(), var));
                 }
-                node.trainable_weights = specs.iter().take_while(|s| s.trainable).count();
+                node.trainable_weights = super::graph::trainable_count(&node.name, &specs)?;
                 model.insert_node(node);
             }
         }
     }
     if !tensors.is_empty() {
-        let mut extra: Vec<String> = tensors.into_keys().collect();
-        extra.sort();
         return Err(bad(format!(
             "the file has weights its model description does not: {}",
-            extra.join(", ")
+            sorted_names(tensors)
         )));
     }
     if saved.output >= model.nodes.len() {
@@ -283,6 +279,13 @@ fn rebuild(
         model.compile(c.loss, c.optimizer, &c.metrics)?;
     }
     Ok(model)
+}
+
+/// The names of tensors a file holds beyond its model, sorted, for errors.
+fn sorted_names(tensors: HashMap<String, Tensor>) -> String {
+    let mut names: Vec<String> = tensors.into_keys().collect();
+    names.sort();
+    names.join(", ")
 }
 
 /// Serialises and writes a safetensors file atomically.

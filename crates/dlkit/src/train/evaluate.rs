@@ -128,6 +128,7 @@ impl Model {
     /// Loss and metrics on `(x, y)`, Keras' `evaluate`. Dropout is off.
     pub fn evaluate(&mut self, x: &Tensor, y: &Tensor) -> Result<Evaluation> {
         let data = self.dataset("x", "y", x, y)?;
+        super::checks::finite_weights(self)?;
         let metrics = self.require_compiled()?.metrics.clone();
         let from_logits = self.loss_takes_logits();
         let mut pairs = run_batches(self, &data, &metrics, from_logits)?.pairs("");

@@ -138,6 +138,7 @@ impl Model {
         }
         let mut options = options;
         let mut train = self.dataset("x", "y", x, y)?;
+        checks::finite_weights(self)?;
         let validation = match options.validation_data.take() {
             Some((vx, vy)) => Some(self.dataset("validation x", "validation y", &vx, &vy)?),
             None if options.validation_split > 0.0 => {
@@ -196,7 +197,6 @@ impl Model {
         }
         checks::non_empty(x_name, x)?;
         checks::finite(x_name, x)?;
-        checks::finite_weights(self)?;
         let classes = if loss.is_classification() {
             Some(checks::target_classes(y_name, y, output[0])?)
         } else {
@@ -303,7 +303,7 @@ impl Model {
                 let grads = loss.backward()?;
                 compiled.state.step(&compiled.optimizer, &vars, &grads)?;
                 totals.add(loss_value, &output, &yb, classes.as_deref(), from_logits)?;
-                progress.batch_done(step + 1, &metrics_line(&totals.pairs("")));
+                progress.batch_done(step + 1, || metrics_line(&totals.pairs("")));
                 if super::interrupt::stop_requested() {
                     let reason = format!(
                         "interrupted in epoch {}, after batch {}/{steps}: training stopped; \

@@ -40,10 +40,13 @@ impl Progress {
     }
 
     /// Called after every batch with the running metrics of the epoch.
-    pub fn batch_done(&mut self, step: usize, metrics: &str) {
+    /// `metrics` makes the metrics text; it runs only when a line is printed
+    /// (every few seconds), not for every batch.
+    pub fn batch_done(&mut self, step: usize, metrics: impl FnOnce() -> String) {
         if self.verbose != 1 || step == self.steps || self.last_line.elapsed() < INTERVAL {
             return;
         }
+        let metrics = metrics();
         self.last_line = Instant::now();
         let secs = self.epoch_start.elapsed().as_secs_f64();
         println!(
