@@ -3,7 +3,7 @@
 
 use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
-use dlkit::train::{Control, EpochLogs};
+use dlkit_tests::StopAfter;
 
 fn values(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
@@ -204,19 +204,6 @@ fn fits_evaluates_predicts_and_survives_save_and_load() -> dlkit::Result<()> {
     assert_eq!(values(&loaded.predict(&xt)?), before);
     assert_eq!(loaded.summary()?, model.summary()?);
     Ok(())
-}
-
-/// Stops training after `n` epochs, like a crash right after epoch `n`'s backup.
-struct StopAfter(usize);
-
-impl Callback for StopAfter {
-    fn on_epoch_end(&mut self, logs: &EpochLogs, _model: &Model) -> dlkit::Result<Control> {
-        Ok(if logs.epoch + 1 == self.0 {
-            Control::Stop(format!("simulated crash after epoch {}", self.0))
-        } else {
-            Control::Continue
-        })
-    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
 use dlkit::train::{Control, EpochLogs};
+use dlkit_tests::StopAfter;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -49,19 +50,6 @@ fn weights(model: &Model) -> Vec<Vec<f32>> {
 
 fn predictions(model: &mut Model, x: &Tensor) -> Vec<Vec<f32>> {
     model.predict(x).unwrap().to_vec2::<f32>().unwrap()
-}
-
-/// Stops training after `n` epochs, like a crash right after epoch `n`'s backup.
-struct StopAfter(usize);
-
-impl Callback for StopAfter {
-    fn on_epoch_end(&mut self, logs: &EpochLogs, _model: &Model) -> dlkit::Result<Control> {
-        Ok(if logs.epoch + 1 == self.0 {
-            Control::Stop(format!("simulated crash after epoch {}", self.0))
-        } else {
-            Control::Continue
-        })
-    }
 }
 
 /// Presses "interrupt" at the end of epoch `n`: `fit` stops after the first

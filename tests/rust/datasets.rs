@@ -1,13 +1,13 @@
 //! Loading MNIST and Fashion-MNIST from real files, and every way a dataset
 //! directory can be wrong (missing, truncated, foreign or corrupted files).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dlkit::datasets::{fashion_mnist, mnist, DatasetSpec, Downloader, Environment};
 use dlkit::{DType, Device, Error, Tensor};
-use dlkit_tests::datasets_dir;
+use dlkit_tests::{datasets_dir, gzip, idx_bytes};
 
 const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -152,21 +152,6 @@ fn uncompressed_files_load_too() {
 }
 
 // ---- Bad files: a tiny but well-formed MNIST-like directory, then one thing broken.
-
-fn idx_bytes(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend_from_slice(&d.to_be_bytes());
-    }
-    bytes.extend_from_slice(data);
-    bytes
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 /// Two training and one test image of 28×28 with matching labels, gzipped.
 fn tiny_dataset() -> tempfile::TempDir {

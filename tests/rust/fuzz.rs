@@ -6,13 +6,13 @@
 //! failing input is written to the temporary directory and its path printed.
 //! Together they run in a few seconds in the dev build.
 
-use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use dlkit::datasets::{idx, mnist};
 use dlkit::rng::Rng;
 use dlkit::Error;
+use dlkit_tests::{gzip, idx_bytes};
 
 /// One corruption of `original`: bit flips, overwritten, inserted, deleted or
 /// duplicated stretches, truncation, and "interesting" values (0, 0xFF, 0x7F,
@@ -236,26 +236,11 @@ fn pictures_with_absurd_header_sizes_are_refused() {
     }
 }
 
-fn idx_file(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend_from_slice(&d.to_be_bytes());
-    }
-    bytes.extend_from_slice(data);
-    bytes
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
 #[test]
 fn corrupted_idx_and_gzip_bytes_parse_or_are_refused_cleanly() {
     let images: Vec<u8> = (0..3 * 28 * 28).map(|i| (i * 7 % 256) as u8).collect();
-    let plain_images = idx_file(0x0803, &[3, 28, 28], &images);
-    let plain_labels = idx_file(0x0801, &[3], &[7, 2, 1]);
+    let plain_images = idx_bytes(0x0803, &[3, 28, 28], &images);
+    let plain_labels = idx_bytes(0x0801, &[3], &[7, 2, 1]);
     let originals = [
         ("images", 3, plain_images.clone()),
         ("labels", 1, plain_labels.clone()),
@@ -299,20 +284,20 @@ fn corrupted_dataset_files_load_or_are_refused_cleanly() {
     // The whole loader (file lookup, gzip, IDX, image/label agreement, checksum)
     // on a tiny dataset with one file corrupted at a time: never Ok (the checksums
     // are MNIST's), always a dataset error naming the file.
-    let train_images = gzip(&idx_file(0x0803, &[2, 28, 28], &[7; 2 * 784]));
+    let train_images = gzip(&idx_bytes(0x0803, &[2, 28, 28], &[7; 2 * 784]));
     let files = [
         ("train-images-idx3-ubyte.gz", train_images),
         (
             "train-labels-idx1-ubyte.gz",
-            gzip(&idx_file(0x0801, &[2], &[5, 0])),
+            gzip(&idx_bytes(0x0801, &[2], &[5, 0])),
         ),
         (
             "t10k-images-idx3-ubyte.gz",
-            gzip(&idx_file(0x0803, &[1, 28, 28], &[9; 784])),
+            gzip(&idx_bytes(0x0803, &[1, 28, 28], &[9; 784])),
         ),
         (
             "t10k-labels-idx1-ubyte.gz",
-            gzip(&idx_file(0x0801, &[1], &[7])),
+            gzip(&idx_bytes(0x0801, &[1], &[7])),
         ),
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -574,8 +559,8 @@ fn random_layer_stacks_build_with_shapes_a_forward_pass_confirms() {
 fn fuzz_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     use dlkit::prelude::*;
     let images: Vec<u8> = (0..2 * 5 * 4).map(|i| (i * 37 % 256) as u8).collect();
-    let images = idx_file(0x0803, &[2, 5, 4], &images);
-    let labels = idx_file(0x0801, &[4], &[7, 2, 1, 0]);
+    let images = idx_bytes(0x0803, &[2, 5, 4], &images);
+    let labels = idx_bytes(0x0801, &[4], &[7, 2, 1, 0]);
 
     let mut lstm = Sequential::with_seed(4);
     lstm.add(LSTM::new(3).input_shape((4, 2))).unwrap();

@@ -50,6 +50,42 @@ pub fn blobs(n: usize, seed: u64, spread: f64) -> (dlkit::Tensor, dlkit::Tensor)
     )
 }
 
+/// An IDX file: big-endian magic number, then each dimension, then the data.
+pub fn idx_bytes(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// `bytes` gzipped, as MNIST's files are.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("writing to memory");
+    enc.finish().expect("writing to memory")
+}
+
+/// A callback that stops training after `n` epochs, like a crash right after
+/// epoch `n`'s backup.
+pub struct StopAfter(pub usize);
+
+impl dlkit::train::Callback for StopAfter {
+    fn on_epoch_end(
+        &mut self,
+        logs: &dlkit::train::EpochLogs,
+        _model: &dlkit::model::Model,
+    ) -> dlkit::Result<dlkit::train::Control> {
+        Ok(if logs.epoch + 1 == self.0 {
+            dlkit::train::Control::Stop(format!("simulated crash after epoch {}", self.0))
+        } else {
+            dlkit::train::Control::Continue
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// `tests/Cargo.toml` lists its test files by hand (`autotests = false`, they
