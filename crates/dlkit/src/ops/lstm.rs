@@ -35,6 +35,7 @@ use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::math::{multiversion, sigmoid, tanh};
 use super::cpu::parallel::{map_chunks_mut, split, threads};
+use super::cpu::transpose::transpose;
 use super::dense::dense;
 use super::params::{FusedActivation, LstmActivation};
 use super::reference;
@@ -394,13 +395,14 @@ impl LstmOp {
     }
 
     /// Backpropagation through time for `n` samples: fills their `dz` (the gradient of the
-    /// pre-activations, `4H` per step) from their output gradient `dout`.
+    /// pre-activations, `4H` per step) from their output gradient `dout`. `u_t` is the
+    /// recurrent kernel transposed, `(4H, H)` row-major.
     #[allow(clippy::too_many_arguments)]
     fn backward_chunk(
         &self,
         saved: (&[f32], &[f32]),
         dout: &[f32],
-        u: &[f32],
+        u_t: &[f32],
         n: usize,
         dz: &mut [f32],
         threads: usize,
@@ -453,7 +455,7 @@ impl LstmOp {
                     &mut dh_next,
                     h,
                     dz_t,
-                    Mat::transposed(u, h4, h),
+                    Mat::rows(u_t, h4, h),
                     false,
                     threads,
                 )?;
@@ -541,6 +543,10 @@ impl CustomOp2 for LstmOp {
 
         let per_out = if self.return_sequences { t * h } else { h };
         let mut dz = vec![0.0f32; n * t * h4];
+        // Uᵀ once in row-major order: every step's dh product reads it, and a column-major
+        // operand there is several times slower (see cpu::gemm::ROW_MAJOR_B_BELOW).
+        let mut u_t = vec![0.0f32; h * h4];
+        transpose(&uw, h, h4, &mut u_t);
         let chunks = self.chunks();
         let inner = if chunks.len() < threads() && n * h * h4 >= PARALLEL_MACS {
             threads()
@@ -555,7 +561,7 @@ impl CustomOp2 for LstmOp {
             self.backward_chunk(
                 saved_part,
                 &dout[r.start * per_out..r.end * per_out],
-                &uw,
+                &u_t,
                 r.len(),
                 dzs,
                 inner,
