@@ -124,6 +124,24 @@ def build_model(r, channels_last_only):
             layers.Dense(50, activation=relu),
             layers.Dense(10, activation="softmax"),
         ]
+    elif r.id == "002-branching-cnn":
+        # Notebook 002's functional model: two Same-padded branches on a 5x5 stem,
+        # stacked on the channel axis of the layout in use.
+        channel_axis = -1 if channels_last_only else 1
+        inputs = keras.Input(image)
+        stem = conv(16, 5, data_format=cf)(inputs)
+        small = layers.Conv2D(15, (3, 3), padding="same", activation=relu, data_format=cf)(stem)
+        wide = layers.Conv2D(15, (5, 5), padding="same", activation=relu, data_format=cf)(stem)
+        x = layers.Concatenate(axis=channel_axis)([small, wide])
+        x = pool(cf)(x)
+        x = conv(15, 3, data_format=cf)(x)
+        x = pool(cf)(x)
+        x = layers.Dropout(0.2)(x)
+        x = layers.Flatten()(x)
+        x = layers.Dense(128, activation=relu)(x)
+        x = layers.Dense(50, activation=relu)(x)
+        outputs = layers.Dense(10, activation="softmax")(x)
+        stack = None
     elif r.id == "003-cnn":
         stack = [
             keras.Input(image),
@@ -169,7 +187,11 @@ def build_model(r, channels_last_only):
     else:
         raise ValueError(f"no Keras model for {r.id!r}")
 
-    model = keras.Sequential(stack, name=r.id.replace("-", "_"))
+    name = r.id.replace("-", "_")
+    if stack is None:
+        model = keras.Model(inputs, outputs, name=name)
+    else:
+        model = keras.Sequential(stack, name=name)
     if r.optimizer == "adadelta":
         # Keras 2's Adadelta(lr=1.0) of the classic mnist_cnn; Keras 3's default lr is 0.001.
         optimizer = keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7)

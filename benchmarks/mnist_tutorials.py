@@ -46,6 +46,7 @@ RECIPES = [
     Recipe("002-mlp", "002", "flat", False, "adam", 200, 10),
     Recipe("002-simple-cnn", "002", "channels_first", False, "adam", 200, 10),
     Recipe("002-larger-cnn", "002", "channels_first", False, "adam", 200, 10),
+    Recipe("002-branching-cnn", "002", "channels_first", False, "adam", 200, 10),
     Recipe("003-cnn", "003", "channels_first", False, "adam", 200, 8),
     Recipe("004-dnn", "004", "normalized_rows", True, "adam", 32, 5),
     Recipe("004-lstm", "004", "normalized_rows", True, "adam", 32, 5),
@@ -68,7 +69,7 @@ def recipe(model_id):
 
 def list_recipes():
     for r in RECIPES:
-        print(f"{r.id:16} batch {r.batch_size:3}, {r.epochs:2} epochs, {r.optimizer}, {r.input}")
+        print(f"{r.id:17} batch {r.batch_size:3}, {r.epochs:2} epochs, {r.optimizer}, {r.input}")
 
 
 # --- MNIST from IDX files -------------------------------------------------

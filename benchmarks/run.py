@@ -41,6 +41,7 @@ MODELS = [
     "002-mlp",
     "002-simple-cnn",
     "002-larger-cnn",
+    "002-branching-cnn",
     "003-cnn",
     "004-dnn",
     "004-lstm",

@@ -82,6 +82,28 @@ class ReluLSTM(nn.Module):
         return torch.stack(outputs, dim=1) if self.return_sequences else h
 
 
+class BranchingCNN(nn.Module):
+    """Notebook 002's functional model: a 5x5 stem, a 3x3 and a 5x5 branch
+    (Same padding keeps both 24x24) concatenated on the channel axis, then the
+    larger CNN's remaining layers; ends in logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 16, 5)
+        self.small = nn.Conv2d(16, 15, 3, padding="same")
+        self.wide = nn.Conv2d(16, 15, 5, padding="same")
+        self.head = nn.Sequential(
+            nn.MaxPool2d(2), nn.Conv2d(30, 15, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.2),
+            nn.Flatten(), nn.Linear(15 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 50), nn.ReLU(),
+            nn.Linear(50, 10),
+        )
+
+    def forward(self, x):
+        stem = torch.relu(self.stem(x))
+        joined = torch.cat([torch.relu(self.small(stem)), torch.relu(self.wide(stem))], dim=1)
+        return self.head(joined)
+
+
 def keras_init(model):
     """Keras' defaults where PyTorch's differ: glorot_uniform kernels, zero biases."""
     for m in model.modules():
@@ -122,6 +144,8 @@ def build_model(r):
     elif r.id == "002-larger-cnn":
         stack = [*conv(1, 30, 5), pool(), *conv(30, 15, 3), pool(), nn.Dropout(0.2), flatten(),
                  *dense(15 * 5 * 5, 128), *dense(128, 50), *dense(50, 10, activation=False)]
+    elif r.id == "002-branching-cnn":
+        stack = None
     elif r.id == "003-cnn":
         stack = [*conv(1, 16, 5), pool(), *conv(16, 16, 5), pool(), nn.Dropout(0.2), flatten(),
                  *dense(16 * 4 * 4, 128), nn.Dropout(0.2), *dense(128, 10, activation=False)]
@@ -137,7 +161,7 @@ def build_model(r):
     else:
         raise ValueError(f"no PyTorch model for {r.id!r}")
 
-    model = nn.Sequential(*stack)
+    model = BranchingCNN() if stack is None else nn.Sequential(*stack)
     if r.id == "002-mlp":
         # The old init='normal': N(0, 0.05) for kernels and biases.
         for p in model.parameters():

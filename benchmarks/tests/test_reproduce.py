@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import reproduce  # noqa: E402
+import run  # noqa: E402
 
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'fake_seeded.py'))}"
 
@@ -118,7 +119,7 @@ class Table(unittest.TestCase):
         self.assertEqual(row[8], "3/3")  # every dlkit error (1.4–1.6 %) is at most 1.74 %
         self.assertIn("Command: `cmd`", text)
         self.assertIn("abc1234", text)
-        self.assertIn("002-branching-cnn", text)  # the gap is listed
+        self.assertNotIn("gaps", text)  # every notebook model is in the sweep
 
     def test_accuracy_model_same_and_reach_fraction(self):
         recs = [record("003-cnn", "keras", s, a) for s, a in [(1, 0.990), (2, 0.993)]]
@@ -263,10 +264,25 @@ class Runner(unittest.TestCase):
         self.assertEqual(self.calls_made(), [])
         self.assertIn("1 unreadable line", err)
 
-    def test_branching_model_is_refused_with_the_reason(self):
+    def test_branching_model_is_swept_as_a_slow_model(self):
+        self.assertIn("002-branching-cnn", reproduce.parse_args(["--models", "all"]).models)
+        _, out, _ = self.main("--models", "all", "--seeds", "5", "--slow-seeds", "3", "--dry-run")
+        lines = out.splitlines()
+        self.assertEqual(sum(line.startswith("002-branching-cnn ") for line in lines), 6)
+        self.assertIn("002-branching-cnn keras seed 1 epochs 10", lines)
+        self.assertEqual(sum(line.startswith("002-larger-cnn ") for line in lines), 10)
+
+    def test_branching_model_row_is_in_error_with_no_published_figure(self):
+        recs = [record("002-branching-cnn", side, s, 0.992 + 0.001 * s)
+                for side in ("keras", "dlkit") for s in (1, 2)]
+        [row] = rows(reproduce.build_table(recs, ["002-branching-cnn"]), "Full runs")
+        self.assertEqual(row[:4], ["002-branching-cnn", "10", "error", "none quoted"])
+        self.assertEqual(row[8], "n/a")
+
+    def test_unknown_model_is_refused(self):
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
-            reproduce.parse_args(["--models", "002-branching-cnn"])
-        self.assertIn("not in crates/dlkit/src/zoo.rs", err.getvalue())
+            reproduce.parse_args(["--models", "002-no-such-cnn"])
+        self.assertIn("002-branching-cnn", err.getvalue())  # the list of models
 
 
 class SameAsTheRecipes(unittest.TestCase):
@@ -274,7 +290,7 @@ class SameAsTheRecipes(unittest.TestCase):
 
     def test_matches_zoo_rs(self):
         import re
-        text = (HERE.parents[1] / "crates" / "dlkit" / "src" / "zoo.rs").read_text()
+        text = (HERE.parents[1] / "crates" / "dlkit" / "src" / "tutorials" / "zoo.rs").read_text()
         found = {}
         for m in re.finditer(r'id: "([^"]+)",.*?epochs: (\d+),\s*published_accuracy: (None|Some\(([^)]*)\))',
                              text, re.S):
@@ -284,6 +300,9 @@ class SameAsTheRecipes(unittest.TestCase):
                 published = 1.0 - float(expr[4:]) if expr.startswith("1.0-") else float(expr)
             found[m.group(1)] = (int(m.group(2)), published)
         self.assertEqual(sorted(found), sorted(reproduce.TUTORIALS))
+        # run.py and reproduce.py list the models in the zoo's order.
+        self.assertEqual(list(reproduce.TUTORIALS), list(found))
+        self.assertEqual(run.MODELS, list(found))
         for model, (epochs, _, published) in reproduce.TUTORIALS.items():
             self.assertEqual(found[model][0], epochs, model)
             if published is None:

@@ -65,6 +65,24 @@ const KERAS: &[(&str, usize, &[&[usize]])] = &[
         ],
     ),
     (
+        "002-branching-cnn",
+        67_759,
+        &[
+            &[16, 24, 24],
+            &[15, 24, 24],
+            &[15, 24, 24],
+            &[30, 24, 24],
+            &[30, 12, 12],
+            &[15, 10, 10],
+            &[15, 5, 5],
+            &[15, 5, 5],
+            &[375],
+            &[128],
+            &[50],
+            &[10],
+        ],
+    ),
+    (
         "003-cnn",
         41_018,
         &[
@@ -95,6 +113,9 @@ const KERAS: &[(&str, usize, &[&[usize]])] = &[
 
 #[test]
 fn tutorial_models_match_keras_shapes_and_parameter_counts() -> dlkit::Result<()> {
+    let ids: Vec<&str> = zoo::recipes().iter().map(|r| r.id).collect();
+    let checked: Vec<&str> = KERAS.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(ids, checked, "every recipe is checked against Keras");
     for (id, params, shapes) in KERAS {
         let model = zoo::recipe(id)?.build(1)?;
         assert_eq!(model.count_params(), *params, "{id}");
@@ -265,6 +286,31 @@ fn functional_model_with_branches_builds_and_predicts() -> dlkit::Result<()> {
     // Shapes are checked when a layer is applied.
     let err = Add::new().apply_many(&[&a, &stem]).unwrap_err().to_string();
     assert!(err.contains("same shape"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn branching_recipe_is_the_functional_model_of_notebook_002() -> dlkit::Result<()> {
+    let mut model = zoo::recipe("002-branching-cnn")?.build(7)?;
+    assert_eq!(model.name(), "002-branching-cnn");
+    let summary = model.summary()?.to_text();
+    assert!(
+        summary.contains("Connected to") && summary.contains("conv2d_1, conv2d_2"),
+        "{summary}"
+    );
+    // Each layer's input, which in a graph need not be the layer listed before it.
+    let shapes = |name| -> dlkit::Result<Vec<Vec<usize>>> {
+        Ok(model
+            .layer_input_shapes(name)?
+            .iter()
+            .map(|s| s.to_vec())
+            .collect())
+    };
+    assert_eq!(shapes("conv2d_2")?, vec![vec![16, 24, 24]]);
+    assert_eq!(shapes("concatenate")?, vec![vec![15, 24, 24]; 2]);
+    assert!(model.layer_input_shapes("no_such_layer").is_err());
+    let p = model.predict(&Tensor::rand(0f32, 1.0, (2, 1, 28, 28), &Device::Cpu)?)?;
+    assert_eq!(p.dims(), &[2, 10]);
     Ok(())
 }
 

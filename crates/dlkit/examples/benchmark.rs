@@ -62,7 +62,7 @@ fn parse_args() -> Result<Option<Args>> {
             "--list" => {
                 for r in zoo::recipes() {
                     println!(
-                        "{:16} batch {:3}, {:2} epochs  {}",
+                        "{:17} batch {:3}, {:2} epochs  {}",
                         r.id, r.batch_size, r.epochs, r.title
                     );
                 }
@@ -117,20 +117,23 @@ fn median(values: &[f64]) -> f64 {
 /// at the training batch size, timed in isolation on random data.
 fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
     let mut out = Vec::new();
-    let mut previous_shape = model.input_shape()?.to_vec();
     for (i, layer) in model.layers().iter().enumerate() {
         if let Layer::Conv2D(conv) = layer.config() {
+            // A layer's input, not the previous layer's output: in a branching
+            // model the two differ.
+            let input_shape = model.layer_input_shapes(layer.name())?[0].to_vec();
             let format = conv
                 .data_format
                 .expect("built models have resolved formats");
-            let (c, h, w) = format.chw(&previous_shape).expect("conv input is an image");
+            let (c, h, w) = format.chw(&input_shape).expect("conv input is an image");
             let out_shape = layer.output_shape();
             let (k, oh, ow) = format.chw(&out_shape).expect("conv output is an image");
             let (kh, kw) = conv.kernel_size;
             let mut dims = vec![batch];
-            dims.extend_from_slice(&previous_shape);
+            dims.extend_from_slice(&input_shape);
             let x = Tensor::randn(0f32, 1.0, dims, &Device::Cpu)?;
-            // Layers after the first need their input gradient too.
+            // Layers after the first need their input gradient too (in every
+            // recipe only the first layer reads the model's input).
             let x = if i == 0 {
                 x
             } else {
@@ -166,7 +169,6 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
             );
             out.push((layer.name().to_string(), gflops));
         }
-        previous_shape = layer.output_shape().to_vec();
     }
     Ok(out)
 }

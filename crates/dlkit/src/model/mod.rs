@@ -149,6 +149,24 @@ impl Model {
         })
     }
 
+    /// Shapes of one sample of each input of the layer named `name` (Keras'
+    /// `layer.input.shape`; one shape per input, so two for a `Concatenate`
+    /// of two branches). In a functional model a layer's input need not be
+    /// the output of the layer listed before it.
+    pub fn layer_input_shapes(&self, name: &str) -> Result<Vec<SampleShape>> {
+        self.get_layer(name)?;
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("found by get_layer");
+        Ok(self
+            .input_shapes_of(i)
+            .into_iter()
+            .map(SampleShape)
+            .collect())
+    }
+
     /// Shape of one input sample, e.g. `(None, 1, 28, 28)` when printed.
     pub fn input_shape(&self) -> Result<SampleShape> {
         self.require_built()?;
