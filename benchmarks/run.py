@@ -175,6 +175,27 @@ def evaluate_samples_per_second(result):
     return None if seconds is None else result.get("test_samples", TEST_SAMPLES) / seconds
 
 
+def epoch_gflop(result):
+    """The floating-point work of one epoch (GFLOP) the dlkit example reports, or None."""
+    value = result.get("epoch_gflop")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def work_columns(row, runs, others):
+    """The epoch's GFLOP, dlkit's achieved GFLOP/s and the GFLOP/s that 2× the fastest other
+    side would take; all sides do the same arithmetic, so dlkit's count stands for theirs."""
+    work = [w for w in map(epoch_gflop, runs[REFERENCE]) if w is not None]
+    if not work:
+        return
+    med = statistics.median
+    gflop = med(work)
+    row["gflop"] = f"{gflop:.1f}"
+    row[f"{REFERENCE}_gflops"] = f"{gflop / med(map(seconds_per_epoch, runs[REFERENCE])):.0f}"
+    fastest = [med(map(seconds_per_epoch, runs[s])) for s in others if runs[s]]
+    if fastest:
+        row["target_gflops"] = f"{gflop / (min(fastest) / 2):.0f}"
+
+
 def round_order(sides, round_no):
     """The sides in the order of round `round_no` (from 1): the base order rotated by round_no - 1."""
     shift = (round_no - 1) % len(sides)
@@ -241,6 +262,8 @@ def summarize(model, rounds, sides):
             row[f"{side}_eval_ratio"], row[f"{side}_eval_rounds"] = ratio_text(evaluate_seconds, side)
     if REFERENCE in sides:
         row["gflops"] = conv_gflops_text(runs[REFERENCE])
+        if runs[REFERENCE]:
+            work_columns(row, runs, [s for s in sides if s != REFERENCE])
     row["has_evaluate"] = any(evaluate_seconds(r) is not None for side in sides for r in runs[side])
     return row
 
@@ -256,6 +279,8 @@ def training_columns(sides):
         + [(f"{s}_rounds", f"{LABELS[s]}/{ref} per round min / median / max (n)") for s in others]
         + [(f"{s}_sps", f"{LABELS[s]} samples/s") for s in sides]
         + [(f"{s}_acc", f"{LABELS[s]} accuracy") for s in sides]
+        + ([("gflop", "GFLOP/epoch"), (f"{REFERENCE}_gflops", f"{ref} GFLOP/s")] if REFERENCE in sides else [])
+        + ([("target_gflops", "GFLOP/s for 2× the fastest other")] if others else [])
         + ([("gflops", f"conv GFLOP/s ({ref})")] if REFERENCE in sides else [])
     )
 

@@ -100,6 +100,7 @@ class RunnerTest(unittest.TestCase):
             "PyTorch/dlkit per round min / median / max (n)": "2.00 / 2.00 / 2.00 (3)",
             "Keras samples/s": "10000", "PyTorch samples/s": "15000", "dlkit samples/s": "30000",
             "Keras accuracy": "0.9800", "PyTorch accuracy": "0.9800", "dlkit accuracy": "0.9900",
+            "GFLOP/epoch": "60.0", "dlkit GFLOP/s": "30", "GFLOP/s for 2× the fastest other": "30",
             "conv GFLOP/s (dlkit)": "conv2d 40.0, conv2d_1 20.0",
         })
         row = self.row(out, "Inference", "003-cnn")
@@ -130,6 +131,8 @@ class RunnerTest(unittest.TestCase):
             self.assertNotIn("PyTorch s/epoch", row)
             self.assertEqual((row["Keras/dlkit"], row["Keras/dlkit per round min / median / max (n)"]),
                              ("3.00", "3.00 / 3.00 / 3.00 (2)"))
+            # 60 GFLOP in dlkit's 2 s, and in half of Keras' 6 s for 2×.
+            self.assertEqual((row["dlkit GFLOP/s"], row["GFLOP/s for 2× the fastest other"]), ("30", "20"))
 
     def test_one_side_has_no_ratios(self):
         status, out, err = self.main("--models", "004-dnn", "--rounds", "1", "--sides", "pytorch", *three_sides())

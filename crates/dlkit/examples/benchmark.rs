@@ -9,8 +9,11 @@
 //! optimizer, prints a line per epoch, then one JSON line (the last line of
 //! standard output) with seconds per epoch, samples per second, test
 //! accuracy, the time of a second `evaluate` on the test set and the conv
-//! layers' achieved GFLOP/s. `benchmarks/run.py` alternates it with the
-//! Keras and PyTorch references and tabulates all three.
+//! layers' achieved GFLOP/s, and the epoch's floating-point work (GFLOP), so
+//! `benchmarks/run.py` can say what speed each side reaches and what a
+//! target would need. `run.py` alternates it with the Keras and PyTorch
+//! references and tabulates all three. `--flops` prints only the work of
+//! one sample, without data or training.
 
 use dlkit::datasets::mnist;
 use dlkit::layers::Layer;
@@ -28,6 +31,7 @@ struct Args {
     epochs: usize,
     seed: u64,
     train_samples: Option<usize>,
+    flops_only: bool,
 }
 
 fn parse_args() -> Result<Option<Args>> {
@@ -36,6 +40,7 @@ fn parse_args() -> Result<Option<Args>> {
         epochs: 1,
         seed: 1,
         train_samples: None,
+        flops_only: false,
     };
     let mut it = std::env::args().skip(1);
     let bad = |m: String| Error::InvalidArgument(m);
@@ -59,6 +64,7 @@ fn parse_args() -> Result<Option<Args>> {
                         .map_err(|e| bad(format!("--train-samples: {e}")))?,
                 )
             }
+            "--flops" => args.flops_only = true,
             "--list" => {
                 for r in zoo::recipes() {
                     println!(
@@ -111,6 +117,52 @@ fn median(values: &[f64]) -> f64 {
     } else {
         (v[mid - 1] + v[mid]) / 2.0
     }
+}
+
+/// Multiply-adds of one sample's forward pass through each weighted layer
+/// (Dense, Conv2D, LSTM), with the layer's index. The other layers (pooling,
+/// activations, dropout) move data but do a few percent of the arithmetic.
+fn forward_macs(model: &Model) -> Result<Vec<(usize, f64)>> {
+    let mut out = Vec::new();
+    for (i, layer) in model.layers().iter().enumerate() {
+        let input = model.layer_input_shapes(layer.name())?[0].to_vec();
+        let output = layer.output_shape().to_vec();
+        let numel = |dims: &[usize]| dims.iter().product::<usize>() as f64;
+        let macs = match layer.config() {
+            // A Dense layer maps its input's last axis: every input value meets every unit.
+            Layer::Dense(dense) => numel(&input) * dense.units as f64,
+            Layer::Conv2D(conv) => {
+                let format = conv
+                    .data_format
+                    .expect("built models have resolved formats");
+                let (c, _, _) = format.chw(&input).expect("conv input is an image");
+                let (kh, kw) = conv.kernel_size;
+                numel(&output) * (c * kh * kw) as f64
+            }
+            // Four gates per step, each reading the step's input and the last state.
+            Layer::LSTM(lstm) => {
+                let (steps, features) = (input[0], input[1]);
+                (steps * 4 * lstm.units * (features + lstm.units)) as f64
+            }
+            _ => continue,
+        };
+        out.push((i, macs));
+    }
+    Ok(out)
+}
+
+/// Floating-point operations (2 per multiply-add) of one training sample and
+/// of one inference sample. Training is the forward pass, the weight gradients
+/// (as much work again) and the input gradients (again), except for the first
+/// layer: in every recipe only it reads the model's input, which needs no gradient.
+fn flops_per_sample(model: &Model) -> Result<(f64, f64)> {
+    let macs = forward_macs(model)?;
+    let forward: f64 = macs.iter().map(|(_, m)| 2.0 * m).sum();
+    let train: f64 = macs
+        .iter()
+        .map(|&(i, m)| 2.0 * m * if i == 0 { 2.0 } else { 3.0 })
+        .sum();
+    Ok((train, forward))
 }
 
 /// Achieved GFLOP/s of every Conv2D layer of the model, forward and backward
@@ -185,12 +237,14 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     let y_test = prepare_y(&y_test, recipe.loss)?;
 
     let mut model = recipe.build(args.seed)?;
+    let (train_flops, forward_flops) = flops_per_sample(&model)?;
     let mut options = FitOptions::new()
         .epochs(args.epochs)
         .batch_size(recipe.batch_size)
         .verbose(2);
     // The tutorials that validate on the test set every epoch pay for it in their epoch time too.
-    if matches!(recipe.tutorial, "002" | "003") {
+    let validates = matches!(recipe.tutorial, "002" | "003");
+    if validates {
         options = options.validation_data(&x_test, &y_test);
     }
     let history = model.fit(&x_train, &y_train, options)?;
@@ -207,6 +261,12 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
 
     let n = x_train.dim(0)?;
     let per_epoch = median(&history.epoch_seconds);
+    let validation_flops = if validates {
+        x_test.dim(0)? as f64 * forward_flops
+    } else {
+        0.0
+    };
+    let epoch_gflop = (n as f64 * train_flops + validation_flops) / 1e9;
     let json = serde_json::json!({
         "impl": "dlkit",
         "model": recipe.id,
@@ -219,6 +279,8 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
         "test_samples": x_test.dim(0)?,
         "evaluate_seconds": evaluate_seconds,
         "evaluate_batch_size": EVALUATE_BATCH,
+        "epoch_gflop": epoch_gflop,
+        "evaluate_gflop": x_test.dim(0)? as f64 * forward_flops / 1e9,
         "conv_gflops": convs.iter().map(|(name, g)| serde_json::json!({"layer": name, "gflops": g})).collect::<Vec<_>>(),
         "threads": rayon::current_num_threads(),
     });
@@ -226,8 +288,24 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     Ok(())
 }
 
+/// `--flops`: the work of one sample, as one JSON line.
+fn print_flops(args: &Args, recipe: &Recipe) -> Result<()> {
+    let (train, forward) = flops_per_sample(&recipe.build(args.seed)?)?;
+    let json = serde_json::json!({
+        "model": recipe.id,
+        "train_flop_per_sample": train,
+        "forward_flop_per_sample": forward,
+        "validates_every_epoch": matches!(recipe.tutorial, "002" | "003"),
+    });
+    println!("{json}");
+    Ok(())
+}
+
 fn main() {
     let outcome = parse_args().and_then(|args| match args {
+        Some(args) if args.flops_only => {
+            zoo::recipe(&args.model).and_then(|recipe| print_flops(&args, &recipe))
+        }
         Some(args) => zoo::recipe(&args.model).and_then(|recipe| run(&args, &recipe)),
         None => Ok(()),
     });
