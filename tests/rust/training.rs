@@ -58,6 +58,38 @@ fn fit_learns_and_reports_history() -> dlkit::Result<()> {
 }
 
 #[test]
+fn history_says_where_each_epochs_time_went() -> dlkit::Result<()> {
+    let (x, y) = blobs(600, 1);
+    let (xv, yv) = blobs(300, 2);
+    for validate in [false, true] {
+        let mut model = small_model(1);
+        let mut options = FitOptions::new().epochs(3).batch_size(32).verbose(0);
+        if validate {
+            options = options.validation_data(&xv, &yv);
+        }
+        let history = model.fit(&x, &y, options)?;
+        assert_eq!(history.phase_seconds.len(), 3);
+        for (phases, &epoch) in history.phase_seconds.iter().zip(&history.epoch_seconds) {
+            let all = [
+                phases.batches,
+                phases.forward,
+                phases.backward,
+                phases.optimizer,
+                phases.metrics,
+                phases.validation,
+            ];
+            assert!(all.iter().all(|s| s.is_finite() && *s >= 0.0), "{phases:?}");
+            assert!(phases.forward > 0.0 && phases.backward > 0.0 && phases.optimizer > 0.0);
+            assert_eq!(phases.validation > 0.0, validate, "{phases:?}");
+            // The phases are parts of the epoch; the rest is the progress line.
+            assert!(phases.total() <= epoch, "{phases:?} in {epoch} s");
+            assert!(phases.total() > 0.5 * epoch, "{phases:?} in {epoch} s");
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn same_seed_gives_identical_losses_and_weights() -> dlkit::Result<()> {
     let (x, y) = blobs(300, 3);
     let run = || -> dlkit::Result<(Vec<f64>, Vec<f32>)> {

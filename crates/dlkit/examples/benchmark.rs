@@ -20,6 +20,7 @@ use dlkit::layers::Layer;
 use dlkit::ops::{self, Conv2dParams, FusedActivation};
 use dlkit::prelude::*;
 use dlkit::preprocessing::{normalize, to_categorical};
+use dlkit::train::EpochPhases;
 use dlkit::zoo::{self, InputPrep, Recipe};
 use std::time::Instant;
 
@@ -165,6 +166,26 @@ fn flops_per_sample(model: &Model) -> Result<(f64, f64)> {
     Ok((train, forward))
 }
 
+/// Mean seconds per epoch in each phase of `fit`, leaving out the first epoch
+/// (warm-up) when there are more, as the median epoch time does.
+fn phase_means(epochs: &[EpochPhases]) -> serde_json::Value {
+    let timed = if epochs.len() > 1 {
+        &epochs[1..]
+    } else {
+        epochs
+    };
+    let n = timed.len().max(1) as f64;
+    let mean = |phase: fn(&EpochPhases) -> f64| timed.iter().map(phase).sum::<f64>() / n;
+    serde_json::json!({
+        "batches": mean(|p| p.batches),
+        "forward": mean(|p| p.forward),
+        "backward": mean(|p| p.backward),
+        "optimizer": mean(|p| p.optimizer),
+        "metrics": mean(|p| p.metrics),
+        "validation": mean(|p| p.validation),
+    })
+}
+
 /// Achieved GFLOP/s of every Conv2D layer of the model, forward and backward
 /// at the training batch size, timed in isolation on random data.
 fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
@@ -280,9 +301,11 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
         "evaluate_seconds": evaluate_seconds,
         "evaluate_batch_size": EVALUATE_BATCH,
         "epoch_gflop": epoch_gflop,
+        "phase_seconds": phase_means(&history.phase_seconds),
         "evaluate_gflop": x_test.dim(0)? as f64 * forward_flops / 1e9,
         "conv_gflops": convs.iter().map(|(name, g)| serde_json::json!({"layer": name, "gflops": g})).collect::<Vec<_>>(),
         "threads": rayon::current_num_threads(),
+        "candle_pool_workers": ops::keep_candle_elementwise_inline(),
     });
     println!("{json}");
     Ok(())

@@ -4,12 +4,14 @@ use super::batches::Samples;
 use super::callbacks::{Callback, Control, EpochLogs, Resume};
 use super::checks;
 use super::evaluate::{run_batches, Totals};
+use super::history::EpochPhases;
 use super::progress::{metrics_line, Progress};
 use super::History;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::rng::Rng;
 use candle_core::Tensor;
+use std::time::Instant;
 
 /// Options of [`Model::fit`], Keras' keyword arguments as builder methods:
 ///
@@ -277,12 +279,16 @@ impl Model {
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
             let mut totals = Totals::new(&metrics);
+            let mut phases = EpochPhases::default();
+            let mut clock = PhaseClock::start();
             for (step, indices) in batches.iter().enumerate() {
                 let (xb, yb, classes) = train.gather(indices, &device)?;
+                phases.batches += clock.lap();
                 let output = self.run(&xb, true, from_logits)?;
                 let compiled = self.compiled.as_mut().expect("checked in fit");
                 let loss = compiled.loss.compute(&output, &yb, from_logits)?;
                 let loss_value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                phases.forward += clock.lap();
                 if !loss_value.is_finite() {
                     let place = format!(
                         "the loss became {loss_value} at epoch {}, batch {}/{steps}",
@@ -301,9 +307,13 @@ impl Model {
                     )));
                 }
                 let grads = loss.backward()?;
+                phases.backward += clock.lap();
                 compiled.state.step(&compiled.optimizer, &vars, &grads)?;
+                phases.optimizer += clock.lap();
                 totals.add(loss_value, &output, &yb, classes.as_deref(), from_logits)?;
+                phases.metrics += clock.lap();
                 progress.batch_done(step + 1, || metrics_line(&totals.pairs("")));
+                clock.lap(); // the progress line is no phase of training
                 if super::interrupt::stop_requested() {
                     let reason = format!(
                         "interrupted in epoch {}, after batch {}/{steps}: training stopped; \
@@ -318,7 +328,9 @@ impl Model {
             }
             let mut pairs = totals.pairs("");
             if let Some(v) = validation {
+                clock.lap();
                 pairs.extend(run_batches(self, v, &metrics, from_logits)?.pairs("val_"));
+                phases.validation += clock.lap();
             }
             let seconds = progress.end_epoch(epoch, &metrics_line(&pairs));
             let logs = EpochLogs {
@@ -327,6 +339,7 @@ impl Model {
                 seconds,
             };
             history.push(&logs);
+            history.phase_seconds.push(phases);
             let mut stop = None;
             for callback in options.callbacks.iter_mut() {
                 if let Control::Stop(reason) = callback.on_epoch_end(&logs, self)? {
@@ -352,5 +365,23 @@ impl Model {
                 .compiled
                 .as_ref()
                 .is_some_and(|c| c.loss.folds_softmax())
+    }
+}
+
+/// Seconds between laps, for [`EpochPhases`]. Candle's CPU ops return when
+/// done, so each lap is that phase's work; on a GPU it is the host's wait.
+struct PhaseClock(Instant);
+
+impl PhaseClock {
+    fn start() -> Self {
+        PhaseClock(Instant::now())
+    }
+
+    /// Seconds since the last lap (or the start), restarting the clock.
+    fn lap(&mut self) -> f64 {
+        let now = Instant::now();
+        let seconds = (now - self.0).as_secs_f64();
+        self.0 = now;
+        seconds
     }
 }

@@ -19,6 +19,40 @@ pub struct History {
     pub epoch_seconds: Vec<f64>,
     /// Why training ended before the requested number of epochs, if it did.
     pub stopped_early: Option<String>,
+    /// Where each epoch's time went, for the epochs this call of `fit` ran
+    /// (a run resumed from a backup has none for the epochs restored).
+    #[serde(default)]
+    pub phase_seconds: Vec<EpochPhases>,
+}
+
+/// Seconds one epoch spent in each phase of training, summed over its steps.
+/// They add up to the epoch's time less the progress line and the callbacks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochPhases {
+    /// Gathering each batch's samples into one tensor (shuffled rows copied together).
+    pub batches: f64,
+    /// The forward pass and the loss, up to reading the loss value.
+    pub forward: f64,
+    /// Backpropagation: `loss.backward()`.
+    pub backward: f64,
+    /// The optimizer's update of every trainable weight.
+    pub optimizer: f64,
+    /// The running loss and metrics of the progress line.
+    pub metrics: f64,
+    /// The validation pass after the last step, when `fit` has validation data.
+    pub validation: f64,
+}
+
+impl EpochPhases {
+    /// The phases' sum.
+    pub fn total(&self) -> f64 {
+        self.batches
+            + self.forward
+            + self.backward
+            + self.optimizer
+            + self.metrics
+            + self.validation
+    }
 }
 
 impl History {

@@ -20,7 +20,7 @@ pub use callbacks::{
 pub use compile::Compiled;
 pub use evaluate::Evaluation;
 pub use fit::FitOptions;
-pub use history::History;
+pub use history::{EpochPhases, History};
 pub use loss::Loss;
 pub(crate) use metrics::maximised;
 pub use metrics::Metric;

@@ -126,6 +126,7 @@ impl ExactHistory {
                 .collect(),
             epoch_seconds: values(&self.epoch_seconds),
             stopped_early: None,
+            phase_seconds: Vec::new(),
         }
     }
 }
