@@ -246,6 +246,12 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
     Ok(out)
 }
 
+/// The tutorials that validate on the test set every epoch, and so pay for it in
+/// their epoch time (and work) too.
+fn validates_every_epoch(recipe: &Recipe) -> bool {
+    matches!(recipe.tutorial, "002" | "003")
+}
+
 fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     let ((x_train, y_train), (x_test, y_test)) = mnist::load_data()?;
     let (x_train, y_train) = match args.train_samples {
@@ -263,8 +269,7 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
         .epochs(args.epochs)
         .batch_size(recipe.batch_size)
         .verbose(2);
-    // The tutorials that validate on the test set every epoch pay for it in their epoch time too.
-    let validates = matches!(recipe.tutorial, "002" | "003");
+    let validates = validates_every_epoch(recipe);
     if validates {
         options = options.validation_data(&x_test, &y_test);
     }
@@ -318,7 +323,7 @@ fn print_flops(args: &Args, recipe: &Recipe) -> Result<()> {
         "model": recipe.id,
         "train_flop_per_sample": train,
         "forward_flop_per_sample": forward,
-        "validates_every_epoch": matches!(recipe.tutorial, "002" | "003"),
+        "validates_every_epoch": validates_every_epoch(recipe),
     });
     println!("{json}");
     Ok(())
