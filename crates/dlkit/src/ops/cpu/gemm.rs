@@ -170,7 +170,8 @@ fn row_major_copy(b: Mat<'_>) -> Vec<f32> {
     out
 }
 
-/// Rows (or columns) below which a part would not fill gemm's 16×6 tiles well.
+/// Rows (or columns) below which a part would not fill gemm's register tiles well (its
+/// AVX-512 kernels go up to 64×6).
 const MIN_SPLIT: usize = 32;
 
 /// The product split into `threads` independent single-threaded products run in parallel.
