@@ -51,7 +51,8 @@ const OP: &str = "conv2d";
 /// Patch-matrix floats per gemm group (256 KiB): small layers get products wide enough to
 /// run gemm near its best, large ones one image per product. A quarter of this machine's
 /// 1 MiB L2 per core, so that the group's convolution output (as large again or larger)
-/// stays in cache until it is pooled; twice this was 3–8 % slower on 001–004's first layers.
+/// stays in cache until it is pooled; twice this made the epochs of the 001–004 CNNs,
+/// whose first layers have small patch matrices, 3–8 % slower.
 const GROUP_FLOATS: usize = 1 << 16;
 
 /// `act(conv2d(x, kernel) + bias)`; see the module documentation for shapes and layouts.
