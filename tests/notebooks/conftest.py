@@ -13,9 +13,10 @@
   `HtmlTable::new(` (text/html expected); or, whatever its source, it shows
   the Debug text of a dlkit type that has its own display (`DigitGrid { ...`,
   `HtmlTable { ...`; nbtool.DISPLAY_TYPES). That is what evcxr shows when a
-  compile error of that round touched the line: the first cell of a session
-  that uses `?` (so every settings cell uses `?` once), or a last expression
-  that moves stored variables (so dlkit::report::table takes references). A
+  compile error of that round touched the line: a last expression that moves
+  stored variables (so dlkit::report::table takes references), or, before the
+  kernel turned `?` on at start (scripts/lib/init.evcxr), a session's first
+  cell that used `?`. A
   cell whose plain text is intended is tagged `dlkit-plain-ok`.
 * A cell that fails with "cannot find value `x`" for a variable an earlier cell
   defined gets an explanation: evcxr silently dropped `x` (nbtool.dropped_variable).
@@ -24,6 +25,9 @@
   tests/notebooks/ (not to notebooks/*.ipynb). This file is loaded when
   tests/notebooks (or a path below it) is among pytest's arguments, as in
   scripts/test.
+* A smoke run of a notebook in notebooks/ fails at the cell where the
+  session's memory (summed PSS of this process tree) went over budget
+  (NotebookMemoryBudget, below).
 * The fixtures under fixtures/failing/ must fail; they are left out of the
   normal run and run on purpose by test_harness.py (which sets
   DLKIT_HARNESS_SELFTEST=1 for its own nbval runs).
@@ -46,6 +50,8 @@ os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
 def pytest_configure(config):
     if not config.pluginmanager.has_plugin("dlkit-notebook-cell-checks"):
         config.pluginmanager.register(NotebookCellChecks(), "dlkit-notebook-cell-checks")
+    if not config.pluginmanager.has_plugin("dlkit-notebook-memory-budget"):
+        config.pluginmanager.register(NotebookMemoryBudget(), "dlkit-notebook-memory-budget")
     option = config.option
     if getattr(option, "nbval_kernel_name", None) is None:
         option.nbval_kernel_name = "rust"
@@ -107,4 +113,60 @@ class NotebookCellChecks:
             missing = missing_rich_output(cell.source, outputs, tags)
             if missing is not None:
                 pytest.fail(f"no rich output: {missing}", pytrace=False)
+        return result
+
+
+# Whole-tree peak (summed PSS: this pytest process, the kernel with its
+# rust-analyzer, the process running the cells, cargo and rustc) that a smoke run
+# of a notebook in notebooks/ may reach. Measured on 2026-12-06 by
+# benchmarks/memory.py: smoke runs peaked at 1.06-1.25 GB with the kernel of that
+# day; 1.45 GB leaves about 15 % headroom and stays well under a Binder
+# session's 2 GB. Override with DLKIT_MEMORY_BUDGET_MB (0 turns the check off).
+MEMORY_BUDGET_MB = int(os.environ.get("DLKIT_MEMORY_BUDGET_MB", "1450"))
+
+
+class NotebookMemoryBudget:
+    """Fails the cell of a notebooks/ smoke run at which the session's memory went over budget.
+
+    A thread samples the PSS of this process's whole tree four times a second
+    (benchmarks/memory.py's TreeSampler); the peak starts afresh with each
+    notebook, and is checked after every one of its cells.
+    """
+
+    def __init__(self):
+        self.sampler = None
+        self.notebook = None
+        # the harness's self-test points this at its fixtures
+        self.notebooks_dir = Path(os.environ.get("DLKIT_MEMORY_BUDGET_DIR",
+                                                 HERE.parents[1] / "notebooks")).resolve()
+
+    def _watched(self, item) -> bool:
+        if MEMORY_BUDGET_MB <= 0 or os.environ.get("DLKIT_SMOKE") != "1":
+            return False
+        path = Path(str(item.fspath)).resolve()
+        return getattr(item, "cell", None) is not None and path.parent == self.notebooks_dir
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        if not self._watched(item):
+            return (yield)
+        if self.sampler is None:
+            sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
+            from memory import TreeSampler  # noqa: E402
+            self.sampler = TreeSampler(os.getpid())
+            self.sampler.start()
+        if self.notebook != item.fspath:
+            self.notebook = item.fspath
+            self.sampler.peak_total, self.sampler.at_peak = 0, {}
+        result = yield
+        self.sampler.sample()
+        peak_mb = round(self.sampler.peak_total / 2**20)
+        if peak_mb > MEMORY_BUDGET_MB:
+            parts = ", ".join(f"{kind} {round(v / 2**20)} MB"
+                              for kind, v in self.sampler.at_peak.items() if v)
+            pytest.fail(f"memory over budget: the session's processes peaked at {peak_mb} MB "
+                        f"(PSS; {parts}) during this notebook's smoke run, over the budget of "
+                        f"{MEMORY_BUDGET_MB} MB (tests/notebooks/conftest.py, "
+                        "DLKIT_MEMORY_BUDGET_MB); benchmarks/memory.py shows where it goes",
+                        pytrace=False)
         return result

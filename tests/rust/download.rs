@@ -276,7 +276,7 @@ fn falls_back_across_mirrors_then_reuses_the_cache() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("failed") && l.contains("onnection refused")),
+            .any(|l| l.contains("failed") && l.contains("could not connect")),
         "{lines:?}"
     );
 

@@ -293,6 +293,32 @@ fn cast_and_scale() {
 }
 
 #[test]
+fn scaling_bytes_directly_gives_the_values_of_cast_then_scale() {
+    // The one-pass u8 path must agree bit for bit with to_f32 followed by scaled,
+    // on every byte value and on a non-contiguous view.
+    let all: Vec<u8> = (0..=255).collect();
+    let x = Tensor::from_vec(all, (16, 16), &cpu()).unwrap();
+    for factor in [1.0 / 255.0, 0.5, -3.25, 1e-7] {
+        let direct = scaled(&x, factor).unwrap();
+        let via_f32 = scaled(&to_f32(&x).unwrap(), factor).unwrap();
+        assert_eq!(direct.dims(), [16, 16]);
+        assert_eq!(
+            direct.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            via_f32.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            "factor {factor}"
+        );
+    }
+    let view = x.t().unwrap().narrow(0, 3, 5).unwrap();
+    assert_eq!(
+        scaled(&view, 0.5).unwrap().to_vec2::<f32>().unwrap(),
+        scaled(&to_f32(&view).unwrap(), 0.5)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+    );
+}
+
+#[test]
 fn one_line_notebook_chain() {
     let x_train = images();
     let x = x_train

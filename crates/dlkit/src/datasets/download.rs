@@ -1,6 +1,6 @@
 //! Downloads a dataset's files from a list of mirrors into a directory, safely.
 //!
-//! Each file is fetched over HTTP(S) into a temporary file in the target
+//! Each file is fetched over HTTP(S) (by the system's `curl`, see `http_get`) into a temporary file in the target
 //! directory, checked (decompressed, parsed, SHA-256 compared) and only then
 //! renamed into place, so an interrupted or wrong download never leaves a
 //! file that a later load would trust. When a mirror fails (unreachable, an
@@ -31,6 +31,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::http_get::{self, BodyRead, NoCurl};
 use super::idx::GZIP_MAGIC;
 use super::load::{find_file, parse_bytes};
 use super::{DatasetFile, DatasetSpec};
@@ -148,9 +149,8 @@ impl Downloader {
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         remove_stale_parts(dir, dataset)?;
-        let agent = self.agent();
         for file in missing {
-            self.fetch_with(&agent, dataset, file, dir, report)?;
+            self.fetch_with(dataset, file, dir, report)?;
         }
         Ok(())
     }
@@ -166,28 +166,11 @@ impl Downloader {
     ) -> Result<PathBuf> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         remove_stale_parts(dir, dataset)?;
-        self.fetch_with(&self.agent(), dataset, file, dir, report)
-    }
-
-    fn agent(&self) -> ureq::Agent {
-        ureq::Agent::config_builder()
-            // Statuses are reported per mirror below, with their reason.
-            .http_status_as_error(false)
-            // Ask for the bytes as stored: the loader recognises gzip by content anyway.
-            .accept_encoding("")
-            .user_agent(format!("dlkit/{}", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(self.timeout))
-            .timeout_recv_response(Some(self.timeout))
-            .timeout_per_read(Some(self.timeout))
-            // Each request (one file from one mirror) on its own: the agent serves them all.
-            .timeout_per_call(Some(self.deadline))
-            .build()
-            .into()
+        self.fetch_with(dataset, file, dir, report)
     }
 
     fn fetch_with(
         &self,
-        agent: &ureq::Agent,
         dataset: &DatasetSpec,
         file: &DatasetFile,
         dir: &Path,
@@ -203,7 +186,7 @@ impl Downloader {
         let mut failures = Vec::new();
         for mirror in &self.mirrors {
             let url = file_url(mirror, file);
-            match self.fetch_from(agent, mirror, dataset, file, dir, report)? {
+            match self.fetch_from(mirror, dataset, file, dir, report)? {
                 Ok(path) => return Ok(path),
                 Err(reason) => {
                     report(&format!(
@@ -238,7 +221,6 @@ impl Downloader {
     /// this mirror's failure, described for the person reading the error.
     fn fetch_from(
         &self,
-        agent: &ureq::Agent,
         mirror: &str,
         dataset: &DatasetSpec,
         file: &DatasetFile,
@@ -247,38 +229,42 @@ impl Downloader {
     ) -> Result<std::result::Result<PathBuf, String>> {
         let url = file_url(mirror, file);
         let started = Instant::now();
-        let response = match agent.get(&url).call() {
+        let user_agent = format!("dlkit/{}", env!("CARGO_PKG_VERSION"));
+        let first_wait = self.timeout.min(self.deadline);
+        let mut response = match http_get::get(&url, &user_agent, first_wait) {
             Ok(response) => response,
-            Err(ureq::Error::Timeout(ureq::Timeout::PerCall)) => {
+            Err(Ok(reason)) if started.elapsed() >= self.deadline => {
                 return Ok(Err(format!(
-                    "no response within the deadline of {}",
+                    "no response within the deadline of {} ({reason})",
                     format_duration(self.deadline)
                 )))
             }
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(Ok(reason)) => return Ok(Err(reason)),
+            Err(Err(NoCurl(why))) => {
+                return Err(Error::Download(format!(
+                    "{}: cannot download {}: {why}. Or put the four {} files into {} yourself.",
+                    dataset.title,
+                    file.gz_name(),
+                    dataset.title,
+                    dir.display()
+                )))
+            }
         };
-        let status = response.status();
-        if status != ureq::http::StatusCode::OK {
-            return Ok(Err(format!(
-                "HTTP {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_string()));
+        if response.status != 200 {
+            return Ok(Err(format!("HTTP {} {}", response.status, response.reason)
+                .trim_end()
+                .to_string()));
         }
-        let total = response.body().content_length();
+        let total = response.content_length;
         if let Some(total) = total.filter(|&t| t > MAX_FILE_BYTES) {
             return Ok(Err(format!(
                 "announces {}, far more than any file of an MNIST-style dataset",
                 format_size(total)
             )));
         }
-        let mut body = response.into_body().into_reader();
 
         let mut partial = PartialFile::create(dir, file)?;
         let mut progress = Progress::new(file.gz_name(), mirror, total);
-        let mut buffer = vec![0u8; 64 * 1024];
         let mut received: u64 = 0;
         let mut speed = SpeedCheck::new(self.min_speed, self.speed_window, started);
         let of_total = |received: u64| {
@@ -290,25 +276,39 @@ impl Downloader {
                     .unwrap_or_default()
             )
         };
+        let past_deadline = |received: u64| {
+            format!(
+                "did not finish within the deadline of {}: received {} (about {}/s)",
+                format_duration(self.deadline),
+                of_total(received),
+                format_size(rate(received, started.elapsed()))
+            )
+        };
         loop {
-            let n = match body.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(_) if started.elapsed() >= self.deadline => {
+            let Some(left) = http_get::time_left(started, self.deadline) else {
+                return Ok(Err(past_deadline(received)));
+            };
+            let chunk = match response.read(self.timeout.min(left)) {
+                BodyRead::Data(chunk) => chunk,
+                BodyRead::End => break,
+                BodyRead::Silent if started.elapsed() >= self.deadline => {
+                    return Ok(Err(past_deadline(received)))
+                }
+                BodyRead::Silent => {
                     return Ok(Err(format!(
-                        "did not finish within the deadline of {}: received {} (about {}/s)",
-                        format_duration(self.deadline),
-                        of_total(received),
-                        format_size(rate(received, started.elapsed()))
+                        "no data for {} after {}",
+                        format_duration(self.timeout),
+                        of_total(received)
                     )))
                 }
-                Err(e) => {
+                BodyRead::Failed(why) => {
                     return Ok(Err(format!(
-                        "transfer interrupted after {}: {e}",
+                        "transfer interrupted after {}: {why}",
                         of_total(received)
                     )))
                 }
             };
+            let n = chunk.len();
             // A read returns at most the buffer's 64 kB: the sum cannot overflow
             // before MAX_FILE_BYTES below stops it.
             received += n as u64;
@@ -321,13 +321,13 @@ impl Downloader {
                     format_size(MAX_FILE_BYTES)
                 )));
             }
-            partial.write_all(&buffer[..n])?;
+            partial.write_all(&chunk)?;
             if let Some(line) = progress.update(received, started.elapsed()) {
                 report(&line);
             }
         }
         if let Some(total) = total {
-            // ureq reports a short body as an error already; this guards any other path to EOF.
+            // curl reports a short body as an error already; this guards any other path to EOF.
             if received != total {
                 return Ok(Err(format!(
                     "transfer incomplete: received {} of the {} announced",

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use sha2::{Digest, Sha256};
 
 use super::idx::{self, IdxArray};
+use super::sha256::sha256_hex;
 use super::{DatasetFile, DatasetSpec, LoadedData, Location};
 use crate::{Error, Result};
 
@@ -78,13 +78,6 @@ fn check_sha256(
         file.name,
         file.sha256
     ))
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.

@@ -15,10 +15,12 @@
 
 mod download;
 pub mod fashion_mnist;
+mod http_get;
 pub mod idx;
 mod load;
 mod locate;
 pub mod mnist;
+mod sha256;
 mod spec;
 
 pub use download::{

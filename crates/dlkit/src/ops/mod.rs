@@ -38,7 +38,7 @@ mod params;
 mod pool;
 pub mod reference;
 
-pub use alloc::tune_allocator;
+pub use alloc::{release_free_memory, tune_allocator};
 pub use batch_norm::batch_norm_train;
 pub use candle_pool::keep_candle_elementwise_inline;
 pub use conv::{conv2d, conv2d_max_pool, MaxPoolParams};

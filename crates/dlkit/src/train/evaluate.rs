@@ -132,6 +132,7 @@ impl Model {
         let metrics = self.require_compiled()?.metrics.clone();
         let from_logits = self.loss_takes_logits();
         let mut pairs = run_batches(self, &data, &metrics, from_logits)?.pairs("");
+        crate::ops::release_free_memory();
         let (_, loss) = pairs.remove(0);
         Ok(Evaluation {
             loss,
@@ -154,7 +155,9 @@ impl Model {
                 crate::preprocessing::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
             outputs.push(self.run(&xb, false, false)?);
         }
-        Ok(Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?)
+        let outputs = Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?;
+        crate::ops::release_free_memory();
+        Ok(outputs)
     }
 
     /// The most probable class of each sample, shape `(N,)` u32.

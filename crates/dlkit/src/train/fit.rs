@@ -175,6 +175,7 @@ impl Model {
         for callback in options.callbacks.iter_mut() {
             callback.on_train_end(self)?;
         }
+        crate::ops::release_free_memory();
         result
     }
 
