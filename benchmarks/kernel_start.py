@@ -6,12 +6,18 @@
     .venv/bin/python benchmarks/kernel_start.py --notebook notebooks/002-learning-to-deep-learn.ipynb
                                                                 # peak memory over a smoke run
 
+    .venv/bin/python benchmarks/kernel_start.py --dep ':dep candle-core = "0.11.1"' \
+        --first-let 'let t = candle_core::Tensor::arange(0f32, 6f32, &candle_core::Device::Cpu).unwrap(); t.dims().len()'
+                                                                # what another crate graph costs
+
 Prints one JSON object: seconds from asking for a kernel to its first answer
-(`kernel_info`), the `:dep dlkit` cell, the first cell with a `let` and a
-result, the median and maximum of ten trivial cells (`1 + 1`), and the peak
-resident memory of the kernel's processes (evcxr_jupyter and the process that
-runs the cells; compilers are counted apart). Run it on a quiet machine
-(`uptime`): a build beside it doubles every figure.
+(`kernel_info`), the `:dep` cell, the first cell with a `let` and a result, the
+median and maximum of ten trivial cells (`1 + 1`), and memory as proportional
+set size (PSS, benchmarks/memory.py's sampler): evcxr_jupyter (with its
+rust-analyzer) right after start, after `:dep` and after the first `let`, and
+the peaks of the kernel, of the process that runs the cells and of the
+compilers. Run it on a quiet machine (`uptime`): a build beside it doubles
+every time.
 """
 
 from __future__ import annotations
@@ -32,59 +38,8 @@ import nbtool  # noqa: E402
 DEP = ':dep dlkit = { path = "../crates/dlkit-dylib", package = "dlkit-dylib" }'
 FIRST_LET = ("let t = dlkit::Tensor::arange(0f32, 6f32, &dlkit::Device::Cpu)?.reshape((2, 3))?;\n"
              "t.dims().len()")
-COMPILERS = ("cargo", "rustc", "cc", "ld", "ld.lld", "mold", "collect2", "rust-analyzer")
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def rss_bytes(pid: int) -> tuple[str, int]:
-    try:
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return name, int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return "", 0
-
-
-class MemorySampler(threading.Thread):
-    """Samples the kernel's process tree every 100 ms; keeps the peaks."""
-
-    def __init__(self, root: int):
-        super().__init__(daemon=True)
-        self.root, self.kernel_peak, self.compiler_peak = root, 0, 0
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            kernel = compilers = 0
-            for pid in process_tree(self.root):
-                name, rss = rss_bytes(pid)
-                if name.startswith(COMPILERS):
-                    compilers += rss
-                elif name not in ("bash", "flock"):
-                    kernel += rss
-            self.kernel_peak = max(self.kernel_peak, kernel)
-            self.compiler_peak = max(self.compiler_peak, compilers)
-            self.stop.wait(0.1)
+sys.path.insert(0, str(REPO / "benchmarks"))
+from memory import TreeSampler  # noqa: E402
 
 
 def execute(client, code: str, timeout: float = 3600) -> tuple[float, str | None, str]:
@@ -101,6 +56,9 @@ def main() -> int:
     parser.add_argument("--notebook", type=Path,
                         help="also run this notebook as a smoke run and report peak memory")
     parser.add_argument("--trivial", type=int, default=10, help="how many `1 + 1` cells")
+    parser.add_argument("--dep", default=DEP, help="the `:dep` cell (default: the notebooks' dlkit)")
+    parser.add_argument("--first-let", default=FIRST_LET,
+                        help="the first cell with a `let`; its result must be 2")
     args = parser.parse_args()
 
     from jupyter_client.manager import KernelManager
@@ -116,22 +74,29 @@ def main() -> int:
     manager = KernelManager(kernel_name="rust")
     cwd = (args.notebook.resolve().parent if args.notebook else REPO / "notebooks")
     manager.start_kernel(cwd=str(cwd))
-    sampler = MemorySampler(manager.provisioner.process.pid)
+    sampler = TreeSampler(manager.provisioner.process.pid)
     sampler.start()
+
+    def kernel_mb() -> int:
+        sampler.sample()
+        return round(sampler.last.get("kernel", 0) / 2**20)
     client = manager.client()
     client.start_channels()
     try:
         client.wait_for_ready(timeout=600)
         figures["kernel_ready_s"] = round(time.monotonic() - t0, 2)
-        seconds, _, err = execute(client, DEP)
+        figures["kernel_mb_at_start"] = kernel_mb()
+        seconds, _, err = execute(client, args.dep)
         if err:
             raise SystemExit(f":dep failed: {err}")
         figures["dep_cell_s"] = round(seconds, 2)
-        seconds, result, err = execute(client, FIRST_LET)
+        figures["kernel_mb_after_dep"] = kernel_mb()
+        seconds, result, err = execute(client, args.first_let)
         if result != "2":
             raise SystemExit(f"first let cell gave {result!r}: {err}")
         figures["first_let_cell_s"] = round(seconds, 2)
         figures["first_result_s"] = round(time.monotonic() - t0, 2)
+        figures["kernel_mb_after_first_let"] = kernel_mb()
         trivial = []
         for _ in range(args.trivial):
             seconds, result, err = execute(client, "1 + 1")
@@ -151,10 +116,13 @@ def main() -> int:
                     raise SystemExit(f"{args.notebook.name} failed: {err}")
             figures["notebook"] = args.notebook.name
             figures["notebook_s"] = round(time.monotonic() - t1, 1)
-        figures["kernel_peak_rss_mb"] = round(sampler.kernel_peak / 2**20)
-        figures["compiler_peak_rss_mb"] = round(sampler.compiler_peak / 2**20)
+        peaks = sampler.kind_peaks
+        figures["kernel_peak_mb"] = round(peaks["kernel"] / 2**20)
+        figures["cells_peak_mb"] = round(peaks["cells"] / 2**20)
+        figures["compiler_peak_mb"] = round(max(peaks["rustc"] + peaks["cargo"], 0) / 2**20)
+        figures["tree_peak_mb"] = round(sampler.peak_total / 2**20)
     finally:
-        sampler.stop.set()
+        sampler.stop_event.set()
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     print(json.dumps(figures))

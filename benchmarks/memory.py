@@ -123,6 +123,7 @@ class TreeSampler(threading.Thread):
         self.at_peak: dict[str, int] = {}
         self.kind_peaks: dict[str, int] = {k: 0 for k in KINDS}
         self.samples = 0
+        self.last: dict[str, int] = {}
         self.stop_event = threading.Event()
         self._kinds: dict[int, str] = {}
 
@@ -133,6 +134,7 @@ class TreeSampler(threading.Thread):
             if pss:
                 by_kind[kind_of(pid, self._kinds)] += pss
         total = sum(by_kind.values())
+        self.last = by_kind
         self.samples += 1
         if total > self.peak_total:
             self.peak_total, self.at_peak = total, by_kind

@@ -117,6 +117,36 @@ fn empty_labels() {
 // ---- normalize
 
 #[test]
+fn normalize_agrees_with_the_tensor_formula_on_every_axis() {
+    // The CPU path normalises in place; the formula with candle's ops is the reference.
+    let values: Vec<f32> = (0..3 * 4 * 5)
+        .map(|i| ((i * 37) % 23) as f32 - 6.0)
+        .collect();
+    let x = Tensor::from_vec(values, (3, 4, 5), &cpu()).unwrap();
+    for axis in 0..3usize {
+        let norm = x.sqr().unwrap().sum_keepdim(axis).unwrap().sqrt().unwrap();
+        let divisor = (&norm + norm.eq(0f32).unwrap().to_dtype(DType::F32).unwrap()).unwrap();
+        let want = x.broadcast_div(&divisor).unwrap();
+        let got = normalize(&x, axis as isize).unwrap();
+        let (got, want) = (
+            got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "axis {axis}: {g} vs {w}"
+            );
+        }
+    }
+    // Bytes go in as their values, f32 comes out.
+    let bytes = Tensor::new(&[[3u8, 4], [0, 0]], &cpu()).unwrap();
+    let n = normalize(&bytes, 0).unwrap();
+    assert_eq!(n.dtype(), DType::F32);
+    assert_eq!(n.to_vec2::<f32>().unwrap(), [[1.0, 1.0], [0.0, 0.0]]);
+}
+
+#[test]
 fn normalize_columns_with_a_zero_column() {
     // Columns: [3, 4] has norm 5; [0, 0] stays zero; [1, 2] has norm √5.
     let x = Tensor::new(&[[3u8, 0, 1], [4, 0, 2]], &cpu()).unwrap();
