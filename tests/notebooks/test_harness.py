@@ -270,7 +270,7 @@ def test_result_bundle_reaches_the_table(tmp_path, monkeypatch):
     row = next(l for l in table.splitlines() if l.startswith("| fixture |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:8] == ["fixture", "tensor_basics.ipynb", "argmax of fixed logits", "accuracy",
-                         "75.00 %", "100.00 %", "yes", "0.0"]
+                         "75.00 %", "100.00 %", "better than the tutorial (by 25.00 pp)", "0.0"]
     assert float(cells[8]) == pytest.approx(nb.metadata["dlkit"]["wall_seconds"] / 60, abs=0.06)
     assert "smoke run" in table  # a smoke run is flagged in the table's notes
 
@@ -299,7 +299,20 @@ def test_results_accept_lists_and_json_strings(tmp_path):
     ])
     assert [b["model"] for b in nbtool.result_bundles(path)] == ["Simple CNN", "Larger CNN"]
     table = nbtool.results_markdown([path])
-    assert "| 002 | x.ipynb | Simple CNN | error | 1.10 % | 0.98 % | yes | 2.1 | not run |" in table
+    assert ("| 002 | x.ipynb | Simple CNN | error | 1.10 % | 0.98 % "
+            "| better than the tutorial (by 0.12 pp) | 2.1 | not run |") in table
+    assert "| Published | Ours | Verdict |" in table
+
+
+def test_results_table_words_follow_the_metric(tmp_path):
+    rows = [dict(GOOD, model="MLP", published=1.74, ours=1.88),
+            dict(GOOD, model="branching CNN", published=None, ours=0.80),
+            dict(GOOD, model="codealong CNN", metric="accuracy", published=0.9916, ours=0.9916)]
+    path = notebook_with_outputs(tmp_path, [{nbtool.RESULT_MIME: rows}])
+    table = nbtool.results_markdown([path])
+    assert "| MLP | error | 1.74 % | 1.88 % | worse than the tutorial (by 0.14 pp) |" in table
+    assert "| branching CNN | error | none | 0.80 % | n/a (no published figure) |" in table
+    assert "| codealong CNN | accuracy | 99.16 % | 99.16 % | matches the tutorial |" in table
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -319,12 +332,19 @@ def test_malformed_results_are_refused(tmp_path, bad, message):
 
 
 def test_verdict_direction_depends_on_the_metric():
-    assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.9912)) == "yes"
-    assert nbtool.verdict(dict(GOOD, metric="accuracy", published=0.99, ours=0.985)) == "no (-0.50 pp)"
-    assert nbtool.verdict(dict(GOOD, metric="error", published=1.74, ours=1.80)) == "no (+0.06 pp)"
-    assert nbtool.verdict(dict(GOOD, metric="error", published=1.10, ours=0.98)) == "yes"
-    assert nbtool.verdict(dict(GOOD, published=None)) == "n/a"
-    assert nbtool.percent(None) == "none quoted"
+    def says(metric, published, ours):
+        return nbtool.verdict(dict(GOOD, metric=metric, published=published, ours=ours))
+    assert says("accuracy", 0.99, 0.9912) == "better than the tutorial (by 0.12 pp)"
+    assert says("accuracy", 0.99, 0.985) == "worse than the tutorial (by 0.50 pp)"
+    assert says("error", 1.74, 1.88) == "worse than the tutorial (by 0.14 pp)"
+    assert says("error", 1.10, 0.98) == "better than the tutorial (by 0.12 pp)"
+    # equal when rounded to the two decimals the table shows
+    assert says("accuracy", 0.9916, 0.99164) == "matches the tutorial"
+    assert says("error", 0.89, 0.8949) == "matches the tutorial"
+    assert says("error", 0.89, 0.88) == "better than the tutorial (by 0.01 pp)"
+    assert nbtool.verdict(dict(GOOD, published=None)) == "n/a (no published figure)"
+    assert nbtool.verdict(dict(GOOD, metric="accuracy", published=None)) == "n/a (no published figure)"
+    assert nbtool.percent(None) == "none"
     assert nbtool.in_percent(dict(GOOD, metric="accuracy", ours=0.9912), "ours") == pytest.approx(99.12)
 
 

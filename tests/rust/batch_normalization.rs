@@ -258,3 +258,27 @@ fn bad_settings_are_errors_naming_the_layer() {
         .to_string();
     assert!(err.contains("axis 3"), "{err}");
 }
+
+/// `axis` counts as in Keras: 1 the first axis of a sample, -1 the last; the
+/// batch axis, 0, is refused.
+#[test]
+fn the_axis_counts_as_in_keras() {
+    let channels = |bn: BatchNormalization| {
+        let mut model = Sequential::new();
+        model.add(bn.input_shape((3, 5)))?;
+        let summary = model.summary()?;
+        Ok::<_, dlkit::Error>(summary.rows[0][2].clone())
+    };
+    assert_eq!(channels(BatchNormalization::new().axis(1)).unwrap(), "12"); // 4 × 3
+    assert_eq!(channels(BatchNormalization::new().axis(2)).unwrap(), "20"); // 4 × 5
+    assert_eq!(channels(BatchNormalization::new().axis(-1)).unwrap(), "20");
+    assert_eq!(channels(BatchNormalization::new()).unwrap(), "20");
+    let err = channels(BatchNormalization::new().axis(0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("axis 0 is the batch axis"), "{err}");
+    let err = channels(BatchNormalization::new().axis(3))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("axis 3 is out of range"), "{err}");
+}

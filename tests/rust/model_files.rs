@@ -138,3 +138,50 @@ fn padding_and_data_format_are_saved_with_keras_names() {
     let again = load_model(&path).unwrap();
     assert_eq!(again.output_shape().unwrap(), model.output_shape().unwrap());
 }
+
+/// A file written before layers counted `axis` as Keras does (model format 1,
+/// where `axis: 0` was the first axis of a sample) loads with the same
+/// meaning and predicts what the model predicts in the new count.
+#[test]
+fn a_format_1_file_counts_its_axes_per_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = Input::new((2, 3));
+    let a = Dense::new(5).apply(&inputs).unwrap();
+    let b = Dense::new(5).activation(Relu).apply(&inputs).unwrap();
+    // (2, 5) and (2, 5) joined on the first axis of a sample: (4, 5)
+    let joined = Concatenate::new().axis(1).apply_many(&[&a, &b]).unwrap();
+    let normed = BatchNormalization::new().axis(1).apply(&joined).unwrap();
+    let flat = Flatten::new().apply(&normed).unwrap();
+    let outputs = Dense::new(2).activation(Softmax).apply(&flat).unwrap();
+    let mut model = Model::new(&inputs, &outputs).unwrap().with_seed(3);
+    let path = dir.path().join("new.safetensors");
+    model.save(&path).unwrap();
+
+    // The same file as the previous dlkit wrote it.
+    let old = edit_description(&path, r#""format_version":2"#, r#""format_version":1"#);
+    let layer =
+        |class: &str, axis: u8| format!(r#""class_name":"{class}","config":{{"axis":{axis}"#);
+    let old = edit_description(&old, &layer("Concatenate", 1), &layer("Concatenate", 0));
+    let old = edit_description(
+        &old,
+        &layer("BatchNormalization", 1),
+        &layer("BatchNormalization", 0),
+    );
+    let mut loaded = load_model(&old).unwrap();
+    assert_eq!(loaded.output_shape().unwrap().to_vec(), vec![2]);
+    let x = Tensor::rand(-1f32, 1.0, (3, 2, 3), &Device::Cpu).unwrap();
+    let want: Vec<Vec<f32>> = model.predict(&x).unwrap().to_vec2().unwrap();
+    let got: Vec<Vec<f32>> = loaded.predict(&x).unwrap().to_vec2().unwrap();
+    assert_eq!(got, want);
+    // saved again, it is a format-2 file with Keras' count
+    let again = dir.path().join("again.safetensors");
+    loaded.save(&again).unwrap();
+    let mut reloaded = load_model(&again).unwrap();
+    assert_eq!(
+        reloaded.predict(&x).unwrap().to_vec2::<f32>().unwrap(),
+        want
+    );
+
+    let future = edit_description(&path, r#""format_version":2"#, r#""format_version":3"#);
+    refused(&future, "model format 3, this dlkit reads formats 1 and 2");
+}

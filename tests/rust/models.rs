@@ -269,7 +269,7 @@ fn functional_model_with_branches_builds_and_predicts() -> dlkit::Result<()> {
     let stem = Conv2D::new(8, 3).activation(Relu).apply(&inputs)?;
     let a = Conv2D::new(4, 3).padding(Padding::Same).apply(&stem)?;
     let b = Conv2D::new(4, 5).padding(Padding::Same).apply(&stem)?;
-    let joined = Concatenate::new().axis(0).apply_many(&[&a, &b])?;
+    let joined = Concatenate::new().axis(1).apply_many(&[&a, &b])?;
     let skip = Add::new().apply_many(&[&joined, &stem])?;
     let flat = Flatten::new().apply(&skip)?;
     let outputs = Dense::new(10).activation(Softmax).apply(&flat)?;
@@ -286,6 +286,56 @@ fn functional_model_with_branches_builds_and_predicts() -> dlkit::Result<()> {
     // Shapes are checked when a layer is applied.
     let err = Add::new().apply_many(&[&a, &stem]).unwrap_err().to_string();
     assert!(err.contains("same shape"), "{err}");
+    Ok(())
+}
+
+/// `Concatenate`'s axis counts as Keras': the batch axis is 0 (refused), 1 the
+/// first axis of a sample, -1 (the default) the last.
+#[test]
+fn concatenate_counts_axes_as_keras() -> dlkit::Result<()> {
+    let inputs = Input::new((1, 6, 6));
+    let a = Conv2D::new(3, 3).padding(Padding::Same).apply(&inputs)?;
+    let b = Conv2D::new(2, 3).padding(Padding::Same).apply(&inputs)?;
+    let shape = |axis: isize| -> dlkit::Result<Vec<usize>> {
+        Ok(Concatenate::new()
+            .axis(axis)
+            .apply_many(&[&a, &b])?
+            .shape()
+            .to_vec())
+    };
+    assert_eq!(shape(1)?, [5, 6, 6]); // channels first: the channels
+    assert_eq!(shape(-3)?, [5, 6, 6]);
+    let c = Conv2D::new(3, (3, 1)).apply(&inputs)?; // (3, 4, 6)
+    let rows = Concatenate::new().axis(2).apply_many(&[&a, &c])?;
+    assert_eq!(rows.shape().to_vec(), [3, 10, 6]);
+    let flat_a = Flatten::new().apply(&a)?;
+    let flat_b = Flatten::new().apply(&b)?;
+    let joined = Concatenate::new().apply_many(&[&flat_a, &flat_b])?; // -1
+    assert_eq!(joined.shape().to_vec(), [180]);
+    assert_eq!(Concatenate::new().axis, -1);
+
+    let batch = shape(0).unwrap_err().to_string();
+    assert!(batch.contains("axis 0 is the batch axis"), "{batch}");
+    assert!(
+        batch.contains("Concatenate cannot be applied"),
+        "names the layer: {batch}"
+    );
+    let from_the_end = shape(-4).unwrap_err().to_string();
+    assert!(
+        from_the_end.contains("axis -4 is the batch axis"),
+        "{from_the_end}"
+    );
+    for axis in [4, -5, 9] {
+        let err = shape(axis).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("axis {axis} is out of range"))
+                && err.contains("valid axes: 1..=3 or -3..=-1"),
+            "{err}"
+        );
+    }
+    // the wrong axis for channels first: the channel counts differ
+    let err = shape(-1).unwrap_err().to_string();
+    assert!(err.contains("every axis except axis -1"), "{err}");
     Ok(())
 }
 

@@ -163,7 +163,8 @@ fn class_indices(labels: &Tensor) -> Result<Vec<usize>> {
 
 /// Divides `x` by its L2 norm along `axis`, like `keras.utils.normalize(x, axis, order=2)`.
 ///
-/// `axis` may be negative (`-1` is the last axis). Slices whose norm is zero
+/// `axis` counts the axes of `x` itself as Keras does, the batch (sample) axis
+/// being 0, and may be negative (`-1` is the last axis). Slices whose norm is zero
 /// are left as they are (Keras divides them by 1). Any numeric dtype goes in,
 /// `f32` comes out. On MNIST images of shape `(N, 28, 28)`, `axis = 1`
 /// normalises each column of each image, as tutorial 004 does.

@@ -28,8 +28,10 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchNormalization {
-    /// The channel axis per sample (negative counts from the end). `None`:
-    /// the channel axis of an image input's data format, else the last axis.
+    /// The channel axis, counted as in Keras: the batch axis is 0 (and
+    /// refused), `1` the first axis of a sample, negative values from the end.
+    /// `None`: the channel axis of an image input's data format, else the
+    /// last axis (Keras' default, `-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub axis: Option<isize>,
     pub momentum: f64,
@@ -55,8 +57,9 @@ impl BatchNormalization {
         }
     }
 
-    /// Normalise along another axis of each sample (e.g. `1` for `(C, H, W)`
-    /// data that the model does not know as an image).
+    /// Normalise along another axis, counted as in Keras with the batch axis
+    /// as 0 (e.g. `1` for `(C, H, W)` data that the model does not know as an
+    /// image, `-1` for the last axis).
     pub fn axis(mut self, axis: isize) -> Self {
         self.axis = Some(axis);
         self
@@ -74,15 +77,11 @@ impl BatchNormalization {
 
     /// The channel axis within one sample of rank `rank`.
     fn channel_axis(&self, rank: usize) -> Result<usize, String> {
-        let axis = match (self.axis, self.data_format) {
-            (Some(a), _) => a,
-            (None, Some(format)) if rank == 3 => match format {
-                DataFormat::ChannelsFirst => 0,
-                DataFormat::ChannelsLast => 2,
-            },
-            (None, _) => -1,
-        };
-        super::sample_axis(axis, rank)
+        match (self.axis, self.data_format) {
+            (Some(axis), _) => super::keras_axis(axis, rank),
+            (None, Some(DataFormat::ChannelsFirst)) if rank == 3 => Ok(0),
+            (None, _) => super::keras_axis(-1, rank),
+        }
     }
 }
 

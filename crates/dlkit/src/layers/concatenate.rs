@@ -6,8 +6,24 @@ use super::{
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-/// Joins its inputs along one axis (default the last, Keras' default). The
-/// axis counts per-sample dimensions from 0, or from the end when negative.
+/// Joins its inputs along one axis, counted as Keras' `Concatenate(axis=...)`
+/// counts it: the batch axis is 0 (and refused), `1` the first axis of a
+/// sample, negative values from the end; the default, `-1`, is the last axis.
+/// For channels-first images `(C, H, W)`, `axis(1)` joins the channels; for
+/// channels-last `(H, W, C)`, the default does.
+///
+/// ```
+/// use dlkit::layers::{Concatenate, Conv2D, Padding};
+/// use dlkit::model::{Apply, Input};
+/// # fn main() -> dlkit::Result<()> {
+/// let inputs = Input::new((1, 28, 28));
+/// let a = Conv2D::new(8, 3).padding(Padding::Same).apply(&inputs)?;
+/// let b = Conv2D::new(4, 3).padding(Padding::Same).apply(&inputs)?;
+/// let joined = Concatenate::new().axis(1).apply_many(&[&a, &b])?;
+/// assert_eq!(joined.shape().to_vec(), vec![12, 28, 28]);
+/// assert!(Concatenate::new().axis(0).apply_many(&[&a, &b]).is_err()); // the batch axis
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Concatenate {
     pub axis: isize,
@@ -25,13 +41,14 @@ impl Concatenate {
         }
     }
 
+    /// The axis to join along, counted as in Keras (batch axis 0).
     pub fn axis(mut self, axis: isize) -> Self {
         self.axis = axis;
         self
     }
 
     fn sample_axis(&self, rank: usize) -> Result<usize, String> {
-        super::sample_axis(self.axis, rank)
+        super::keras_axis(self.axis, rank)
     }
 }
 

@@ -169,16 +169,29 @@ macro_rules! common_builders {
 }
 pub(crate) use common_builders;
 
-/// A per-sample axis as given by the user (negative counts from the end),
-/// resolved for samples of rank `rank`, or why it does not fit.
-pub(crate) fn sample_axis(axis: isize, rank: usize) -> std::result::Result<usize, String> {
-    let resolved = if axis < 0 { rank as isize + axis } else { axis };
-    if resolved < 0 || resolved as usize >= rank {
+/// A layer's `axis` argument counted as Keras counts it — over the whole
+/// batch, so `0` is the batch axis, `1` the first axis of a sample and
+/// negative values count from the end (`-1` is the last) — resolved to an axis
+/// of one sample of rank `sample_rank`, or why it does not fit. The batch axis
+/// is refused: a layer works on each sample, joining or normalising across
+/// samples is not its job.
+pub(crate) fn keras_axis(axis: isize, sample_rank: usize) -> std::result::Result<usize, String> {
+    let rank = sample_rank as isize + 1; // with the batch axis
+    let resolved = if axis < 0 { rank + axis } else { axis };
+    if resolved < 0 || resolved >= rank {
         return Err(format!(
-            "axis {axis} is out of range for inputs of rank {rank}"
+            "axis {axis} is out of range for inputs of shape (batch, …) with {sample_rank} axes per \
+             sample (valid axes: 1..={} or -{sample_rank}..=-1, counted as in Keras with the batch axis as 0)",
+            rank - 1
         ));
     }
-    Ok(resolved as usize)
+    if resolved == 0 {
+        return Err(format!(
+            "axis {axis} is the batch axis; axes count as in Keras, so the first axis of a sample \
+             is 1 and the last is -1"
+        ));
+    }
+    Ok(resolved as usize - 1)
 }
 
 /// Checks that a layer that takes one input got one, and returns its shape.

@@ -34,7 +34,7 @@ pub use format::{format_shape, DataFormat, IntoShape, Padding};
 pub use initializers::Initializer;
 
 pub(crate) use contract::{
-    common_builders, first, sample_axis, single_input, HasCommon, LayerKind, Layout,
+    common_builders, first, keras_axis, single_input, HasCommon, LayerKind, Layout,
 };
 
 use serde::{Deserialize, Serialize};

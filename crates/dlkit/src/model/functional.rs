@@ -9,7 +9,7 @@
 //! let stem = Conv2D::new(16, 3).activation(Relu).apply(&inputs)?;
 //! let a = Conv2D::new(8, 3).padding(Padding::Same).apply(&stem)?;
 //! let b = Conv2D::new(8, 5).padding(Padding::Same).apply(&stem)?;
-//! let joined = Concatenate::new().axis(0).apply_many(&[&a, &b])?; // channels first: axis 0 per sample
+//! let joined = Concatenate::new().axis(1).apply_many(&[&a, &b])?; // channels first: axis 1, as in Keras
 //! let flat = Flatten::new().apply(&joined)?;
 //! let outputs = Dense::new(10).activation(Softmax).apply(&flat)?;
 //! let model = Model::new(&inputs, &outputs)?.with_seed(7);

@@ -25,7 +25,10 @@ use std::path::Path;
 
 /// Key of the architecture in the safetensors metadata.
 const MODEL_KEY: &str = "dlkit.model";
-const FORMAT_VERSION: u32 = 1;
+/// Format 2 counts layers' `axis` arguments as Keras does (batch axis 0);
+/// format 1 counted them per sample (0 the first axis of a sample), and is
+/// still read, its axes converted.
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct SavedModel {
@@ -201,19 +204,39 @@ fn load_model_named(bytes: &[u8], origin: &str) -> Result<Model> {
         .as_ref()
         .and_then(|m| m.get(MODEL_KEY))
         .ok_or_else(|| bad("holds weights only, no model description; build the model in code and use load_weights".into()))?;
-    let saved: SavedModel = serde_json::from_str(json)
+    let mut saved: SavedModel = serde_json::from_str(json)
         .map_err(|e| bad(format!("model description is not valid: {e}")))?;
-    if saved.format_version != FORMAT_VERSION {
-        return Err(bad(format!(
-            "written in model format {}, this dlkit reads format {FORMAT_VERSION}",
-            saved.format_version
-        )));
+    match saved.format_version {
+        1 => saved
+            .layers
+            .iter_mut()
+            .for_each(|s| count_axis_as_keras(&mut s.layer)),
+        FORMAT_VERSION => {}
+        other => {
+            return Err(bad(format!(
+                "written in model format {other}, this dlkit reads formats 1 and {FORMAT_VERSION}"
+            )))
+        }
     }
     // The weights are the file's own tensors: nothing is drawn or allocated
     // beyond what the file holds, whatever sizes its description claims.
     let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
         .map_err(|e| bad(format!("weights are not readable: {e}")))?;
     rebuild(saved, tensors, &bad)
+}
+
+/// Converts a format-1 layer's `axis` (per sample: 0 the first axis of a
+/// sample) to Keras' count (0 the batch axis). Counts from the end mean the
+/// same in both.
+fn count_axis_as_keras(layer: &mut Layer) {
+    let axis = match layer {
+        Layer::Concatenate(c) => Some(&mut c.axis),
+        Layer::BatchNormalization(b) => b.axis.as_mut(),
+        _ => None,
+    };
+    if let Some(axis) = axis.filter(|a| **a >= 0) {
+        *axis += 1;
+    }
 }
 
 /// The model a file describes, with the file's tensors as its weights. The

@@ -14,6 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::font;
+use super::text::EvenText;
 use crate::display::emit;
 use crate::error::{Error, Result};
 
@@ -158,7 +159,8 @@ pub(crate) fn render<P: Draw>(plot: &P) -> Result<Figure> {
     // Fits: check_size bounds it by MAX_FIGURE_PIXELS.
     let mut rgb = vec![255u8; width as usize * height as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let bitmap = BitMapBackend::with_buffer(&mut rgb, (width, height));
+        let root = EvenText::new(bitmap)?.into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         plot.draw(&root)?;
         root.present().map_err(plot_err)?;

@@ -3,7 +3,7 @@
 //! fast.ai's `plot_top_losses` for the tutorials' digits: a grid of the test
 //! images whose predicted class is not their label, ordered by how sure the
 //! model was of its wrong answer, each titled with both classes and that
-//! confidence ("true 4 → pred 9", "97% · index 1247"). The index is the
+//! confidence ("true 4 → pred 9", "97.2% · index 1247"). The index is the
 //! sample's row in the tensors passed, so `x_test.get(1247)?` is that digit.
 //! When nothing is wrong the figure says so.
 //!
@@ -15,7 +15,7 @@
 //! let probs = Tensor::new(&[[0.9f32, 0.1], [0.6, 0.4], [0.8, 0.2]], &Device::Cpu)?;
 //! let wrong = plot::misclassified(&x, &y, &probs)?.count(25);
 //! assert_eq!(wrong.indices(), [2, 1]); // 80% sure before 60% sure
-//! assert_eq!(wrong.labels()[0], "true 1 → pred 0 (80%)");
+//! assert_eq!(wrong.labels()[0], "true 1 → pred 0 (80.0%)");
 //! # Ok::<(), dlkit::Error>(())
 //! ```
 
@@ -199,7 +199,7 @@ impl Misclassified {
         self.shown().iter().map(|m| m.index).collect()
     }
 
-    /// The title of each tile shown on one line: "true 7 → pred 2 (93%)".
+    /// The title of each tile shown on one line: "true 7 → pred 2 (93.4%)".
     pub fn labels(&self) -> Vec<String> {
         self.shown()
             .iter()
@@ -326,14 +326,17 @@ struct Layout {
     height: u32,
 }
 
-/// `0.934` → `93%`; `0.9996` → `99.96%`, so "sure" never rounds up to 100%.
+/// A confidence with one decimal, as `sample_prediction` shows it: `0.934` →
+/// `93.4%`, `0.9996` → `99.9%`. Cut, not rounded, so "sure" never reads 100%
+/// unless it is.
 fn percent(p: f32) -> String {
-    let pct = 100.0 * p as f64;
-    if (99.5..100.0).contains(&pct) {
-        format!("{:.2}%", (pct * 100.0).floor() / 100.0)
-    } else {
-        format!("{pct:.0}%")
+    // f32 probabilities such as 0.7 lie just below their decimal; the small
+    // allowance keeps 0.7 at 70.0% rather than 69.9%.
+    let mut tenths = (1000.0 * p as f64 + 1e-3).floor();
+    if p < 1.0 {
+        tenths = tenths.min(999.0);
     }
+    format!("{:.1}%", tenths / 10.0)
 }
 
 impl Draw for Misclassified {
@@ -454,9 +457,9 @@ mod tests {
         assert_eq!(
             m.labels(),
             [
-                "true 2 → pred 1 (97%)",
-                "true 0 → pred 2 (80%)",
-                "true 1 → pred 0 (60%)"
+                "true 2 → pred 1 (97.0%)",
+                "true 0 → pred 2 (80.0%)",
+                "true 1 → pred 0 (60.0%)"
             ]
         );
         assert_eq!(
@@ -470,7 +473,7 @@ mod tests {
             "2 of 3 mistakes in 5 samples, most confident first"
         );
         let named = m.class_names(&["cat", "dog", "bird"]).unwrap();
-        assert_eq!(named.labels()[0], "true bird → pred dog (97%)");
+        assert_eq!(named.labels()[0], "true bird → pred dog (97.0%)");
         assert!(named.class_names(&["cat", "dog"]).is_err());
     }
 
@@ -542,9 +545,12 @@ mod tests {
     }
 
     #[test]
-    fn percentages_never_round_to_certainty() {
-        assert_eq!(percent(0.934), "93%");
-        assert_eq!(percent(0.9997), "99.97%");
-        assert_eq!(percent(1.0), "100%");
+    fn percentages_have_one_decimal_and_never_round_to_certainty() {
+        assert_eq!(percent(0.934), "93.4%");
+        assert_eq!(percent(0.7), "70.0%");
+        assert_eq!(percent(0.9985), "99.8%");
+        assert_eq!(percent(0.99999994), "99.9%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.0), "0.0%");
     }
 }

@@ -33,6 +33,7 @@ mod misclassified;
 mod outcomes;
 mod prediction;
 mod raster;
+mod text;
 
 pub use colormap::Colormap;
 pub use confusion::{confusion_matrix, ConfusionMatrix};

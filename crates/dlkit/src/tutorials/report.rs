@@ -3,8 +3,17 @@
 //! ```
 //! use dlkit::report::Comparison;
 //! let result = Comparison::accuracy("003", "Codealong CNN", 0.9916, 0.9921).train_seconds(312.0);
-//! assert_eq!(result.verdict(), "matches or beats the tutorial");
+//! assert_eq!(result.verdict(), "better than the tutorial (by 0.05 pp)");
+//! let error = Comparison::error("002", "baseline MLP", 1.74, 0.9812);
+//! assert_eq!(error.verdict(), "worse than the tutorial (by 0.14 pp)");
+//! let extra = Comparison::error("002", "branching CNN", None, 0.9920);
+//! assert_eq!(extra.verdict(), "no published figure");
 //! ```
+//!
+//! The verdict follows the metric's direction (higher accuracy, lower error is
+//! better) and says by how much in percentage points. Both figures are compared
+//! as shown, rounded to two decimals in percent: equal there is "matches the
+//! tutorial", since a difference the table cannot show is no result either way.
 //!
 //! As the last expression of a cell it shows a small table; the same facts go
 //! out as JSON (`application/vnd.dlkit.result+json`), which the script that
@@ -12,6 +21,10 @@
 
 use crate::display::{emit, HtmlTable};
 use serde::Serialize;
+
+/// Half the smallest step the table shows (0.01 pp): two figures closer than
+/// this after rounding to two decimals are the same figure.
+const MATCH_PP: f64 = 0.005;
 
 /// The JSON mime type the notebook runner reads.
 pub const RESULT_MIME: &str = "application/vnd.dlkit.result+json";
@@ -59,16 +72,17 @@ impl Comparison {
         }
     }
 
-    /// Compares test errors in percent, from our accuracy in [0, 1].
+    /// Compares test errors in percent, from our accuracy in [0, 1]; the
+    /// published error may be `None` for a model the tutorial gives no figure for.
     pub fn error(
         tutorial: &str,
         model: &str,
-        published_error_percent: f64,
+        published_error_percent: impl Into<Option<f64>>,
         our_accuracy: f64,
     ) -> Self {
         Comparison {
             metric: Measure::Error,
-            published: Some(published_error_percent),
+            published: published_error_percent.into(),
             ours: 100.0 * (1.0 - our_accuracy),
             ..Comparison::accuracy(tutorial, model, None, 0.0)
         }
@@ -80,19 +94,40 @@ impl Comparison {
         self
     }
 
-    /// Whether we reached the tutorial's figure.
-    pub fn meets_published(&self) -> Option<bool> {
-        self.published.map(|p| match self.metric {
-            Measure::Accuracy => self.ours >= p,
-            Measure::Error => self.ours <= p,
+    /// How far we are ahead of the tutorial in percentage points, as the
+    /// table shows both figures (rounded to two decimals in percent): positive
+    /// is better whatever the metric; `None` without a published figure.
+    pub fn lead_pp(&self) -> Option<f64> {
+        let shown = |v: f64| (self.in_percent(v) * 100.0).round() / 100.0;
+        self.published.map(|p| {
+            let gap = shown(self.ours) - shown(p);
+            match self.metric {
+                Measure::Accuracy => gap,
+                Measure::Error => -gap,
+            }
         })
     }
 
-    pub fn verdict(&self) -> &'static str {
-        match self.meets_published() {
-            Some(true) => "matches or beats the tutorial",
-            Some(false) => "below the tutorial's figure",
-            None => "the tutorial reports no figure",
+    /// Whether we reached the tutorial's figure (matching it counts).
+    pub fn meets_published(&self) -> Option<bool> {
+        self.lead_pp().map(|lead| lead > -MATCH_PP)
+    }
+
+    /// "better than the tutorial (by 0.10 pp)", "worse than the tutorial (by
+    /// 0.14 pp)", "matches the tutorial" or "no published figure".
+    pub fn verdict(&self) -> String {
+        match self.lead_pp() {
+            None => "no published figure".into(),
+            Some(lead) if lead.abs() < MATCH_PP => "matches the tutorial".into(),
+            Some(lead) if lead > 0.0 => format!("better than the tutorial (by {lead:.2} pp)"),
+            Some(lead) => format!("worse than the tutorial (by {:.2} pp)", -lead),
+        }
+    }
+
+    fn in_percent(&self, value: f64) -> f64 {
+        match self.metric {
+            Measure::Accuracy => 100.0 * value,
+            Measure::Error => value,
         }
     }
 
@@ -104,16 +139,14 @@ impl Comparison {
     }
 
     fn table(&self) -> HtmlTable {
-        let published = self
-            .published
-            .map_or("not reported".into(), |p| self.format(p));
+        let published = self.published.map_or("none".into(), |p| self.format(p));
         let mut table =
             HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"]).row([
                 self.tutorial.clone(),
                 self.model.clone(),
                 published,
                 self.format(self.ours),
-                self.verdict().to_string(),
+                self.verdict(),
             ]);
         if let Some(s) = self.train_seconds {
             table = table.footer(format!("training time: {:.1} min", s / 60.0));

@@ -299,8 +299,8 @@ fn larger_cnn(m: &mut Sequential) -> Result<()> {
 }
 
 /// Notebook 002's functional model: a 5×5 stem, then a 3×3 and a 5×5 branch
-/// (Same padding keeps both 24×24) stacked on the channel axis (axis 0 of a
-/// channels-first sample), then the larger CNN's remaining layers.
+/// (Same padding keeps both 24×24) stacked on the channel axis (axis 1 in
+/// Keras' count for channels-first data, the batch axis being 0), then the larger CNN's remaining layers.
 fn branching_cnn() -> Result<(SymbolicTensor, SymbolicTensor)> {
     let inputs = Input::new((1, 28, 28));
     let stem = Conv2D::new(16, (5, 5)).activation(Relu).apply(&inputs)?;
@@ -312,7 +312,7 @@ fn branching_cnn() -> Result<(SymbolicTensor, SymbolicTensor)> {
         .padding(Padding::Same)
         .activation(Relu)
         .apply(&stem)?;
-    let joined = Concatenate::new().axis(0).apply_many(&[&small, &wide])?;
+    let joined = Concatenate::new().axis(1).apply_many(&[&small, &wide])?;
     let x = MaxPooling2D::new((2, 2)).apply(&joined)?;
     let x = Conv2D::new(15, (3, 3)).activation(Relu).apply(&x)?;
     let x = MaxPooling2D::new((2, 2)).apply(&x)?;
