@@ -174,3 +174,166 @@ fn below_zero_is_zero_not_a_panic() {
     assert_eq!(empty.get(rng.below(empty.len() as u64) as usize), None);
     assert!(rng.below(1) == 0);
 }
+
+// 2. Silent wrong answers.
+
+/// `bytes` with `from` replaced by `to` (of the same length, so that the
+/// safetensors header keeps its size).
+fn patched(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap_or_else(|| panic!("{from} not in the file"));
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+#[test]
+fn model_files_whose_output_is_the_input_or_that_leave_layers_unused_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model().save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // The description says: input (0) → dense (1) → dense_1 (2), output 2.
+    let as_input = patched(&bytes, r#"\"output\":2"#, r#"\"output\":0"#);
+    let msg = message(dlkit::model::load_model_from_memory(&as_input));
+    assert_eq!(
+        msg,
+        "<memory>: the model description is not a usable model: its output is the input \
+         layer, so it would return its inputs unchanged"
+    );
+    let unused = patched(&bytes, r#"\"output\":2"#, r#"\"output\":1"#);
+    let msg = message(dlkit::model::load_model_from_memory(&unused));
+    assert!(
+        msg.ends_with("layer(s) 'dense_1' do not feed its output layer 'dense'"),
+        "{msg}"
+    );
+    assert!(dlkit::model::load_model_from_memory(&bytes).is_ok());
+    // A model that is only its input is not saved either.
+    let input = Input::new(4);
+    let only_input = Model::new(&input, &input).unwrap();
+    let msg = message(only_input.save(dir.path().join("input.safetensors")));
+    assert!(
+        msg.contains("cannot be saved: its output is the input layer"),
+        "{msg}"
+    );
+}
+
+fn all_finite(t: &Tensor) -> bool {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .all(|v| v.is_finite())
+}
+
+#[test]
+fn a_nan_loss_puts_the_weights_back_to_the_start_of_the_epoch() {
+    let (x, y) = data(64);
+    let diverging = || model_with(Adam::new().learning_rate(1e30));
+    let start = diverging().predict(&x).unwrap().to_vec2::<f32>().unwrap();
+
+    let mut model = diverging();
+    let history = model
+        .fit(&x, &y, quiet().epochs(3).callback(TerminateOnNaN))
+        .unwrap();
+    let reason = history.stopped_early.clone().expect("stopped on NaN");
+    assert!(
+        reason.contains("training stopped (TerminateOnNaN) and the weights are back to those at the start of epoch"),
+        "{reason}"
+    );
+    let p = model.predict(&x).unwrap();
+    assert!(all_finite(&p));
+    if history.epochs() == 0 {
+        // Stopped in the first epoch: back to the initial weights.
+        assert_eq!(p.to_vec2::<f32>().unwrap(), start);
+    }
+    assert!(model.evaluate(&x, &y).unwrap().loss.is_finite());
+
+    let mut model = diverging();
+    let msg = message(model.fit(&x, &y, quiet().epochs(3)));
+    assert!(
+        msg.contains("; the weights are back to those at the start of epoch"),
+        "{msg}"
+    );
+    assert!(all_finite(&model.predict(&x).unwrap()));
+}
+
+#[test]
+fn non_finite_outputs_of_predict_and_evaluate_are_errors() {
+    let (x, y) = data(300);
+    let mut model = model();
+    // Finite weights so large that the outputs overflow.
+    for var in model.trainable_variables() {
+        let huge = (var.as_tensor().ones_like().unwrap() * 1e30).unwrap();
+        var.set(&huge).unwrap();
+    }
+    let msg = message(model.predict(&x));
+    assert!(
+        msg.starts_with("the model's output for sample 0 is NaN (value 0 of its 3): its weights may have diverged"),
+        "{msg}"
+    );
+    let msg = message(model.evaluate(&x, &y));
+    assert!(msg.contains("the model's output for sample 0 is"), "{msg}");
+    // The sample is counted in the data the user passed, past the first batch.
+    let mut model = model_with(Adam::default());
+    let mut rows: Vec<f32> = vec![0.0; 300 * 4];
+    rows[280 * 4] = 1.0;
+    let x = Tensor::from_vec(rows, (300, 4), &Device::Cpu).unwrap();
+    // Kernels huge, biases zero: the zero rows give finite outputs, row 280 not.
+    for kernel in model.trainable_variables().iter().step_by(2) {
+        let huge = (kernel.as_tensor().ones_like().unwrap() * 1e30).unwrap();
+        kernel.set(&huge).unwrap();
+    }
+    let msg = message(model.predict(&x));
+    assert!(msg.contains("output for sample 280 "), "{msg}");
+}
+
+#[test]
+fn imshow_shades_values_whose_range_overflows_f32() {
+    let image = Tensor::new(&[[f32::MAX, -f32::MAX], [0.0, 1.0]], &Device::Cpu).unwrap();
+    let fig = plot::imshow(&image).unwrap().axes(false).render().unwrap();
+    let (w, h) = (fig.width(), fig.height());
+    let top_left = fig.pixel(w / 2 - 3, h / 2 - 3).unwrap();
+    let top_right = fig.pixel(w / 2 + 3, h / 2 - 3).unwrap();
+    let bottom_left = fig.pixel(w / 2 - 3, h / 2 + 3).unwrap();
+    assert_ne!(top_left, top_right);
+    assert_ne!(top_left, bottom_left);
+    assert_ne!(top_right, bottom_left);
+}
+
+#[test]
+fn plot_labels_that_are_not_classes_are_errors() {
+    let image = Tensor::zeros((28, 28), DType::F32, &Device::Cpu).unwrap();
+    let p = Tensor::new(&[0.25f32, 0.75], &Device::Cpu).unwrap();
+    let plot = plot::sample_prediction(&image, &p).unwrap().label(99);
+    let msg = message(plot.render());
+    assert_eq!(
+        msg,
+        "plot::sample_prediction: label 99 is not one of the 2 classes (0 to 1) of the \
+         probabilities"
+    );
+    assert!(plot.to_svg().is_err());
+    plot::sample_prediction(&image, &p)
+        .unwrap()
+        .label(1)
+        .render()
+        .unwrap();
+    // The gallery and the confusion matrix check theirs against the predictions.
+    let x = Tensor::zeros((2, 28, 28), DType::F32, &Device::Cpu).unwrap();
+    let probs = Tensor::new(&[[0.9f32, 0.1], [0.2, 0.8]], &Device::Cpu).unwrap();
+    let y = Tensor::new(&[0u8, 7], &Device::Cpu).unwrap();
+    let msg = message(plot::misclassified(&x, &y, &probs));
+    assert!(
+        msg.contains("y_true[1] is 7, not one of the 2 classes"),
+        "{msg}"
+    );
+    let msg = message(plot::confusion_matrix(&y, &probs));
+    assert!(
+        msg.contains("y_true[1] is 7, not one of the 2 classes"),
+        "{msg}"
+    );
+}

@@ -255,7 +255,8 @@ impl Callback for EarlyStopping {
 }
 
 /// Ends training quietly when the loss becomes NaN or infinite (without it,
-/// `fit` returns an error saying where it happened).
+/// `fit` returns an error saying where it happened). The weights go back to
+/// those at the start of the epoch in which it happened.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TerminateOnNaN;
 
