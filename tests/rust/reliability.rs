@@ -337,3 +337,108 @@ fn plot_labels_that_are_not_classes_are_errors() {
         "{msg}"
     );
 }
+
+// 3. Errors that say what is wrong.
+
+#[test]
+fn whole_number_float_labels_train_like_integers_and_others_are_named() {
+    let (x, y) = data(48);
+    let y_float = y.to_dtype(DType::F32).unwrap();
+    let mut with_ints = model();
+    let mut with_floats = model();
+    let a = with_ints.fit(&x, &y, quiet().seed(4)).unwrap();
+    let b = with_floats.fit(&x, &y_float, quiet().seed(4)).unwrap();
+    assert_eq!(a.metrics, b.metrics);
+    assert_eq!(
+        with_ints.evaluate(&x, &y).unwrap(),
+        with_floats.evaluate(&x, &y_float).unwrap()
+    );
+    let mut halves = y_float.to_vec1::<f32>().unwrap();
+    halves[5] = 1.5;
+    let halves = Tensor::new(halves, &Device::Cpu).unwrap();
+    let msg = message(model().fit(&x, &halves, quiet()));
+    assert!(
+        msg.starts_with("y[5] is 1.5, not a whole number; labels are class numbers 0, 1, … 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn scalar_labels_to_digit_grid_say_what_labels_must_be() {
+    let images = Tensor::zeros((2, 28, 28), DType::U8, &Device::Cpu).unwrap();
+    let scalar = Tensor::new(3u8, &Device::Cpu).unwrap();
+    let msg = message(plot::digit_grid(&images, &scalar));
+    assert_eq!(
+        msg,
+        "plot::digit_grid: labels must be class indices of shape (N,) or one-hot rows of \
+         shape (N, classes); got a tensor of shape ()"
+    );
+}
+
+#[test]
+fn saving_under_a_file_says_the_file_is_in_the_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let model = model();
+    for path in [
+        file.join("m.safetensors"),
+        file.join("deeper/still/m.safetensors"),
+    ] {
+        let msg = message(model.save(&path));
+        assert_eq!(
+            msg,
+            format!(
+                "cannot write {}: {} is a file, not a directory",
+                path.display(),
+                file.display()
+            )
+        );
+    }
+    let msg = message(model.save_weights(dir.path()));
+    assert!(
+        msg.ends_with("it is a directory; give a file path inside it"),
+        "{msg}"
+    );
+    let image = Tensor::zeros((28, 28), DType::U8, &Device::Cpu).unwrap();
+    let msg = message(plot::imshow(&image).unwrap().save(file.join("x.png")));
+    assert!(msg.contains("is a file, not a directory"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn a_dataset_directory_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mnist");
+    std::fs::write(&file, "not a directory").unwrap();
+    let msg = message(mnist::MNIST.load_from(&file));
+    assert!(
+        msg.starts_with(&format!(
+            "MNIST: {} is a file, not a directory.",
+            file.display()
+        )),
+        "{msg}"
+    );
+    assert!(!msg.contains("lacks"), "{msg}");
+}
+
+#[test]
+fn a_datasets_variable_that_names_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("datasets");
+    std::fs::write(&file, "not a directory").unwrap();
+    let env = dlkit::datasets::Environment {
+        datasets_dir: Some(file.clone()),
+        xdg_cache_home: None,
+        home: None,
+    };
+    let never = dlkit::datasets::Downloader::new(["http://127.0.0.1:9/"]);
+    let msg = message(mnist::MNIST.load_with(&env, &never, &mut |_| {}));
+    assert!(
+        msg.contains(&format!(
+            "cannot be a directory: {} is a file.",
+            file.display()
+        )),
+        "{msg}"
+    );
+}

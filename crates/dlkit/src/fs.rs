@@ -28,6 +28,17 @@ pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
     ))
 }
 
+/// The nearest of `dir` and its parents that exists and is not a directory:
+/// what makes creating `dir` fail with a bare "File exists".
+pub(crate) fn file_in_the_way(dir: &Path) -> Option<&Path> {
+    dir.ancestors()
+        .filter(|d| !d.as_os_str().is_empty())
+        .find_map(|d| match std::fs::metadata(d) {
+            Ok(meta) => (!meta.is_dir()).then_some(d),
+            Err(_) => None,
+        })
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename: the file
 /// is either the old one or the complete new one, never a truncated mix.
 /// Missing parent directories are created.
@@ -39,7 +50,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         )));
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| match file_in_the_way(dir) {
+            Some(file) => Error::InvalidArgument(format!(
+                "cannot write {}: {} is a file, not a directory",
+                path.display(),
+                file.display()
+            )),
+            None => Error::io(dir, e),
+        })?;
+    }
+    if path.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "cannot write {}: it is a directory; give a file path inside it",
+            path.display()
+        )));
     }
     let tmp = temporary_sibling(path);
     let written = (|| {

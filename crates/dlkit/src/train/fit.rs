@@ -208,9 +208,17 @@ impl Model {
             checks::finite(y_name, y)?;
             None
         };
+        // Labels held as whole-number floats (checked above) become the
+        // integers the sparse loss gathers with, as Keras casts them.
+        let y = match &classes {
+            Some(c) if y.rank() == 1 && y.dtype().is_float() => {
+                Tensor::from_slice(c, c.len(), y.device())?
+            }
+            _ => y.clone(),
+        };
         Ok(Samples {
             x: x.clone(),
-            y: y.clone(),
+            y,
             classes,
         })
     }
