@@ -442,3 +442,59 @@ fn a_datasets_variable_that_names_a_file_is_named_as_such() {
         "{msg}"
     );
 }
+
+// 4. Leftovers.
+
+/// The id of a process that has exited (and been waited for).
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn saves_remove_the_partial_files_of_dead_writers_and_keep_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dead_pid();
+    let live = std::process::id();
+    let (x, y) = data(24);
+    let mut model = model();
+    for (i, save) in ["model", "weights", "checkpoint", "plot"]
+        .iter()
+        .enumerate()
+    {
+        let dead_partial = dir
+            .path()
+            .join(format!(".m-{i}.safetensors.partial-{dead}-{i}"));
+        let live_partial = dir.path().join(format!(".other.partial-{live}-{i}"));
+        let unrelated = dir.path().join(format!(".m-{i}.partial-notes"));
+        for p in [&dead_partial, &live_partial, &unrelated] {
+            std::fs::write(p, "half a file").unwrap();
+        }
+        let target = dir.path().join(format!("new-{i}.safetensors"));
+        match *save {
+            "model" => model.save(&target).unwrap(),
+            "weights" => model.save_weights(&target).unwrap(),
+            "checkpoint" => {
+                model
+                    .fit(
+                        &x,
+                        &y,
+                        quiet().epochs(1).callback(ModelCheckpoint::new(&target)),
+                    )
+                    .unwrap();
+            }
+            _ => {
+                let image = Tensor::zeros((28, 28), DType::U8, &Device::Cpu).unwrap();
+                plot::imshow(&image)
+                    .unwrap()
+                    .save(dir.path().join("p.png"))
+                    .unwrap();
+            }
+        }
+        assert!(!dead_partial.exists(), "{save}: {}", dead_partial.display());
+        assert!(live_partial.exists(), "{save}: {}", live_partial.display());
+        assert!(unrelated.exists(), "{save}: {}", unrelated.display());
+    }
+}
