@@ -98,10 +98,7 @@ pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
 pub(crate) fn file_in_the_way(dir: &Path) -> Option<&Path> {
     dir.ancestors()
         .filter(|d| !d.as_os_str().is_empty())
-        .find_map(|d| match std::fs::metadata(d) {
-            Ok(meta) => (!meta.is_dir()).then_some(d),
-            Err(_) => None,
-        })
+        .find(|d| std::fs::metadata(d).is_ok_and(|meta| !meta.is_dir()))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename: the file
