@@ -113,19 +113,22 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| match file_in_the_way(dir) {
-            Some(file) => Error::InvalidArgument(format!(
-                "cannot write {}: {} is a file, not a directory",
-                path.display(),
-                file.display()
-            )),
+            // Said plainly: the bare error is "File exists" or "Not a directory".
+            Some(file) => Error::io(
+                path,
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{} is a file, not a directory", file.display()),
+                ),
+            ),
             None => Error::io(dir, e),
         })?;
     }
     if path.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "cannot write {}: it is a directory; give a file path inside it",
-            path.display()
-        )));
+        return Err(Error::io(
+            path,
+            std::io::Error::other("it is a directory; give a file path inside it"),
+        ));
     }
     remove_abandoned_partials(match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
