@@ -499,3 +499,29 @@ fn saves_remove_the_partial_files_of_dead_writers_and_keep_live_ones() {
         assert!(unrelated.exists(), "{save}: {}", unrelated.display());
     }
 }
+
+#[test]
+fn callback_folders_blocked_by_a_file_are_errors_before_the_first_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blocker");
+    std::fs::write(&file, "x").unwrap();
+    let (x, y) = data(24);
+    for callback in [
+        Box::new(ModelCheckpoint::new(file.join("m-{epoch}.safetensors"))) as Box<dyn Callback>,
+        Box::new(ModelCheckpoint::new(file.join("a/{epoch}/m.safetensors"))),
+        Box::new(BackupAndRestore::new(file.join("backup"))),
+    ] {
+        let mut model = model();
+        let before = model.predict(&x).unwrap().to_vec2::<f32>().unwrap();
+        let mut options = quiet();
+        options.callbacks.push(callback);
+        let err = model.fit(&x, &y, options).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.ends_with(&format!("{} is a file, not a directory", file.display())),
+            "{msg}"
+        );
+        assert_eq!(model.predict(&x).unwrap().to_vec2::<f32>().unwrap(), before);
+    }
+}

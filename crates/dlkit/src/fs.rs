@@ -101,6 +101,20 @@ pub(crate) fn file_in_the_way(dir: &Path) -> Option<&Path> {
         .find(|d| std::fs::metadata(d).is_ok_and(|meta| !meta.is_dir()))
 }
 
+/// An error for writing `target` when a file stands where `dir` or one of
+/// its parents should be a directory, said plainly: the bare error is "File
+/// exists" or "Not a directory". Callbacks check their paths with it before
+/// training, rather than after an epoch's work.
+pub(crate) fn check_no_file_in_the_way(dir: &Path, target: &Path) -> Result<()> {
+    match file_in_the_way(dir) {
+        Some(file) => Err(Error::io(
+            target,
+            std::io::Error::other(format!("{} is a file, not a directory", file.display())),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename: the file
 /// is either the old one or the complete new one, never a truncated mix.
 /// Missing parent directories are created.
@@ -112,16 +126,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         )));
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| match file_in_the_way(dir) {
-            // Said plainly: the bare error is "File exists" or "Not a directory".
-            Some(file) => Error::io(
-                path,
-                std::io::Error::new(
-                    e.kind(),
-                    format!("{} is a file, not a directory", file.display()),
-                ),
-            ),
-            None => Error::io(dir, e),
+        std::fs::create_dir_all(dir).map_err(|e| {
+            check_no_file_in_the_way(dir, path)
+                .err()
+                .unwrap_or_else(|| Error::io(dir, e))
         })?;
     }
     if path.is_dir() {

@@ -367,6 +367,7 @@ impl Callback for BackupAndRestore {
             )));
         }
         let path = self.file();
+        crate::fs::check_no_file_in_the_way(&self.dir, &path)?;
         let resume = match std::fs::read(&path) {
             Ok(bytes) => Some(self.restore(model, &path, &bytes)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

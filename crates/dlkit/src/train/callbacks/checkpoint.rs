@@ -113,6 +113,16 @@ impl Callback for ModelCheckpoint {
         if let Some(template) = self.path.to_str().filter(|t| t.contains('{')) {
             check_template(template)?;
         }
+        // The folders before the first `{...}` are known now: no file may
+        // stand where one of them should be.
+        let fixed = self
+            .path
+            .ancestors()
+            .skip(1)
+            .find(|d| !d.to_string_lossy().contains('{'));
+        if let Some(dir) = fixed.filter(|d| !d.as_os_str().is_empty()) {
+            crate::fs::check_no_file_in_the_way(dir, &self.path)?;
+        }
         if self.save_best_only {
             check_monitor(model, &self.monitor, "ModelCheckpoint")?;
         }
