@@ -525,3 +525,27 @@ fn callback_folders_blocked_by_a_file_are_errors_before_the_first_epoch() {
         assert_eq!(model.predict(&x).unwrap().to_vec2::<f32>().unwrap(), before);
     }
 }
+
+#[test]
+fn a_finished_backup_removes_dead_writers_partials_but_not_live_ones() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("backup");
+    std::fs::create_dir(&dir).unwrap();
+    let dead = dir.join(format!(".state.safetensors.partial-{}-0", dead_pid()));
+    let live = dir.join(format!(
+        ".state.safetensors.partial-{}-9",
+        std::process::id()
+    ));
+    for p in [&dead, &live] {
+        std::fs::write(p, "half a backup").unwrap();
+    }
+    let (x, y) = data(24);
+    model()
+        .fit(&x, &y, quiet().callback(BackupAndRestore::new(&dir)))
+        .unwrap();
+    assert!(!dead.exists());
+    assert!(live.exists());
+    // What is left is the live writer's file: the folder stays for it.
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// What every temporary file beside `path` starts with: `.{name}.partial-`.
-/// Clean-ups match on it to find the leftovers of writes a crash cut short.
-pub(crate) fn temporary_prefix(path: &Path) -> String {
+/// The writer's process id follows (see [`partial_writer`]).
+fn temporary_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -64,7 +64,7 @@ fn partial_writer(file_name: &str) -> Option<u32> {
 /// Removes the temporary files in `dir` that saves killed mid-write left
 /// behind (their process is gone, or they are very old); a live writer's are
 /// left alone. Best effort: a save does not fail over another's leftovers.
-fn remove_abandoned_partials(dir: &Path) {
+pub(crate) fn remove_abandoned_partials(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
