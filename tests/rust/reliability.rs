@@ -78,6 +78,13 @@ fn checkpoint_patterns_are_checked_before_the_first_epoch() {
         assert_eq!(model.predict(&x).unwrap().to_vec2::<f32>().unwrap(), before);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
+    for path in [dir.path().to_path_buf(), "".into(), "checkpoints/..".into()] {
+        let msg = message(model().fit(&x, &y, quiet().callback(ModelCheckpoint::new(&path))));
+        assert!(
+            msg.contains("names a directory, not a file"),
+            "{path:?}: {msg}"
+        );
+    }
     // The widest width taken still works.
     let mut model = model();
     let path = dir.path().join("m-{epoch:064d}.safetensors");

@@ -110,6 +110,13 @@ impl Callback for ModelCheckpoint {
     /// A bad path template or monitor is an error before the first epoch,
     /// not after an epoch's work.
     fn on_train_begin(&mut self, model: &mut Model, _epochs: usize) -> Result<Option<Resume>> {
+        if self.path.file_name().is_none() || self.path.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "ModelCheckpoint path {:?} names a directory, not a file; write e.g. \
+                 \"checkpoints/model-{{epoch:02d}}.safetensors\"",
+                self.path
+            )));
+        }
         if let Some(template) = self.path.to_str().filter(|t| t.contains('{')) {
             check_template(template)?;
         }
