@@ -98,9 +98,15 @@ impl Rng {
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
-    /// Uniform integer in `0..n` (Lemire's multiply-shift, unbiased). `n` must be > 0.
+    /// Uniform integer in `0..n` (Lemire's multiply-shift, unbiased).
+    ///
+    /// `0..0` holds no number: `below(0)` returns 0 without drawing one, so
+    /// that `items.get(rng.below(items.len() as u64) as usize)` is `None` for
+    /// an empty slice instead of a panic.
     pub fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0, "Rng::below(0)");
+        if n == 0 {
+            return 0;
+        }
         let threshold = n.wrapping_neg() % n;
         loop {
             let m = (self.next_u64() as u128) * (n as u128);
@@ -180,5 +186,12 @@ mod tests {
             seen[r.below(6) as usize] += 1;
         }
         assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
+    }
+
+    #[test]
+    fn below_zero_is_zero_and_draws_nothing() {
+        let mut r = Rng::new(5);
+        assert_eq!(r.below(0), 0);
+        assert_eq!(r, Rng::new(5));
     }
 }

@@ -465,13 +465,8 @@ fn remove_stale_parts(dir: &Path, dataset: &DatasetSpec) -> Result<()> {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_PART_AGE);
-        if old || pid.is_some_and(|pid| !process_alive(pid)) {
+        let modified = entry.metadata().and_then(|m| m.modified()).ok();
+        if crate::fs::abandoned(pid, modified, STALE_PART_AGE) {
             let path = entry.path();
             // Gone already (another process cleaning up) is as good as removed.
             match std::fs::remove_file(&path) {
@@ -482,27 +477,6 @@ fn remove_stale_parts(dir: &Path, dataset: &DatasetSpec) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether a process with this id exists (when that cannot be told, it is
-/// assumed to, and only the file's age decides).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        // SAFETY: signal 0 sends nothing; it only asks whether `pid` exists.
-        let result = unsafe { libc::kill(pid, 0) };
-        result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
 }
 
 /// Bytes a second over `elapsed` (0 when no time has passed).

@@ -82,6 +82,7 @@ fn check_sha256(
 
 /// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.
 pub(crate) fn load_dir(dataset: &DatasetSpec, location: &Location) -> Result<LoadedData> {
+    dataset.check()?;
     // A notebook's first large tensor ops are on the data just loaded.
     crate::ops::keep_candle_elementwise_inline();
     let dir = &location.dir;
@@ -101,7 +102,18 @@ pub(crate) fn load_dir(dataset: &DatasetSpec, location: &Location) -> Result<Loa
                 put_files_there(dataset, location)
             )))
         }
-        Err(e) => return Err(Error::io(dir, e)),
+        Err(e) => {
+            // A file where a parent directory should be ("Not a directory").
+            return Err(match crate::fs::file_in_the_way(dir) {
+                Some(file) => Error::Dataset(format!(
+                    "{}: {location} cannot be a directory: {} is a file. {}",
+                    dataset.title,
+                    file.display(),
+                    put_files_there(dataset, location)
+                )),
+                None => Error::io(dir, e),
+            });
+        }
     }
     // A directory that cannot be listed cannot be searched either: say so, not "lacks".
     std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;

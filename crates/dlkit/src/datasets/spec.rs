@@ -76,6 +76,28 @@ impl DatasetSpec {
         ]
     }
 
+    /// Checks that each file is declared with the dimensions loading needs:
+    /// images (count, rows, columns), labels (count,). The fields are public,
+    /// so a hand-made spec may say otherwise.
+    pub(crate) fn check(&self) -> Result<()> {
+        let roles = [
+            ("train_images", &self.train_images, 3, "DatasetFile::images"),
+            ("train_labels", &self.train_labels, 1, "DatasetFile::labels"),
+            ("test_images", &self.test_images, 3, "DatasetFile::images"),
+            ("test_labels", &self.test_labels, 1, "DatasetFile::labels"),
+        ];
+        for (role, file, ndim, make) in roles {
+            if file.ndim != ndim {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "{}: {role} ({}) is declared with {} dimension(s), but {role} must have \
+                     {ndim}; describe it with {make}",
+                    self.title, file.name, file.ndim
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Loads from `$DLKIT_DATASETS/<name>/` if set, else from the user cache,
     /// downloading from the built-in mirrors whatever the cache lacks
     /// (progress lines on stdout).
@@ -100,6 +122,7 @@ impl DatasetSpec {
         downloader: &Downloader,
         report: &mut dyn FnMut(&str),
     ) -> Result<LoadedData> {
+        self.check()?;
         let location = locate(self, env)?;
         if location.origin == Origin::Cache {
             downloader.fetch_missing(self, &location.dir, report)?;

@@ -118,6 +118,42 @@ impl Model {
         Ok((node, input_shapes))
     }
 
+    /// What makes the built graph something other than a model of its input,
+    /// if anything: its output is the input layer itself (it would return its
+    /// inputs unchanged), or some layer does not feed the output.
+    pub(crate) fn graph_problem(&self) -> Option<String> {
+        if self.output == 0 {
+            return Some(
+                "its output is the input layer, so it would return its inputs unchanged".into(),
+            );
+        }
+        // Inputs come before the layers they feed (prepare_node checks it):
+        // one pass from the output back marks everything the output uses.
+        let mut used = vec![false; self.nodes.len()];
+        used[self.output] = true;
+        for i in (0..self.nodes.len()).rev() {
+            if used[i] {
+                for &j in &self.nodes[i].inputs {
+                    used[j] = true;
+                }
+            }
+        }
+        let unused: Vec<String> = self
+            .nodes
+            .iter()
+            .zip(&used)
+            .filter(|(_, &u)| !u)
+            .map(|(n, _)| format!("'{}'", n.name))
+            .collect();
+        (!unused.is_empty()).then(|| {
+            format!(
+                "layer(s) {} do not feed its output layer '{}'",
+                unused.join(", "),
+                self.nodes[self.output].name
+            )
+        })
+    }
+
     fn unique_name(&self, layer: &Layer) -> Result<String> {
         let taken = |n: &str| self.nodes.iter().any(|node| node.name == n);
         if let Some(name) = layer.user_name() {

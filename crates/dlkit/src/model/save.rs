@@ -59,6 +59,13 @@ impl Model {
     /// safetensors file (the optimizer's running state is not saved).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.require_built()?;
+        // A file load_model would refuse is not worth writing.
+        if let Some(problem) = self.graph_problem() {
+            return Err(Error::InvalidArgument(format!(
+                "model '{}' cannot be saved: {problem}",
+                self.name
+            )));
+        }
         let saved = SavedModel {
             format_version: FORMAT_VERSION,
             name: self.name.clone(),
@@ -298,6 +305,11 @@ fn rebuild(
         return Err(bad("output layer index is out of range".into()));
     }
     model.output = saved.output;
+    if let Some(problem) = model.graph_problem() {
+        return Err(bad(format!(
+            "the model description is not a usable model: {problem}"
+        )));
+    }
     if let Some(c) = saved.compile {
         model.compile(c.loss, c.optimizer, &c.metrics)?;
     }

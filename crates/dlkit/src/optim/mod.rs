@@ -88,7 +88,7 @@ impl std::str::FromStr for Optimizer {
 }
 
 /// The per-weight state of an optimizer and its step counter.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct OptimizerState {
     step: u64,
     slots: Vec<Vec<Vec<f32>>>,

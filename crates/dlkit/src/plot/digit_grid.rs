@@ -53,7 +53,18 @@ pub trait Labels {
 
 impl Labels for Tensor {
     fn first_labels(&self, n: usize) -> Result<Vec<String>> {
-        let rows = self.dims().first().copied().unwrap_or(0);
+        let shape_error = || {
+            Error::Shape(format!(
+                "plot::digit_grid: labels must be class indices of shape (N,) or one-hot rows \
+                 of shape (N, classes); got a tensor of shape {}",
+                shape_of(self)
+            ))
+        };
+        // A scalar has no rows to take the first n of.
+        if !(1..=2).contains(&self.rank()) {
+            return Err(shape_error());
+        }
+        let rows = self.dim(0)?;
         let t = self.narrow(0, 0, n.min(rows))?;
         match t.rank() {
             1 if t.dtype().is_int() => Ok(t
@@ -74,11 +85,7 @@ impl Labels for Tensor {
                 .iter()
                 .map(u32::to_string)
                 .collect()),
-            _ => Err(Error::Shape(format!(
-                "labels must be class indices of shape (N,) or one-hot rows of shape (N, classes); \
-                 got a tensor of shape {}",
-                shape_of(self)
-            ))),
+            _ => Err(shape_error()),
         }
     }
 }

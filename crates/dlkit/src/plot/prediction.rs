@@ -94,7 +94,9 @@ pub fn sample_prediction(image: &Tensor, probabilities: &Tensor) -> Result<Sampl
 }
 
 impl SamplePrediction {
-    /// The true class, shown in the title (and outlined if the prediction missed it).
+    /// The true class, shown in the title (and outlined if the prediction
+    /// missed it). One that is not a class of the probabilities makes drawing
+    /// the plot an [`Error::InvalidArgument`].
     pub fn label(mut self, label: usize) -> Self {
         self.label = Some(label);
         self
@@ -149,6 +151,16 @@ impl Draw for SamplePrediction {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        // `label` takes any number (it returns Self, for chaining): a label
+        // that is not a class is refused here, not drawn as "true label 99".
+        let k = self.probabilities.len();
+        if let Some(label) = self.label.filter(|&l| l >= k) {
+            return Err(Error::InvalidArgument(format!(
+                "plot::sample_prediction: label {label} is not one of the {k} classes \
+                 (0 to {}) of the probabilities",
+                k - 1
+            )));
+        }
         let predicted = self.predicted();
         let missed = self.label.is_some_and(|l| l != predicted);
         let title_color = if missed { RGBColor(200, 30, 30) } else { BLACK };

@@ -29,13 +29,16 @@ pub(crate) struct Shading {
 
 impl Shading {
     pub(crate) fn color(&self, v: f32) -> RGBColor {
-        let span = self.hi - self.lo;
+        // In f64: the span of two f32 values (up to 2·f32::MAX) cannot
+        // overflow there, as it does in f32.
+        let (lo, hi) = (f64::from(self.lo), f64::from(self.hi));
+        let span = hi - lo;
         let t = if span > 0.0 && span.is_finite() {
-            (v - self.lo) / span
+            (f64::from(v) - lo) / span
         } else {
             0.0
         };
-        self.cmap.color(t as f64)
+        self.cmap.color(t)
     }
 }
 

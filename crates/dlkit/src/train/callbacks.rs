@@ -76,6 +76,27 @@ pub(crate) fn monitored(logs: &EpochLogs, monitor: &str, who: &str) -> Result<f6
     })
 }
 
+/// Checks before the first epoch that `monitor` names something training
+/// can report: the loss or a compiled metric, with or without `val_` (whether
+/// there is validation data is only known at the end of an epoch).
+pub(crate) fn check_monitor(model: &Model, monitor: &str, who: &str) -> Result<()> {
+    let metrics = &model.require_compiled()?.metrics;
+    let key = super::metrics::canonical_name(monitor);
+    let bare = key.strip_prefix("val_").unwrap_or(key);
+    if bare == "loss" || metrics.iter().any(|m| m.name() == bare) {
+        return Ok(());
+    }
+    let names: Vec<&str> = std::iter::once("loss")
+        .chain(metrics.iter().map(|m| m.name()))
+        .collect();
+    Err(crate::Error::InvalidArgument(format!(
+        "{who} monitors {monitor:?}, which this model does not report: it reports {} \
+         (and val_{} with validation data); other metrics need compile(.., &[Metric::..])",
+        names.join(", "),
+        names.join(", val_")
+    )))
+}
+
 /// Where a training run resumes, as a callback's
 /// [`on_train_begin`](Callback::on_train_begin) returns it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -184,6 +205,17 @@ impl Default for EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
+    fn on_train_begin(&mut self, model: &mut Model, _epochs: usize) -> Result<Option<Resume>> {
+        if !self.min_delta.is_finite() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "EarlyStopping min_delta is {}; it must be a finite number",
+                self.min_delta
+            )));
+        }
+        check_monitor(model, &self.monitor, "EarlyStopping")?;
+        Ok(None)
+    }
+
     fn on_epoch_end(&mut self, logs: &EpochLogs, model: &Model) -> Result<Control> {
         let value = monitored(logs, &self.monitor, "EarlyStopping")?;
         if self.improved(value) {
@@ -223,7 +255,8 @@ impl Callback for EarlyStopping {
 }
 
 /// Ends training quietly when the loss becomes NaN or infinite (without it,
-/// `fit` returns an error saying where it happened).
+/// `fit` returns an error saying where it happened). The weights go back to
+/// those at the start of the epoch in which it happened.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TerminateOnNaN;
 

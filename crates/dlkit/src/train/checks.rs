@@ -72,6 +72,31 @@ pub(crate) fn finite_weights(model: &crate::model::Model) -> Result<()> {
     Ok(())
 }
 
+/// Every value of a batch of the model's outputs is finite; `first` is the
+/// index of the batch's first sample in the data the user passed. Weights that
+/// are finite but huge (after training diverged, or set by hand) overflow to
+/// infinity and NaN here, and a NaN probability must not pass as an answer.
+pub(crate) fn finite_outputs(output: &Tensor, first: usize) -> Result<()> {
+    let n = output.dims().first().copied().unwrap_or(0);
+    let per_sample = output.elem_count() / n.max(1);
+    let values = output
+        .flatten_all()?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?;
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Training(format!(
+            "the model's output for sample {} is {} (value {} of its {per_sample}): its weights \
+             may have diverged (a fit that stopped on a NaN loss, weights set by hand) or \
+             overflow on this input; train again with a smaller learning rate, or load good \
+             weights",
+            first + i / per_sample.max(1),
+            values[i],
+            i % per_sample.max(1)
+        )));
+    }
+    Ok(())
+}
+
 /// The class of each sample of `y`: integer labels of shape (N,), which must be
 /// whole numbers in `0..classes`, or one-hot rows of shape (N, classes).
 pub(crate) fn target_classes(what: &str, y: &Tensor, classes: usize) -> Result<Vec<u32>> {

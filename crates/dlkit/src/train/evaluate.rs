@@ -64,19 +64,25 @@ impl<'a> Totals<'a> {
     }
 }
 
-/// Loss and metrics of the model over a whole dataset, without training.
+/// Loss and metrics of the model over a whole dataset, without training;
+/// with `check_outputs`, a non-finite output is an error naming its sample
+/// (`evaluate`; `fit`'s validation pass reports a NaN `val_loss` instead).
 pub(crate) fn run_batches<'a>(
     model: &mut Model,
     data: &Samples,
     metrics: &'a [Metric],
     from_logits: bool,
+    check_outputs: bool,
 ) -> Result<Totals<'a>> {
     let device = model.device.clone();
     let loss = model.require_compiled()?.loss;
     let mut totals = Totals::new(metrics);
-    for indices in data.batch_indices(INFERENCE_BATCH, None) {
-        let (xb, yb, classes) = data.gather(&indices, &device)?;
+    for (k, indices) in data.batch_indices(INFERENCE_BATCH, None).iter().enumerate() {
+        let (xb, yb, classes) = data.gather(indices, &device)?;
         let output = model.run(&xb, false, from_logits)?;
+        if check_outputs {
+            super::checks::finite_outputs(&output, k * INFERENCE_BATCH)?;
+        }
         let value = loss
             .compute(&output, &yb, from_logits)?
             .to_dtype(candle_core::DType::F64)?
@@ -131,7 +137,7 @@ impl Model {
         super::checks::finite_weights(self)?;
         let metrics = self.require_compiled()?.metrics.clone();
         let from_logits = self.loss_takes_logits();
-        let mut pairs = run_batches(self, &data, &metrics, from_logits)?.pairs("");
+        let mut pairs = run_batches(self, &data, &metrics, from_logits, true)?.pairs("");
         crate::ops::release_free_memory();
         let (_, loss) = pairs.remove(0);
         Ok(Evaluation {
@@ -153,7 +159,9 @@ impl Model {
             let len = INFERENCE_BATCH.min(n - start);
             let xb =
                 crate::preprocessing::to_f32(&x.narrow(0, start, len)?)?.to_device(&self.device)?;
-            outputs.push(self.run(&xb, false, false)?);
+            let output = self.run(&xb, false, false)?;
+            super::checks::finite_outputs(&output, start)?;
+            outputs.push(output);
         }
         let outputs = Tensor::cat(&outputs, 0)?.to_device(&candle_core::Device::Cpu)?;
         crate::ops::release_free_memory();

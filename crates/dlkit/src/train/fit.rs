@@ -9,6 +9,7 @@ use super::progress::{metrics_line, Progress};
 use super::History;
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::optim::OptimizerState;
 use crate::rng::Rng;
 use candle_core::Tensor;
 use std::time::Instant;
@@ -125,7 +126,8 @@ impl Model {
     /// holds one-hot rows or integer labels, as the loss wants. Errors name
     /// what does not fit; a NaN or infinite loss is an error saying where it
     /// happened, unless a [`TerminateOnNaN`](super::TerminateOnNaN) callback
-    /// asks to stop quietly. With a [`BackupAndRestore`](super::BackupAndRestore)
+    /// asks to stop quietly; either way the weights and the optimizer are put
+    /// back to where they were at the start of that epoch. With a [`BackupAndRestore`](super::BackupAndRestore)
     /// callback that finds a backup, training continues after the epochs the
     /// backup holds, and the history covers those epochs too.
     pub fn fit(&mut self, x: &Tensor, y: &Tensor, options: FitOptions) -> Result<History> {
@@ -206,9 +208,17 @@ impl Model {
             checks::finite(y_name, y)?;
             None
         };
+        // Labels held as whole-number floats (checked above) become the
+        // integers the sparse loss gathers with, as Keras casts them.
+        let y = match &classes {
+            Some(c) if y.rank() == 1 && y.dtype().is_float() => {
+                Tensor::from_slice(c, c.len(), y.device())?
+            }
+            _ => y.clone(),
+        };
         Ok(Samples {
             x: x.clone(),
-            y: y.clone(),
+            y,
             classes,
         })
     }
@@ -279,6 +289,9 @@ impl Model {
             progress.start_epoch(epoch);
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
+            // What the weights and the optimizer were before this epoch, which
+            // a NaN loss puts back: all its losses so far were finite.
+            let start = EpochStart::take(self)?;
             let mut totals = Totals::new(&metrics);
             let mut phases = EpochPhases::default();
             let mut clock = PhaseClock::start();
@@ -291,20 +304,26 @@ impl Model {
                 let loss_value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
                 phases.forward += clock.lap();
                 if !loss_value.is_finite() {
+                    start.restore(self)?;
                     let place = format!(
                         "the loss became {loss_value} at epoch {}, batch {}/{steps}",
                         epoch + 1,
                         step + 1
                     );
+                    let restored = format!(
+                        "the weights are back to those at the start of epoch {}",
+                        epoch + 1
+                    );
                     if stop_on_nan {
-                        history.stopped_early =
-                            Some(format!("{place}; training stopped (TerminateOnNaN)"));
-                        println!("{place}: stopping (TerminateOnNaN)");
+                        history.stopped_early = Some(format!(
+                            "{place}; training stopped (TerminateOnNaN) and {restored}"
+                        ));
+                        println!("{place}: stopping (TerminateOnNaN); {restored}");
                         return Ok(history);
                     }
                     return Err(Error::Training(format!(
-                        "{place}; the weights are no longer usable. Try a smaller learning rate, \
-                         check the inputs for NaN, or scale them to [0, 1]"
+                        "{place}; {restored}. Try a smaller learning rate, check the inputs \
+                         for NaN, or scale them to [0, 1]"
                     )));
                 }
                 let grads = loss.backward()?;
@@ -330,7 +349,7 @@ impl Model {
             let mut pairs = totals.pairs("");
             if let Some(v) = validation {
                 clock.lap();
-                pairs.extend(run_batches(self, v, &metrics, from_logits)?.pairs("val_"));
+                pairs.extend(run_batches(self, v, &metrics, from_logits, false)?.pairs("val_"));
                 phases.validation += clock.lap();
             }
             let seconds = progress.end_epoch(epoch, &metrics_line(&pairs));
@@ -366,6 +385,37 @@ impl Model {
                 .compiled
                 .as_ref()
                 .is_some_and(|c| c.loss.folds_softmax())
+    }
+}
+
+/// The model's weights (moving statistics included) and optimizer state at
+/// the start of an epoch. A NaN loss shows that the last updates diverged
+/// (the weights may still be finite, only huge): putting this back leaves the
+/// model as it was after the last epoch whose losses were all finite.
+struct EpochStart {
+    weights: Vec<Tensor>,
+    optimizer: OptimizerState,
+}
+
+impl EpochStart {
+    fn take(model: &Model) -> Result<Self> {
+        let weights = model
+            .variables()
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let optimizer = model.require_compiled()?.state.clone();
+        Ok(EpochStart { weights, optimizer })
+    }
+
+    fn restore(&self, model: &mut Model) -> Result<()> {
+        for (var, value) in model.variables().iter().zip(&self.weights) {
+            var.set(value)?;
+        }
+        if let Some(compiled) = model.compiled.as_mut() {
+            compiled.state = self.optimizer.clone();
+        }
+        Ok(())
     }
 }
 

@@ -367,6 +367,7 @@ impl Callback for BackupAndRestore {
             )));
         }
         let path = self.file();
+        crate::fs::check_no_file_in_the_way(&self.dir, &path)?;
         let resume = match std::fs::read(&path) {
             Ok(bytes) => Some(self.restore(model, &path, &bytes)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -413,16 +414,9 @@ impl Callback for BackupAndRestore {
             }
         }
         // Temporary files of writes a crash cut short (named by fs::write_atomic,
-        // in this process or an earlier one), then the directory, which
-        // remove_dir only removes when nothing else is in it.
-        let partial = crate::fs::temporary_prefix(&path);
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&partial) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
+        // in an earlier process), then the directory, which remove_dir only
+        // removes when nothing else is in it.
+        crate::fs::remove_abandoned_partials(&self.dir);
         let _ = std::fs::remove_dir(&self.dir);
         Ok(())
     }

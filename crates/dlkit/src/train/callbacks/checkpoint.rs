@@ -1,6 +1,6 @@
 //! [`ModelCheckpoint`]: saving the model while it trains.
 
-use super::{improves, maximised, monitored, Callback, Control, EpochLogs};
+use super::{check_monitor, improves, maximised, monitored, Callback, Control, EpochLogs, Resume};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,35 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    /// A bad path template or monitor is an error before the first epoch,
+    /// not after an epoch's work.
+    fn on_train_begin(&mut self, model: &mut Model, _epochs: usize) -> Result<Option<Resume>> {
+        if self.path.file_name().is_none() || self.path.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "ModelCheckpoint path {:?} names a directory, not a file; write e.g. \
+                 \"checkpoints/model-{{epoch:02d}}.safetensors\"",
+                self.path
+            )));
+        }
+        if let Some(template) = self.path.to_str().filter(|t| t.contains('{')) {
+            check_template(template)?;
+        }
+        // The folders before the first `{...}` are known now: no file may
+        // stand where one of them should be.
+        let fixed = self
+            .path
+            .ancestors()
+            .skip(1)
+            .find(|d| !d.to_string_lossy().contains('{'));
+        if let Some(dir) = fixed.filter(|d| !d.as_os_str().is_empty()) {
+            crate::fs::check_no_file_in_the_way(dir, &self.path)?;
+        }
+        if self.save_best_only {
+            check_monitor(model, &self.monitor, "ModelCheckpoint")?;
+        }
+        Ok(None)
+    }
+
     fn on_epoch_end(&mut self, logs: &EpochLogs, model: &Model) -> Result<Control> {
         let epoch = logs.epoch + 1;
         let what = if self.save_weights_only {
@@ -155,6 +184,44 @@ impl Callback for ModelCheckpoint {
 
 /// Fills `{epoch}`, `{epoch:02d}`, `{val_loss:.4f}`, ... in a path template.
 fn fill_template(template: &str, logs: &EpochLogs) -> Result<String> {
+    expand(template, |key| {
+        if key == "epoch" {
+            return Ok(Value::Integer(logs.epoch + 1));
+        }
+        logs.get(key).map(Value::Float).ok_or_else(|| {
+            format!(
+                "{{{key}}} is not a metric this training reports (it reports {})",
+                logs.reported().join(", ")
+            )
+        })
+    })
+}
+
+/// Checks a path template before training: every `{...}` closed, every
+/// format one dlkit knows and within its limits, `{epoch}` given an integer
+/// format. Whether a metric is reported is only known at the end of an epoch.
+fn check_template(template: &str) -> Result<()> {
+    expand(template, |key| {
+        Ok(if key == "epoch" {
+            Value::Integer(1)
+        } else {
+            Value::Float(0.0)
+        })
+    })
+    .map(|_| ())
+}
+
+/// What a `{...}` field of a template stands for.
+enum Value {
+    Integer(usize),
+    Float(f64),
+}
+
+/// The template with each `{key:spec}` replaced by `value(key)` in its format.
+fn expand(
+    template: &str,
+    value: impl Fn(&str) -> std::result::Result<Value, String>,
+) -> Result<String> {
     let bad = |problem: String| {
         Error::InvalidArgument(format!(
             "ModelCheckpoint path {template:?}: {problem}; write {{epoch}}, {{epoch:02d}} \
@@ -171,18 +238,10 @@ fn fill_template(template: &str, logs: &EpochLogs) -> Result<String> {
             .ok_or_else(|| bad("a '{' has no closing '}'".into()))?;
         let field = &after[..close];
         let (key, spec) = field.split_once(':').unwrap_or((field, ""));
-        let spec = Spec::parse(spec)
-            .ok_or_else(|| bad(format!("{{{field}}} has a format dlkit does not know")))?;
-        let text = if key == "epoch" {
-            spec.integer(logs.epoch + 1)
-        } else {
-            let value = logs.get(key).ok_or_else(|| {
-                bad(format!(
-                    "{{{key}}} is not a metric this training reports (it reports {})",
-                    logs.reported().join(", ")
-                ))
-            })?;
-            spec.float(value)
+        let spec = Spec::parse(spec).map_err(|why| bad(format!("{{{field}}} {why}")))?;
+        let text = match value(key).map_err(&bad)? {
+            Value::Integer(n) => spec.integer(n),
+            Value::Float(x) => spec.float(x),
         };
         let text = text.ok_or_else(|| bad(format!("{{{field}}} does not fit a {key} value")))?;
         out.push_str(&text);
@@ -191,6 +250,12 @@ fn fill_template(template: &str, logs: &EpochLogs) -> Result<String> {
     out.push_str(rest);
     Ok(out)
 }
+
+/// The widest field a template may ask for: enough for any file name, and
+/// far below the width at which `format!` itself gives up (and panics).
+const MAX_WIDTH: usize = 64;
+/// The most digits after the point: more than an f64 holds.
+const MAX_PRECISION: usize = 32;
 
 /// The part of Python's format mini-language that file names use:
 /// `[0][width][.precision][d|f]`.
@@ -203,7 +268,9 @@ struct Spec {
 }
 
 impl Spec {
-    fn parse(spec: &str) -> Option<Spec> {
+    /// The spec, or why it is not one dlkit takes (to follow "{field} ").
+    fn parse(spec: &str) -> std::result::Result<Spec, String> {
+        let unknown = || "has a format dlkit does not know".to_string();
         let (body, kind) = match spec.chars().last() {
             Some(c @ ('d' | 'f')) => (&spec[..spec.len() - 1], Some(c)),
             _ => (spec, None),
@@ -214,17 +281,24 @@ impl Spec {
         };
         let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
         if !digits(width) || !precision.is_none_or(|p| !p.is_empty() && digits(p)) {
-            return None;
+            return Err(unknown());
         }
-        Some(Spec {
+        // Digits only, so a parse fails only on a number too large for usize.
+        let number = |s: &str, limit: usize, what: &str| match s.parse::<usize>() {
+            Ok(n) if n <= limit => Ok(n),
+            _ => Err(format!(
+                "asks for a {what} of {s}; dlkit takes {what}s up to {limit}"
+            )),
+        };
+        Ok(Spec {
             zero_pad: width.len() > 1 && width.starts_with('0'),
             width: if width.is_empty() {
                 0
             } else {
-                width.parse().ok()?
+                number(width, MAX_WIDTH, "width")?
             },
             precision: match precision {
-                Some(p) => Some(p.parse().ok()?),
+                Some(p) => Some(number(p, MAX_PRECISION, "precision")?),
                 None => None,
             },
             kind,
