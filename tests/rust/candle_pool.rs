@@ -1,4 +1,5 @@
-//! dlkit keeps candle's elementwise thread pool inline unless the user chose its size.
+//! `keep_candle_elementwise_inline` keeps candle's elementwise thread pool inline unless
+//! the user chose its size, and building a model does not choose for the user.
 //!
 //! candle reads `CANDLE_NUM_THREADS` once per process, so each case runs in a child
 //! process of this test binary (the ignored `child_*` test), with its own environment.
@@ -46,9 +47,10 @@ fn the_users_count_holds() {
     child_sees(Some("3"), 2);
 }
 
-/// The child: a model is made first, as in a notebook, then candle's pool must have
-/// the expected workers and a large elementwise op (one candle runs on the pool) must
-/// give the same values as element-by-element arithmetic.
+/// The child: a model made first leaves the variable alone (no hidden global effect);
+/// then the explicit call gives candle's pool the expected workers, and a large
+/// elementwise op (one candle runs on the pool) gives the same values as
+/// element-by-element arithmetic.
 #[test]
 #[ignore = "run by the tests above in a child process with its own environment"]
 fn child_checks_the_pool() {
@@ -56,7 +58,9 @@ fn child_checks_the_pool() {
         .expect("run by the tests above")
         .parse()
         .unwrap();
+    let before = std::env::var("CANDLE_NUM_THREADS").ok();
     let _model = Sequential::new();
+    assert_eq!(std::env::var("CANDLE_NUM_THREADS").ok(), before);
     assert_eq!(keep_candle_elementwise_inline(), expected);
     assert_eq!(barrier_pool().n_workers(), expected);
     let n = 200_000;

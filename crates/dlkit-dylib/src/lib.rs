@@ -37,6 +37,10 @@ static INSTALL_INTERRUPT_HANDLER: extern "C" fn() = {
         if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
             dlkit::train::interrupt::install_sigint_handler();
         }
+        // The notebooks' thread choice, made once here, before any cell's tensor op:
+        // candle's elementwise ops run on the calling thread, beside rayon's kernels
+        // (unless the user set CANDLE_NUM_THREADS; see dlkit::ops::candle_pool).
+        dlkit::ops::choose_inline_elementwise();
     }
     install
 };

@@ -330,6 +330,9 @@ fn print_flops(args: &Args, recipe: &Recipe) -> Result<()> {
 }
 
 fn main() {
+    // As the notebooks' library does when it is loaded: candle's elementwise ops on the
+    // calling thread, so that its pool does not compete with rayon's (dlkit::ops).
+    ops::keep_candle_elementwise_inline();
     let outcome = parse_args().and_then(|args| match args {
         Some(args) if args.flops_only => {
             zoo::recipe(&args.model).and_then(|recipe| print_flops(&args, &recipe))

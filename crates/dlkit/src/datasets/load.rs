@@ -83,8 +83,6 @@ fn check_sha256(
 /// Loads `dataset` from `location.dir` as `((x_train, y_train), (x_test, y_test))`.
 pub(crate) fn load_dir(dataset: &DatasetSpec, location: &Location) -> Result<LoadedData> {
     dataset.check()?;
-    // A notebook's first large tensor ops are on the data just loaded.
-    crate::ops::keep_candle_elementwise_inline();
     let dir = &location.dir;
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}

@@ -61,8 +61,6 @@ impl std::fmt::Debug for Model {
 
 impl Model {
     pub(crate) fn empty(name: &str, rng: Rng) -> Self {
-        // Before the model's first tensor op, while candle's pool can still be chosen.
-        crate::ops::keep_candle_elementwise_inline();
         Model {
             name: name.to_string(),
             nodes: Vec::new(),

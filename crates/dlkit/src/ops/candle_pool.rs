@@ -12,8 +12,11 @@
 //!
 //! With `CANDLE_NUM_THREADS=1` candle runs those ops on the calling thread, with the
 //! same results (they are elementwise, so no sum changes order). candle reads the
-//! variable once, when its pool first starts, so dlkit sets it when a model is made
-//! or a dataset loaded, unless the user has set it, and starts the pool right away.
+//! variable once, when its pool first starts. The choice is made explicitly, once per
+//! process, never as a side effect of building a model or loading data:
+//! `dlkit-dylib` (the notebooks' library) makes it when it is loaded, before any cell
+//! runs; a Rust program calls [`keep_candle_elementwise_inline`] at the start of `main`
+//! (the benchmark example does). A user who sets `CANDLE_NUM_THREADS` keeps their count.
 
 use std::sync::Once;
 
@@ -27,6 +30,15 @@ const VARIABLE: &str = "CANDLE_NUM_THREADS";
 /// pool had started before it (a large candle op before any dlkit model or dataset),
 /// the pool keeps its workers and this returns how many.
 pub fn keep_candle_elementwise_inline() -> usize {
+    choose_inline_elementwise();
+    candle_core::utils::barrier_pool().n_workers()
+}
+
+/// The first half of [`keep_candle_elementwise_inline`]: sets `CANDLE_NUM_THREADS=1`
+/// unless it holds a thread count, without starting candle's pool. For a library's
+/// load-time constructor (`dlkit-dylib`), where starting threads is not safe; candle
+/// reads the variable when its pool first starts.
+pub fn choose_inline_elementwise() {
     static FIRST: Once = Once::new();
     FIRST.call_once(|| {
         // candle ignores a value that is not a positive count (e.g. an empty one), so
@@ -41,5 +53,4 @@ pub fn keep_candle_elementwise_inline() -> usize {
             std::env::set_var(VARIABLE, "1");
         }
     });
-    candle_core::utils::barrier_pool().n_workers()
 }

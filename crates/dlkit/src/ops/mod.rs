@@ -19,10 +19,13 @@
 //!
 //! Work is split over rayon's threads in chunks that depend only on the batch size and the
 //! thread count, and partial sums are combined in chunk order, so results repeat bit for bit
-//! for a given thread count. [`keep_candle_elementwise_inline`], which every new model and
-//! dataset load calls, keeps candle's own elementwise thread pool from competing with
-//! rayon's. [`tune_allocator`] is an optional process-wide malloc setting that keeps freed
-//! tensor memory for reuse. Measurements: `benchmarks/OPS.md`
+//! for a given thread count. [`keep_candle_elementwise_inline`] keeps candle's own
+//! elementwise thread pool from competing with rayon's: `dlkit-dylib` chooses it when a
+//! notebook loads it, a program calls it at the start of `main`; building a model or
+//! loading data changes no process-wide setting. [`tune_allocator`] is an optional
+//! process-wide malloc setting that keeps freed tensor memory for reuse, and
+//! [`release_free_memory`], which `fit`, `evaluate` and `predict` call as they return, hands
+//! the C library's free heap back to the system. Measurements: `benchmarks/OPS.md`
 //! (`cargo run --release -p dlkit --example ops_bench`).
 
 mod alloc;
@@ -40,7 +43,7 @@ pub mod reference;
 
 pub use alloc::{release_free_memory, tune_allocator};
 pub use batch_norm::batch_norm_train;
-pub use candle_pool::keep_candle_elementwise_inline;
+pub use candle_pool::{choose_inline_elementwise, keep_candle_elementwise_inline};
 pub use conv::{conv2d, conv2d_max_pool, MaxPoolParams};
 pub use dense::dense;
 pub use dropout::dropout;
