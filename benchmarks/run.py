@@ -9,7 +9,7 @@ rotates the order each round (K P D, P D K, D K P, ...), so all sides see the
 same drift of a shared, noisy machine and none always runs first or last.
 `--sides` chooses the sides (default: keras pytorch dlkit). Each command
 prints one JSON line as the last line of its stdout (schema in
-benchmarks/README.md). Two Markdown tables, training (median seconds per
+benchmarks/METHOD.md). Two Markdown tables, training (median seconds per
 epoch, ratios to dlkit, per-round ratios, samples/s, accuracy) and inference
 (a warm `evaluate` on the 10,000 test images), go to stdout and to `--out`;
 every JSON line, with the round it belongs to, is appended to

@@ -7,7 +7,7 @@
 //! run on rayon's threads, one per core, so the two pools take turns on the same cores:
 //! a spinning candle worker delays the next gemm, and the caller spins waiting for a
 //! candle worker that a rayon thread has displaced. On the 2-core machine of
-//! `benchmarks/README.md` this cost 4–7 % of an epoch when idle and up to 40 % with
+//! `benchmarks/results/2026-12-01-investigations.md` this cost 4–7 % of an epoch when idle and up to 40 % with
 //! another busy process on the machine.
 //!
 //! With `CANDLE_NUM_THREADS=1` candle runs those ops on the calling thread, with the
