@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--notebook", type=Path,
                         help="also run this notebook as a smoke run and report peak memory")
     parser.add_argument("--trivial", type=int, default=10, help="how many `1 + 1` cells")
+    parser.add_argument("--kernel", default="rust", help="kernelspec name (default: rust)")
     parser.add_argument("--dep", default=DEP, help="the `:dep` cell (default: the notebooks' dlkit)")
     parser.add_argument("--first-let", default=FIRST_LET,
                         help="the first cell with a `let`; its result must be 2")
@@ -71,7 +72,7 @@ def main() -> int:
     figures: dict[str, object] = {"cold": args.cold, "load": os.getloadavg()[0]}
 
     t0 = time.monotonic()
-    manager = KernelManager(kernel_name="rust")
+    manager = KernelManager(kernel_name=args.kernel)
     cwd = (args.notebook.resolve().parent if args.notebook else REPO / "notebooks")
     manager.start_kernel(cwd=str(cwd))
     sampler = TreeSampler(manager.provisioner.process.pid)
