@@ -419,7 +419,8 @@ def test_saved_outputs_show_figures_and_tables(path):
 # --- set-up files --------------------------------------------------------------
 
 SHELL_FILES = ["scripts/notebooks", "scripts/test", "scripts/lib/common.sh",
-               "scripts/lib/rust-kernel", ".ci/run", "binder/postBuild", "binder/start"]
+               "scripts/lib/rust-kernel", "scripts/binder-rehearsal", ".ci/run", "binder/postBuild",
+               "binder/start"]
 
 
 @pytest.mark.parametrize("name", SHELL_FILES)
