@@ -3,34 +3,10 @@
 //! behind now gives a clear error (or the right answer).
 
 use dlkit::datasets::{DatasetFile, DatasetSpec};
-use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
 use dlkit_tests::idx_bytes;
 
-fn data(n: usize) -> (Tensor, Tensor) {
-    let xs: Vec<f32> = (0..n * 4).map(|i| (i as f32 * 0.37).sin()).collect();
-    let ys: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
-    (
-        Tensor::from_vec(xs, (n, 4), &Device::Cpu).unwrap(),
-        Tensor::from_vec(ys, n, &Device::Cpu).unwrap(),
-    )
-}
-
-fn model_with(optimizer: Adam) -> Sequential {
-    let mut model = Sequential::with_seed(1);
-    model
-        .add(Dense::new(8).input_dim(4).activation(Relu))
-        .unwrap();
-    model.add(Dense::new(3).activation(Softmax)).unwrap();
-    model
-        .compile(
-            Loss::SparseCategoricalCrossentropy,
-            optimizer,
-            &[Metric::Accuracy],
-        )
-        .unwrap();
-    model
-}
+use dlkit_tests::{four_feature_data as data, small_classifier as model_with};
 
 fn model() -> Sequential {
     model_with(Adam::default())

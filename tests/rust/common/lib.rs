@@ -86,6 +86,37 @@ impl dlkit::train::Callback for StopAfter {
     }
 }
 
+/// `n` samples of 4 smooth features and labels 0, 1, 2 in turn: data for the bad-input tests,
+/// where only shapes and values matter, not learning.
+pub fn four_feature_data(n: usize) -> (dlkit::Tensor, dlkit::Tensor) {
+    use dlkit::{Device, Tensor};
+    let xs: Vec<f32> = (0..n * 4).map(|i| (i as f32 * 0.37).sin()).collect();
+    let ys: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    (
+        Tensor::from_vec(xs, (n, 4), &Device::Cpu).unwrap(),
+        Tensor::from_vec(ys, n, &Device::Cpu).unwrap(),
+    )
+}
+
+/// A compiled 4 → 8 (ReLU) → 3 (softmax) classifier for [`four_feature_data`], seed 1.
+pub fn small_classifier(optimizer: dlkit::optim::Adam) -> dlkit::model::Sequential {
+    use dlkit::layers::Activation::{Relu, Softmax};
+    use dlkit::prelude::*;
+    let mut model = Sequential::with_seed(1);
+    model
+        .add(Dense::new(8).input_dim(4).activation(Relu))
+        .unwrap();
+    model.add(Dense::new(3).activation(Softmax)).unwrap();
+    model
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            optimizer,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+}
+
 #[cfg(test)]
 mod tests {
     /// `tests/Cargo.toml` lists its test files by hand (`autotests = false`, they
