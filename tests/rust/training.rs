@@ -2,6 +2,7 @@
 
 use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
+use dlkit::train::{Control, EpochLogs};
 
 /// Two well-separated Gaussian blobs per class in 8 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
@@ -207,4 +208,87 @@ fn fit_before_compile_says_so() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("compile"), "{err}");
+}
+
+/// Records that its `on_train_end` ran, and fails it when told to.
+struct EndProbe {
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fail: bool,
+}
+
+impl Callback for EndProbe {
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, _model: &Model) -> dlkit::Result<Control> {
+        Ok(Control::Continue)
+    }
+    fn on_train_end(&mut self, _model: &Model) -> dlkit::Result<()> {
+        self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.fail {
+            return Err(dlkit::Error::InvalidArgument(
+                "probe failed on purpose".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn probe(fail: bool) -> (EndProbe, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    (
+        EndProbe {
+            ended: ended.clone(),
+            fail,
+        },
+        ended,
+    )
+}
+
+#[test]
+fn every_callback_ends_and_the_first_error_is_returned() -> dlkit::Result<()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (x, y) = blobs(64, 5);
+    // A failing on_train_end does not skip the callbacks after it; its error is returned.
+    let (first, first_ended) = probe(true);
+    let (second, second_ended) = probe(false);
+    let mut model = small_model(3);
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(1)
+                .verbose(0)
+                .callback(first)
+                .callback(second),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("probe failed on purpose"), "{err}");
+    assert!(first_ended.load(SeqCst) && second_ended.load(SeqCst));
+
+    // When training itself failed (a NaN loss), that error comes first, and every
+    // callback still ends.
+    let (first, first_ended) = probe(true);
+    let (second, second_ended) = probe(false);
+    let mut model = small_model(3);
+    model.compile(
+        Loss::SparseCategoricalCrossentropy,
+        Sgd::new().learning_rate(1e30),
+        &[Metric::Accuracy],
+    )?;
+    let err = model
+        .fit(
+            &x.affine(1e30, 0.0)?,
+            &y,
+            FitOptions::new()
+                .epochs(2)
+                .verbose(0)
+                .callback(first)
+                .callback(second),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("epoch 1, batch"), "{err}");
+    assert!(!err.contains("probe failed"), "{err}");
+    assert!(first_ended.load(SeqCst) && second_ended.load(SeqCst));
+    Ok(())
 }

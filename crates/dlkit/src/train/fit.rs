@@ -174,11 +174,19 @@ impl Model {
         if let Some(rng) = saved_rng {
             self.rng = rng;
         }
+        // Every callback ends, even after another's failure (EarlyStopping's weight restore
+        // must not be skipped), and the first error is returned: the training's, if any.
+        let mut end_error = None;
         for callback in options.callbacks.iter_mut() {
-            callback.on_train_end(self)?;
+            if let Err(err) = callback.on_train_end(self) {
+                end_error.get_or_insert(err);
+            }
         }
         crate::ops::release_free_memory();
-        result
+        match (result, end_error) {
+            (Ok(_), Some(err)) => Err(err),
+            (result, _) => result,
+        }
     }
 
     /// Checks `(x, y)` against the model and the loss, and prepares them.
