@@ -292,3 +292,124 @@ fn every_callback_ends_and_the_first_error_is_returned() -> dlkit::Result<()> {
     assert!(first_ended.load(SeqCst) && second_ended.load(SeqCst));
     Ok(())
 }
+
+/// The learning rate each epoch trained with, read at the epoch's end.
+#[derive(Clone, Default)]
+struct RateLog(std::sync::Arc<std::sync::Mutex<Vec<f64>>>);
+
+impl Callback for RateLog {
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, model: &Model) -> dlkit::Result<Control> {
+        self.0.lock().unwrap().push(model.learning_rate()?);
+        Ok(Control::Continue)
+    }
+}
+
+fn sgd_model(lr: f64) -> dlkit::Result<Sequential> {
+    let mut model = small_model(3);
+    model.compile(
+        Loss::SparseCategoricalCrossentropy,
+        Sgd::new().learning_rate(lr),
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
+
+fn close_all(got: &[f64], want: &[f64]) -> bool {
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| (g - w).abs() <= 1e-12 * w)
+}
+
+#[test]
+fn learning_rate_scheduler_sets_each_epochs_rate() -> dlkit::Result<()> {
+    let (x, y) = blobs(64, 5);
+    let log = RateLog::default();
+    let mut model = sgd_model(0.01)?;
+    let schedule = LearningRateScheduler::new(|epoch, lr| if epoch == 0 { lr } else { lr * 0.5 });
+    model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(4)
+            .verbose(0)
+            .callback(schedule)
+            .callback(log.clone()),
+    )?;
+    let rates = log.0.lock().unwrap().clone();
+    assert!(
+        close_all(&rates, &[0.01, 0.005, 0.0025, 0.00125]),
+        "{rates:?}"
+    );
+    assert!((model.learning_rate()? - 0.00125).abs() < 1e-15);
+
+    // A schedule that gives no usable rate stops training with an error naming the epoch.
+    let mut model = sgd_model(0.01)?;
+    let bad = LearningRateScheduler::new(|epoch, lr| if epoch < 2 { lr } else { 0.0 });
+    let err = model
+        .fit(&x, &y, FitOptions::new().epochs(4).verbose(0).callback(bad))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gave 0 for epoch 3"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn reduce_lr_on_plateau_follows_keras_patience_cooldown_and_min_lr() -> dlkit::Result<()> {
+    let (x, y) = blobs(64, 5);
+    // With a min_delta no loss change can beat, every epoch after the first is a plateau:
+    // patience 2 reduces at the ends of epochs 3, 5 and 7 (1-based), cooldown 1 then
+    // skips counting for one epoch, and min_lr stops the third reduction.
+    let log = RateLog::default();
+    let mut model = sgd_model(0.1)?;
+    let plateau = ReduceLROnPlateau::new()
+        .monitor("loss")
+        .min_delta(1e9)
+        .patience(2)
+        .factor(0.5)
+        .cooldown(1)
+        .min_lr(0.03);
+    model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(8)
+            .verbose(0)
+            .callback(log.clone())
+            .callback(plateau),
+    )?;
+    let rates = log.0.lock().unwrap().clone();
+    assert!(
+        close_all(&rates, &[0.1, 0.1, 0.1, 0.05, 0.05, 0.03, 0.03, 0.03]),
+        "{rates:?}"
+    );
+
+    // Settings Keras refuses are errors before the first epoch.
+    let mut model = sgd_model(0.1)?;
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(1)
+                .verbose(0)
+                .callback(ReduceLROnPlateau::new().factor(1.5)),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("factor is 1.5"), "{err}");
+    let err = model
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(1)
+                .verbose(0)
+                .callback(ReduceLROnPlateau::new().monitor("val_acuracy")),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("val_acuracy"), "{err}");
+    Ok(())
+}

@@ -58,6 +58,17 @@ impl Optimizer {
         }
     }
 
+    /// Sets the learning rate used from the next step on (what Keras' learning-rate callbacks
+    /// change); the optimizer's state (moments, step count) is kept.
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            Optimizer::Adam(o) => o.learning_rate = lr,
+            Optimizer::Sgd(o) => o.learning_rate = lr,
+            Optimizer::RmsProp(o) => o.learning_rate = lr,
+            Optimizer::Adadelta(o) => o.learning_rate = lr,
+        }
+    }
+
     /// Keras' name for it (`"adam"`, `"sgd"`, ...).
     pub fn keras_name(&self) -> &'static str {
         match self {

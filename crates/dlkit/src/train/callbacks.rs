@@ -1,12 +1,14 @@
-//! Callbacks run at the end of each epoch: [`EarlyStopping`],
-//! [`TerminateOnNaN`], [`ModelCheckpoint`], [`BackupAndRestore`], or your own
-//! type implementing [`Callback`].
+//! Callbacks run around each epoch: [`EarlyStopping`], [`TerminateOnNaN`],
+//! [`ModelCheckpoint`], [`BackupAndRestore`], [`LearningRateScheduler`],
+//! [`ReduceLROnPlateau`], or your own type implementing [`Callback`].
 
 mod backup;
 mod checkpoint;
+mod learning_rate;
 
 pub use backup::BackupAndRestore;
 pub use checkpoint::ModelCheckpoint;
+pub use learning_rate::{LearningRateScheduler, ReduceLROnPlateau};
 
 use super::History;
 use crate::error::Result;
@@ -126,6 +128,12 @@ pub trait Callback {
     /// with that history. At most one callback of a `fit` may resume.
     fn on_train_begin(&mut self, _model: &mut Model, _epochs: usize) -> Result<Option<Resume>> {
         Ok(None)
+    }
+
+    /// Called before each epoch (0-based `epoch`), with the model to change: what
+    /// [`LearningRateScheduler`] uses to set the epoch's learning rate.
+    fn on_epoch_begin(&mut self, _epoch: usize, _model: &mut Model) -> Result<()> {
+        Ok(())
     }
 
     /// Called after each epoch (training and validation done).

@@ -68,6 +68,27 @@ impl Model {
         self.compiled.as_ref()
     }
 
+    /// The optimizer's learning rate (`model.optimizer.learning_rate` in Keras).
+    pub fn learning_rate(&self) -> Result<f64> {
+        Ok(self.require_compiled()?.optimizer.learning_rate())
+    }
+
+    /// Changes the optimizer's learning rate for the steps that follow, keeping its state
+    /// (what [`LearningRateScheduler`](crate::train::LearningRateScheduler) and
+    /// [`ReduceLROnPlateau`](crate::train::ReduceLROnPlateau) do between epochs).
+    pub fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "a learning rate must be a positive number, not {lr}"
+            )));
+        }
+        self.require_compiled()?;
+        if let Some(compiled) = self.compiled.as_mut() {
+            compiled.optimizer.set_learning_rate(lr);
+        }
+        Ok(())
+    }
+
     /// The compile settings, or the one error that says to compile first.
     pub(crate) fn require_compiled(&self) -> Result<&Compiled> {
         self.compiled.as_ref().ok_or_else(|| {

@@ -294,6 +294,9 @@ impl Model {
         let metrics = self.require_compiled()?.metrics.clone();
 
         for epoch in first_epoch..options.epochs {
+            for callback in options.callbacks.iter_mut() {
+                callback.on_epoch_begin(epoch, self)?;
+            }
             progress.start_epoch(epoch);
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));

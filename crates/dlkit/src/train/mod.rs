@@ -14,8 +14,8 @@ mod metrics;
 mod progress;
 
 pub use callbacks::{
-    BackupAndRestore, Callback, Control, EarlyStopping, EpochLogs, ModelCheckpoint, Resume,
-    TerminateOnNaN,
+    BackupAndRestore, Callback, Control, EarlyStopping, EpochLogs, LearningRateScheduler,
+    ModelCheckpoint, ReduceLROnPlateau, Resume, TerminateOnNaN,
 };
 pub use compile::Compiled;
 pub use evaluate::Evaluation;
