@@ -164,9 +164,8 @@ impl Callback for ReduceLROnPlateau {
                 self.factor
             )));
         }
-        if !(self.min_delta.is_finite() && self.min_delta >= 0.0)
-            || !(self.min_lr.is_finite() && self.min_lr >= 0.0)
-        {
+        let usable = |v: f64| v.is_finite() && v >= 0.0;
+        if !usable(self.min_delta) || !usable(self.min_lr) {
             return Err(Error::InvalidArgument(format!(
                 "ReduceLROnPlateau min_delta ({}) and min_lr ({}) must be finite and not negative",
                 self.min_delta, self.min_lr
