@@ -204,6 +204,8 @@ def measure_lab(notebook: Path | None, seconds: float = 20.0) -> dict:
     jupyter = [python(), "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={REPO}"]
+    if os.geteuid() == 0:
+        jupyter.append("--allow-root")  # as in a container or on CI; Binder runs as a user
     proc = subprocess.Popen(jupyter, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     sampler = TreeSampler(proc.pid)
@@ -227,9 +229,11 @@ def measure_lab(notebook: Path | None, seconds: float = 20.0) -> dict:
     finally:
         sampler.stop_event.set()
         sampler.join()
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     return {"jupyterlab_mb": mb(sampler.peak_total)}
