@@ -289,7 +289,12 @@ def execute_code(client, code: str, timeout: float = 1800, on_output=None):
             stderr.append("\n".join(content.get("traceback", [])) or content.get("evalue", ""))
         elif kind == "status" and content["execution_state"] == "idle":
             break
-    reply = client.get_shell_msg(timeout=60)
+    # The reply to this request: a client waiting for a kernel to start may have asked
+    # for kernel_info more than once, and the extra answers wait in the same queue.
+    while True:
+        reply = client.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
     return reply["content"]["status"], "".join(stdout), "".join(stderr), result
 
 
