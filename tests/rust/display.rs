@@ -101,7 +101,7 @@ fn shapes_and_tensor_printouts() {
     let y = Tensor::new(&[[0f32, 1.0, 0.0], [0.5, 0.25, 0.25]], &dev).unwrap();
     assert_eq!(
         display::show(&y).to_string(),
-        "Tensor (2, 3) f32\n[[0.   1.   0.  ]\n [0.5  0.25 0.25]]"
+        "Tensor (2, 3) float32\n[[0.   1.   0.  ]\n [0.5  0.25 0.25]]"
     );
     let big = Tensor::arange(0f32, 10_000.0, &dev)
         .unwrap()

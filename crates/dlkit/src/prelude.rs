@@ -1,7 +1,7 @@
 //! `use dlkit::prelude::*;` brings what a notebook needs into scope.
 
 pub use crate::datasets::{fashion_mnist, mnist};
-pub use crate::display::HtmlTable;
+pub use crate::display::{dtype_name, shape, HtmlTable};
 pub use crate::error::{Error, Result};
 pub use crate::image::load_digit;
 pub use crate::layers::{

@@ -36,7 +36,7 @@ mod table;
 mod tensor;
 
 pub use table::HtmlTable;
-pub use tensor::{shape_of, shape_tuple, show, TensorView};
+pub use tensor::{dtype_name, shape, shape_of, shape_tuple, show, KerasShape, TensorView};
 
 use std::io::Write;
 

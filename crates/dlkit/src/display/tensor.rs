@@ -13,6 +13,52 @@ pub fn shape_of(tensor: &Tensor) -> String {
     shape_tuple(tensor.dims())
 }
 
+/// A tensor's shape as Keras and NumPy print it, `(60000, 28, 28)` or `(10000,)`: what
+/// [`shape`] returns. Shown the same way by `{}`, by `{:?}` and as a cell's result.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KerasShape(pub Vec<usize>);
+
+impl std::fmt::Display for KerasShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&shape_tuple(&self.0))
+    }
+}
+
+impl std::fmt::Debug for KerasShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The shape of `tensor` as Keras writes it (`x_train.shape` in Python):
+///
+/// ```
+/// use dlkit::prelude::*;
+/// let x = Tensor::zeros((60000, 28, 28), DType::U8, &Device::Cpu)?;
+/// assert_eq!(shape(&x).to_string(), "(60000, 28, 28)");
+/// assert_eq!(format!("{:?}", shape(&x.flatten_all()?)), "(47040000,)");
+/// # Ok::<(), dlkit::Error>(())
+/// ```
+pub fn shape(tensor: &Tensor) -> KerasShape {
+    KerasShape(tensor.dims().to_vec())
+}
+
+/// NumPy's and Keras' name of a dtype: `float32`, `uint8`, `int64`.
+pub fn dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::U8 => "uint8",
+        DType::U32 => "uint32",
+        DType::I16 => "int16",
+        DType::I32 => "int32",
+        DType::I64 => "int64",
+        DType::BF16 => "bfloat16",
+        DType::F16 => "float16",
+        DType::F32 => "float32",
+        DType::F64 => "float64",
+        other => other.as_str(),
+    }
+}
+
 /// [`shape_of`] for a list of dimensions.
 pub fn shape_tuple(dims: &[usize]) -> String {
     match dims {
@@ -39,7 +85,7 @@ const EDGE_ITEMS: usize = 3;
 /// ```
 /// use dlkit::{display, Device, Tensor};
 /// let t = Tensor::new(&[[1f32, 2.5], [3.0, 4.0]], &Device::Cpu)?;
-/// assert_eq!(display::show(&t).to_string(), "Tensor (2, 2) f32\n[[1.  2.5]\n [3.  4. ]]");
+/// assert_eq!(display::show(&t).to_string(), "Tensor (2, 2) float32\n[[1.  2.5]\n [3.  4. ]]");
 /// # Ok::<(), dlkit::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -59,7 +105,7 @@ impl TensorView {
     pub fn render(&self) -> Result<String> {
         let t = &self.tensor;
         let dims = t.dims().to_vec();
-        let header = format!("Tensor {} {}", shape_of(t), t.dtype().as_str());
+        let header = format!("Tensor {} {}", shape_of(t), dtype_name(t.dtype()));
         let total: usize = dims.iter().product();
         if total == 0 {
             return Ok(format!("{header}\n[]"));
@@ -228,12 +274,15 @@ mod tests {
         let t = Tensor::new(&[[1u8, 20, 3], [4, 5, 255]], &Device::Cpu).unwrap();
         assert_eq!(
             show(&t).to_string(),
-            "Tensor (2, 3) u8\n[[  1  20   3]\n [  4   5 255]]"
+            "Tensor (2, 3) uint8\n[[  1  20   3]\n [  4   5 255]]"
         );
         let s = Tensor::new(3.5f32, &Device::Cpu).unwrap();
-        assert_eq!(show(&s).to_string(), "Tensor () f32\n3.5");
+        assert_eq!(show(&s).to_string(), "Tensor () float32\n3.5");
         let f = Tensor::new(&[0.1f32, 0.25, -2.0], &Device::Cpu).unwrap();
-        assert_eq!(show(&f).to_string(), "Tensor (3,) f32\n[ 0.1   0.25 -2.  ]");
+        assert_eq!(
+            show(&f).to_string(),
+            "Tensor (3,) float32\n[ 0.1   0.25 -2.  ]"
+        );
     }
 
     #[test]
@@ -243,11 +292,11 @@ mod tests {
             .reshape((2, 1000))
             .unwrap();
         let text = show(&t).to_string();
-        assert_eq!(text, "Tensor (2, 1000) u32\n[[   0    1    2 ...  997  998  999]\n [1000 1001 1002 ... 1997 1998 1999]]");
+        assert_eq!(text, "Tensor (2, 1000) uint32\n[[   0    1    2 ...  997  998  999]\n [1000 1001 1002 ... 1997 1998 1999]]");
         let big = Tensor::zeros((60000, 28, 28), DType::U8, &Device::Cpu).unwrap();
         let text = show(&big).to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "Tensor (60000, 28, 28) u8");
+        assert_eq!(lines[0], "Tensor (60000, 28, 28) uint8");
         assert_eq!(lines[1], "[[[0 0 0 ... 0 0 0]");
         assert!(lines.contains(&" ..."), "{text}");
         // 6 shown images of 6 shown rows each, plus the elision lines.
