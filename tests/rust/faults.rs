@@ -343,7 +343,16 @@ fn a_full_disk_is_an_error_that_names_the_file_and_keeps_the_good_one() {
 #[test]
 fn two_notebooks_checkpointing_into_one_folder_leave_only_whole_models() {
     let root = tempfile::tempdir().unwrap();
-    let runs: Vec<Child> = [1u64, 2]
+    let shared = root.path().join("ckpt");
+    // A third notebook's save in progress (this process is alive): its
+    // temporary file must survive the clean-ups of the two runs.
+    std::fs::create_dir(&shared).unwrap();
+    let live = shared.join(format!(
+        ".model-01.safetensors.partial-{}-999",
+        std::process::id()
+    ));
+    std::fs::write(&live, b"half a model").unwrap();
+    let mut runs: Vec<Child> = [1u64, 2]
         .iter()
         .map(|&seed| {
             child("checkpoint", root.path(), seed)
@@ -353,10 +362,20 @@ fn two_notebooks_checkpointing_into_one_folder_leave_only_whole_models() {
                 .unwrap()
         })
         .collect();
+    // Both start training at the same moment, so that their saves overlap.
+    for (seed, run) in [1, 2].iter().zip(runs.iter_mut()) {
+        wait_for(
+            &root.path().join(format!("ready-{seed}")),
+            Duration::from_secs(20),
+            run,
+        );
+    }
+    std::fs::write(root.path().join("go"), b"").unwrap();
     for run in runs {
         passed("checkpoint", run.wait_with_output().unwrap());
     }
-    let shared = root.path().join("ckpt");
+    assert!(live.exists(), "a live writer's temporary file was removed");
+    std::fs::remove_file(&live).unwrap();
     let files = files_in(&shared);
     assert_eq!(partials_in(&shared), Vec::<String>::new());
     let (_, _, xv, _) = data();
@@ -494,6 +513,12 @@ fn child_does_what_it_is_told() {
         "disk_full" => disk_full(&root, &x, &y, &xv, &yv),
         "checkpoint" => {
             let mut model = small_model(seed, 512);
+            std::fs::write(root.join(format!("ready-{seed}")), b"").unwrap();
+            let start = Instant::now();
+            while !root.join("go").exists() {
+                assert!(start.elapsed() < Duration::from_secs(20), "no go");
+                std::thread::sleep(Duration::from_millis(1));
+            }
             model
                 .fit(
                     &x,
