@@ -550,6 +550,40 @@ fn limit_file_size(bytes: libc::rlim_t) {
     }
 }
 
+/// Limits the file size to `bytes` at the end of epoch `.0` (1-based): the
+/// disk is full from then on.
+struct FillDiskAfter(usize, libc::rlim_t);
+
+impl Callback for FillDiskAfter {
+    fn on_epoch_end(&mut self, logs: &EpochLogs, _model: &Model) -> dlkit::Result<Control> {
+        if logs.epoch + 1 == self.0 {
+            limit_file_size(self.1);
+        }
+        Ok(Control::Continue)
+    }
+}
+
+/// The weights at the end of every epoch.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Vec<Vec<f32>>>>>);
+
+impl Recorder {
+    fn epochs(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    fn last(&self) -> Vec<Vec<f32>> {
+        self.0.lock().unwrap().last().unwrap().clone()
+    }
+}
+
+impl Callback for Recorder {
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, model: &Model) -> dlkit::Result<Control> {
+        self.0.lock().unwrap().push(weights(model));
+        Ok(Control::Continue)
+    }
+}
+
 /// The disk-full child: prints each error as "{what} error: {message}".
 fn disk_full(root: &Path, x: &Tensor, y: &Tensor, xv: &Tensor, yv: &Tensor) {
     let models = root.join("models");
@@ -579,39 +613,65 @@ fn disk_full(root: &Path, x: &Tensor, y: &Tensor, xv: &Tensor, yv: &Tensor) {
         "the good file is intact"
     );
 
-    // A checkpoint in fit: the error ends fit, after its first epoch.
+    limit_file_size(libc::RLIM_INFINITY);
+
+    // The disk fills up after the first epoch's checkpoint: fit ends with
+    // the error in epoch 2, and the file still holds the model of epoch 1.
     let ckpt = root.join("ckpt");
     let mut fresh = small_model(2, 64);
+    let seen = Recorder::default();
     let err = fresh
         .fit(
             x,
             y,
-            options(3, xv, yv).callback(ModelCheckpoint::new(
-                ckpt.join("model-{epoch:02d}.safetensors"),
-            )),
+            options(3, xv, yv)
+                .callback(ModelCheckpoint::new(ckpt.join("latest.safetensors")))
+                .callback(seen.clone())
+                .callback(FillDiskAfter(1, no_room)),
         )
         .unwrap_err();
+    limit_file_size(libc::RLIM_INFINITY);
     println!("checkpoint error: {err}");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
-    assert!(err.to_string().contains("model-01.safetensors"), "{err}");
-    assert_eq!(files_in(&ckpt), Vec::<String>::new(), "no partial file");
+    assert!(err.to_string().contains("latest.safetensors"), "{err}");
+    assert_eq!(seen.epochs(), 1, "fit stopped at the failed save");
+    assert_eq!(files_in(&ckpt), ["latest.safetensors"], "no partial file");
+    let epoch_1 = dlkit::model::load_model(ckpt.join("latest.safetensors")).unwrap();
+    assert_eq!(weights(&epoch_1), seen.last());
 
-    // A backup: the run stops with the error, and nothing is left to resume
-    // from but whole backups.
+    // The same with a backup: the error ends fit, the backup of epoch 1 is
+    // whole, and with room again the same cell continues from it and ends as
+    // an uninterrupted run.
     let backup = root.join("backup");
+    let mut straight = small_model(3, 64);
+    let want = straight.fit(x, y, options(3, xv, yv)).unwrap();
     let err = small_model(3, 64)
+        .fit(
+            x,
+            y,
+            options(3, xv, yv)
+                .callback(BackupAndRestore::new(&backup))
+                .callback(FillDiskAfter(1, no_room)),
+        )
+        .unwrap_err();
+    limit_file_size(libc::RLIM_INFINITY);
+    println!("backup error: {err}");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("backup.safetensors"), "{err}");
+    assert_eq!(files_in(&backup), ["backup.safetensors"], "no partial file");
+    let mut resumed = small_model(4, 64);
+    let got = resumed
         .fit(
             x,
             y,
             options(3, xv, yv).callback(BackupAndRestore::new(&backup)),
         )
-        .unwrap_err();
-    println!("backup error: {err}");
-    assert!(err.to_string().contains("backup.safetensors"), "{err}");
-    assert_eq!(files_in(&backup), Vec::<String>::new(), "no partial file");
+        .unwrap();
+    assert_eq!(got.loss(), want.loss());
+    assert_eq!(got.val_accuracy(), want.val_accuracy());
+    assert_eq!(weights(&resumed), weights(&straight));
 
-    // Room again: the same saves work.
-    limit_file_size(libc::RLIM_INFINITY);
+    // Room again: the same save works.
     model.save(&good).unwrap();
     assert_eq!(files_in(&models), ["model.safetensors"]);
     let mut reloaded = dlkit::model::load_model(&good).unwrap();
