@@ -105,6 +105,52 @@ fn child(what: &str, dir: &Path, seed: u64) -> Command {
     cmd
 }
 
+/// How long a child may take: far more than any of them needs.
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` to its end, within [`CHILD_LIMIT`].
+fn run(mut cmd: Command) -> Output {
+    finish(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits for `child` (started with piped output) to end, at most
+/// [`CHILD_LIMIT`]; one that takes longer is killed and fails the test.
+fn finish(mut child: Child) -> Output {
+    let read = |mut from: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = from.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > CHILD_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = String::from_utf8_lossy(&stdout.join().unwrap()).to_string()
+                + &String::from_utf8_lossy(&stderr.join().unwrap());
+            panic!("the child did not end within {CHILD_LIMIT:?}: {text}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
 /// The child's output, all of it, with a check that it passed.
 fn passed(what: &str, out: Output) -> String {
     let text =
@@ -230,7 +276,7 @@ fn a_kernel_killed_in_fit_resumes_from_its_backup_in_a_new_process() {
     assert_eq!(files_in(&backup), ["backup.safetensors"]);
 
     // The new kernel: the same cell, run again.
-    let out = child("resume", root.path(), 0).output().unwrap();
+    let out = run(child("resume", root.path(), 0));
     let text = passed("resume", out);
     assert!(
         text.contains("Resuming from a backup: 2 epoch(s) done, continuing with epoch 3/6"),
@@ -299,9 +345,7 @@ fn kills_at_random_moments_never_leave_a_backup_that_cannot_be_resumed() {
     assert!(!partials_in(&backup).is_empty());
     eprintln!("{kills} kills, {left_partial} of them left a partial file");
 
-    let out = child("resume_after_kills", root.path(), 0)
-        .output()
-        .unwrap();
+    let out = run(child("resume_after_kills", root.path(), 0));
     let text = passed("resume_after_kills", out);
     eprintln!(
         "{}",
@@ -319,7 +363,7 @@ fn kills_at_random_moments_never_leave_a_backup_that_cannot_be_resumed() {
 #[test]
 fn a_full_disk_is_an_error_that_names_the_file_and_keeps_the_good_one() {
     let root = tempfile::tempdir().unwrap();
-    let out = child("disk_full", root.path(), 0).output().unwrap();
+    let out = run(child("disk_full", root.path(), 0));
     let text = passed("disk_full", out);
     for what in ["save", "checkpoint", "backup"] {
         // The child's lines follow libtest's "test ... " on the first.
@@ -372,7 +416,7 @@ fn two_notebooks_checkpointing_into_one_folder_leave_only_whole_models() {
     }
     std::fs::write(root.path().join("go"), b"").unwrap();
     for run in runs {
-        passed("checkpoint", run.wait_with_output().unwrap());
+        passed("checkpoint", finish(run));
     }
     assert!(live.exists(), "a live writer's temporary file was removed");
     std::fs::remove_file(&live).unwrap();
