@@ -7,6 +7,8 @@
 //! Every fault happens to a child process of this test binary: the test
 //! re-runs itself with `--ignored --exact child_does_what_it_is_told` and
 //! tells the child in `DLKIT_FAULTS_CHILD` what to do (as in `candle_pool.rs`).
+//! Unix only: the faults are made with signals and resource limits.
+#![cfg(unix)]
 
 use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
