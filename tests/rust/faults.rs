@@ -360,8 +360,9 @@ fn kills_at_random_moments_never_leave_a_backup_that_cannot_be_resumed() {
 // 2. The disk full.
 
 /// With the file size limited (as a full disk limits it), saving a model
-/// over a good file and checkpointing in fit are errors that name the file;
-/// the good file still loads, and no partial file is left.
+/// over a good file, a checkpoint and a backup in fit are errors that name
+/// the file; the earlier files stay whole and load (the backup resumes), and
+/// no partial file is left.
 #[test]
 fn a_full_disk_is_an_error_that_names_the_file_and_keeps_the_good_one() {
     let root = tempfile::tempdir().unwrap();
