@@ -460,3 +460,63 @@ def test_kernelspec_runs_the_wrapper():
     assert spec["argv"][1] == str(REPO / "scripts" / "lib" / "rust-kernel")
     assert spec["argv"][-1] == "{connection_file}"
     assert os.access(spec["argv"][2], os.X_OK), f"{spec['argv'][2]} is not an executable evcxr_jupyter"
+
+
+# --- the kernel wrapper's slots, with a stand-in for evcxr_jupyter ---------------
+
+RUST_KERNEL = REPO / "scripts" / "lib" / "rust-kernel"
+
+
+def fake_evcxr(tmp_path: Path) -> Path:
+    """A stand-in for evcxr_jupyter that reports the slot it was given and exits."""
+    fake = tmp_path / "fake-evcxr"
+    fake.write_text('#!/bin/sh\necho "EVCXR_TMPDIR=$EVCXR_TMPDIR"\n')
+    fake.chmod(0o755)
+    return fake
+
+
+def start_wrapper(tmp_path: Path, root: Path, slots: int) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DLKIT_EVCXR_DIR=str(root), DLKIT_EVCXR_SLOTS=str(slots))
+    return subprocess.run(["bash", str(RUST_KERNEL), str(fake_evcxr(tmp_path)), "conn.json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_kernel_started_while_every_slot_is_held_says_so(tmp_path):
+    import fcntl
+    root = tmp_path / "evcxr"
+    root.mkdir()
+    with open(root / "slot-1.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another notebook's kernel
+        result = start_wrapper(tmp_path, root, slots=1)
+    assert result.returncode == 1, result
+    assert "all 1 slots" in result.stderr and "are in use by other kernels" in result.stderr
+    assert "close a notebook or raise DLKIT_EVCXR_SLOTS" in result.stderr
+    assert "EVCXR_TMPDIR" not in result.stdout  # evcxr was never started
+    # Once the other kernel is gone, the same start takes the slot.
+    result = start_wrapper(tmp_path, root, slots=1)
+    assert result.returncode == 0, result.stderr
+    assert f"EVCXR_TMPDIR={root / 'slot-1'}" in result.stdout
+
+
+def test_a_slot_whose_build_directory_is_gone_is_seeded_again(tmp_path):
+    root = tmp_path / "evcxr"
+    warm = root / "slot-2" / "target" / "debug"
+    warm.mkdir(parents=True)
+    (warm / "libdlkit.rlib").write_bytes(b"compiled")
+    # slot 1's target/ was deleted, and a seed copy was cut short by a killed start
+    (root / "slot-1").mkdir()
+    stale = root / ".seed-slot-1.12345" / "target"
+    stale.mkdir(parents=True)
+    (stale / "half").write_bytes(b"x")
+    result = start_wrapper(tmp_path, root, slots=2)
+    assert result.returncode == 0, result.stderr
+    assert "seeding slot-1 from slot-2" in result.stderr
+    assert (root / "slot-1" / "target" / "debug" / "libdlkit.rlib").read_bytes() == b"compiled"
+    assert not (root / "slot-1" / "target" / "half").exists()  # the half copy is not used
+    assert not stale.parent.exists()  # and it is removed
+    assert f"EVCXR_TMPDIR={root / 'slot-1'}" in result.stdout
+    # With no warm slot anywhere, a start says that it is cold instead of failing.
+    cold = tmp_path / "cold"
+    result = start_wrapper(tmp_path, cold, slots=1)
+    assert result.returncode == 0, result.stderr
+    assert "starts cold" in result.stderr
