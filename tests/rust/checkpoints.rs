@@ -1,7 +1,6 @@
 //! ModelCheckpoint and BackupAndRestore: saving while training, and training
 //! that continues after an interrupt or a crash as if nothing had happened.
 
-use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
 use dlkit::train::{Control, EpochLogs};
 use dlkit_tests::StopAfter;
@@ -20,25 +19,7 @@ fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
     dlkit_tests::blobs(n, seed, 0.7)
 }
 
-/// Dense → Dropout → Dense with Adam: the dropout and the shuffling use the
-/// model's generator, Adam has moments and a step count, so a resumed run
-/// only matches when all of them are restored.
-fn small_model(seed: u64, hidden: usize) -> Sequential {
-    let mut model = Sequential::with_seed(seed);
-    model
-        .add(Dense::new(hidden).input_dim(8).activation(Relu))
-        .unwrap();
-    model.add(Dropout::new(0.3)).unwrap();
-    model.add(Dense::new(3).activation(Softmax)).unwrap();
-    model
-        .compile(
-            Loss::SparseCategoricalCrossentropy,
-            Adam::default().learning_rate(0.01),
-            &[Metric::Accuracy],
-        )
-        .unwrap();
-    model
-}
+use dlkit_tests::resumable_model as small_model;
 
 fn weights(model: &Model) -> Vec<Vec<f32>> {
     model

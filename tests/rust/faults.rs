@@ -10,7 +10,6 @@
 //! Unix only: the faults are made with signals and resource limits.
 #![cfg(unix)]
 
-use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
 use dlkit::train::{Control, EpochLogs};
 use std::path::{Path, PathBuf};
@@ -33,24 +32,7 @@ fn data() -> (Tensor, Tensor, Tensor, Tensor) {
     (x, y, xv, yv)
 }
 
-/// Dense → Dropout → Dense with Adam, as in `checkpoints.rs`: a resumed run
-/// only matches when weights, Adam's moments and the generator come back.
-fn small_model(seed: u64, hidden: usize) -> Sequential {
-    let mut model = Sequential::with_seed(seed);
-    model
-        .add(Dense::new(hidden).input_dim(8).activation(Relu))
-        .unwrap();
-    model.add(Dropout::new(0.3)).unwrap();
-    model.add(Dense::new(3).activation(Softmax)).unwrap();
-    model
-        .compile(
-            Loss::SparseCategoricalCrossentropy,
-            Adam::default().learning_rate(0.01),
-            &[Metric::Accuracy],
-        )
-        .unwrap();
-    model
-}
+use dlkit_tests::resumable_model as small_model;
 
 fn options(epochs: usize, xv: &Tensor, yv: &Tensor) -> FitOptions {
     FitOptions::new()

@@ -117,6 +117,28 @@ pub fn small_classifier(optimizer: dlkit::optim::Adam) -> dlkit::model::Sequenti
     model
 }
 
+/// Dense → Dropout → Dense with Adam (learning rate 0.01) on 8 features and 3 classes: the
+/// dropout and the shuffling use the model's generator, and Adam has moments and a step count,
+/// so a resumed run only matches an uninterrupted one when all of them come back.
+pub fn resumable_model(seed: u64, hidden: usize) -> dlkit::model::Sequential {
+    use dlkit::layers::Activation::{Relu, Softmax};
+    use dlkit::prelude::*;
+    let mut model = Sequential::with_seed(seed);
+    model
+        .add(Dense::new(hidden).input_dim(8).activation(Relu))
+        .unwrap();
+    model.add(Dropout::new(0.3)).unwrap();
+    model.add(Dense::new(3).activation(Softmax)).unwrap();
+    model
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            Adam::default().learning_rate(0.01),
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+}
+
 #[cfg(test)]
 mod tests {
     /// `tests/Cargo.toml` lists its test files by hand (`autotests = false`, they
