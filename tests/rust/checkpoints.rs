@@ -4,7 +4,11 @@
 use dlkit::prelude::*;
 use dlkit::train::{Control, EpochLogs};
 use dlkit_tests::StopAfter;
-use std::path::{Path, PathBuf};
+use dlkit_tests::{
+    prediction_rows as predictions, quiet_options as options, resumable_model as small_model,
+    sorted_file_names as files_in, weight_values as weights,
+};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// `interrupt::request_stop` reaches every running `fit` of the process, so
@@ -17,20 +21,6 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Three Gaussian blobs in 8 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
     dlkit_tests::blobs(n, seed, 0.7)
-}
-
-use dlkit_tests::resumable_model as small_model;
-
-fn weights(model: &Model) -> Vec<Vec<f32>> {
-    model
-        .trainable_variables()
-        .iter()
-        .map(|v| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-        .collect()
-}
-
-fn predictions(model: &mut Model, x: &Tensor) -> Vec<Vec<f32>> {
-    model.predict(x).unwrap().to_vec2::<f32>().unwrap()
 }
 
 /// Presses "interrupt" at the end of epoch `n`: `fit` stops after the first
@@ -55,23 +45,6 @@ impl Callback for Recorder {
         self.0.lock().unwrap().push(weights(model));
         Ok(Control::Continue)
     }
-}
-
-fn options(epochs: usize, xv: &Tensor, yv: &Tensor) -> FitOptions {
-    FitOptions::new()
-        .epochs(epochs)
-        .batch_size(32)
-        .validation_data(xv, yv)
-        .verbose(0)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

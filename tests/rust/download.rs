@@ -2,6 +2,7 @@
 //! the real MNIST `.gz` files: mirror fallback, interrupted transfers, content
 //! that fails its checksum, and a cache that is reused without any request.
 
+use dlkit_tests::sorted_file_names as file_names;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -170,17 +171,6 @@ fn refused_url() -> String {
         .unwrap()
         .port();
     format!("http://127.0.0.1:{port}/")
-}
-
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    names
 }
 
 fn cache_env(root: &Path) -> (Environment, PathBuf) {

@@ -12,6 +12,10 @@
 
 use dlkit::prelude::*;
 use dlkit::train::{Control, EpochLogs};
+use dlkit_tests::{
+    prediction_rows as predictions, quiet_options as options, resumable_model as small_model,
+    sorted_file_names as files_in, weight_values as weights,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -30,39 +34,6 @@ fn data() -> (Tensor, Tensor, Tensor, Tensor) {
     let (x, y) = dlkit_tests::blobs(300, 6, 0.7);
     let (xv, yv) = dlkit_tests::blobs(90, 7, 0.7);
     (x, y, xv, yv)
-}
-
-use dlkit_tests::resumable_model as small_model;
-
-fn options(epochs: usize, xv: &Tensor, yv: &Tensor) -> FitOptions {
-    FitOptions::new()
-        .epochs(epochs)
-        .batch_size(32)
-        .validation_data(xv, yv)
-        .verbose(0)
-}
-
-fn weights(model: &Model) -> Vec<Vec<f32>> {
-    model
-        .trainable_variables()
-        .iter()
-        .map(|v| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
-        .collect()
-}
-
-fn predictions(model: &mut Model, x: &Tensor) -> Vec<Vec<f32>> {
-    model.predict(x).unwrap().to_vec2::<f32>().unwrap()
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    names
 }
 
 /// The temporary files of unfinished saves (`.{name}.partial-{pid}-{n}`).

@@ -139,6 +139,45 @@ pub fn resumable_model(seed: u64, hidden: usize) -> dlkit::model::Sequential {
     model
 }
 
+/// The names in `dir`, sorted; none when it does not exist.
+pub fn sorted_file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// Every trainable weight of `model`, flattened, in order.
+pub fn weight_values(model: &dlkit::model::Model) -> Vec<Vec<f32>> {
+    model
+        .trainable_variables()
+        .iter()
+        .map(|v| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect()
+}
+
+/// `model.predict(x)` as rows.
+pub fn prediction_rows(model: &mut dlkit::model::Model, x: &dlkit::Tensor) -> Vec<Vec<f32>> {
+    model.predict(x).unwrap().to_vec2::<f32>().unwrap()
+}
+
+/// Silent `fit` options of the checkpoint and fault tests: batches of 32, validation data.
+pub fn quiet_options(
+    epochs: usize,
+    xv: &dlkit::Tensor,
+    yv: &dlkit::Tensor,
+) -> dlkit::train::FitOptions {
+    dlkit::train::FitOptions::new()
+        .epochs(epochs)
+        .batch_size(32)
+        .validation_data(xv, yv)
+        .verbose(0)
+}
+
 #[cfg(test)]
 mod tests {
     /// `tests/Cargo.toml` lists its test files by hand (`autotests = false`, they
