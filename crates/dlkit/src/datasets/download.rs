@@ -491,7 +491,7 @@ fn rate(bytes: u64, elapsed: Duration) -> u64 {
 }
 
 /// `90 s`, `30 min`.
-fn format_duration(d: Duration) -> String {
+pub(super) fn format_duration(d: Duration) -> String {
     let seconds = d.as_secs_f64();
     if seconds >= 120.0 {
         format!("{:.0} min", seconds / 60.0)

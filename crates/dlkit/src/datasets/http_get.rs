@@ -19,6 +19,8 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::download::format_duration;
+
 /// The most response heads followed through redirects (and 1xx interim heads).
 const MAX_HEADS: usize = 12;
 /// A response head larger than this is not from a file server.
@@ -146,7 +148,7 @@ impl Response {
                     Ok(Ok(chunk)) => buffer.extend_from_slice(&chunk),
                     Ok(Err(e)) => return Err(format!("reading the response failed: {e}")),
                     Err(RecvTimeoutError::Timeout) => {
-                        return Err(format!("no response within {}", whole_seconds(timeout)))
+                        return Err(format!("no response within {}", format_duration(timeout)))
                     }
                     Err(RecvTimeoutError::Disconnected) => return Err(self.failure()),
                 }
@@ -277,15 +279,6 @@ fn seconds_arg(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64().max(0.001))
 }
 
-fn whole_seconds(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 1.0 {
-        format!("{} s", s.round())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
 /// The standard reason phrase of the statuses a file server is likely to send.
 fn standard_reason(status: u16) -> &'static str {
     match status {
@@ -325,8 +318,6 @@ mod tests {
     fn reasons_and_durations_read_naturally() {
         assert_eq!(standard_reason(404), "Not Found");
         assert_eq!(standard_reason(299), "");
-        assert_eq!(whole_seconds(Duration::from_secs(30)), "30 s");
-        assert_eq!(whole_seconds(Duration::from_millis(250)), "250 ms");
         assert_eq!(seconds_arg(Duration::ZERO), "0.001");
         assert_eq!(seconds_arg(Duration::from_millis(1500)), "1.500");
     }
