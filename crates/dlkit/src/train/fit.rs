@@ -141,7 +141,8 @@ impl Model {
             }
         }
         let mut options = options;
-        let mut train = self.dataset("x", "y", x, y)?;
+        let (x, y) = super::sample_limit::apply(x, y, options.verbose)?;
+        let mut train = self.dataset("x", "y", &x, &y)?;
         checks::finite_weights(self)?;
         let validation = match options.validation_data.take() {
             Some((vx, vy)) => Some(self.dataset("validation x", "validation y", &vx, &vy)?),

@@ -12,6 +12,7 @@ pub mod interrupt;
 mod loss;
 mod metrics;
 mod progress;
+mod sample_limit;
 
 pub use callbacks::{
     BackupAndRestore, Callback, Control, EarlyStopping, EpochLogs, LearningRateScheduler,
@@ -24,3 +25,4 @@ pub use history::{EpochPhases, History};
 pub use loss::Loss;
 pub(crate) use metrics::maximised;
 pub use metrics::Metric;
+pub use sample_limit::{limit_training_samples, training_sample_limit};
