@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbchecks
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 KERNEL = "rust"
@@ -434,8 +436,11 @@ def cmd_execute(args) -> int:
         nb = nbformat.read(path, as_version=4)
         started = dt.datetime.now(dt.timezone.utc)
         try:
+            if args.smoke:
+                nbchecks.apply_smoke_parameters(nb, path.name)
             wall, _ = run_notebook(nb, path.parent, args.timeout, path.name)
-        except NotebookError as err:
+            check_floors(nb, args.smoke, path.name)
+        except (NotebookError, nbchecks.ChecksError) as err:
             # Keep the failed run for inspection, never over the committed notebook.
             keep = REPO / ".evcxr" / "failed" / path.name
             write_atomically(keep, nbformat.writes(nb))
@@ -463,28 +468,52 @@ def cmd_execute(args) -> int:
 
 
 def result_bundles(path: Path) -> list[dict]:
-    """Every result bundle a notebook displayed, in cell order, validated."""
+    """Every result a notebook displayed, validated, once per model in cell order
+    (a table of results shown earlier repeats them)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    found = []
+    found = {}
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, cell in enumerate(code_cells):
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if RESULT_MIME not in data:
-                continue
-            value = data[RESULT_MIME]
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as err:
-                    raise NotebookError(
-                        f"{path.name}: Cell {number}: {RESULT_MIME} is not valid JSON ({err})"
-                    ) from err
-            for entry in value if isinstance(value, list) else [value]:
-                found.append(validate_result(entry, f"{path.name}: Cell {number}"))
+        for entry in bundles_in_outputs(cell.get("outputs", []), f"{path.name}: Cell {number}"):
+            found.setdefault((entry["tutorial"], entry["model"]), entry)
+    return list(found.values())
+
+
+def bundles_in_outputs(outputs, where: str) -> list[dict]:
+    """The result bundles among one cell's outputs, validated."""
+    found = []
+    for output in outputs:
+        data = output.get("data", {})
+        if RESULT_MIME not in data:
+            continue
+        value = data[RESULT_MIME]
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise NotebookError(f"{where}: {RESULT_MIME} is not valid JSON ({err})") from err
+        for entry in value if isinstance(value, list) else [value]:
+            found.append(validate_result(entry, where))
     return found
+
+
+def check_floors(nb, smoke: bool, label: str) -> None:
+    """Fail a finished run whose results miss the floors in the notebook's metadata."""
+    kind = "smoke" if smoke else "full"
+    try:
+        table = nbchecks.floors(nb.metadata, kind, label)
+    except nbchecks.ChecksError as err:
+        raise NotebookError(str(err)) from err
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    bundles = [entry for number, cell in enumerate(code_cells)
+               for entry in bundles_in_outputs(cell.get("outputs", []), f"{label}: Cell {number}")]
+    problems = nbchecks.failures(bundles, table, kind)
+    problems += [f"'{model}' has a {kind} run floor but showed no result"
+                 for model in nbchecks.unreported(bundles, table)]
+    if problems:
+        raise NotebookError(f"{label}: " + "; ".join(problems))
 
 
 def validate_result(entry, where: str) -> dict:

@@ -25,6 +25,10 @@
   tests/notebooks/ (not to notebooks/*.ipynb). This file is loaded when
   tests/notebooks (or a path below it) is among pytest's arguments, as in
   scripts/test.
+* A smoke run puts the notebook's "dlkit-tests".smoke_parameters in place of
+  its cell tagged `parameters`, and every run holds the results the cells
+  show to the floors in that metadata (NotebookParametersAndFloors, below;
+  scripts/lib/nbchecks.py).
 * A smoke run of a notebook in notebooks/ fails at the cell where the
   session's memory (summed PSS of this process tree) went over budget
   (NotebookMemoryBudget, below).
@@ -52,6 +56,9 @@ def pytest_configure(config):
         config.pluginmanager.register(NotebookCellChecks(), "dlkit-notebook-cell-checks")
     if not config.pluginmanager.has_plugin("dlkit-notebook-memory-budget"):
         config.pluginmanager.register(NotebookMemoryBudget(), "dlkit-notebook-memory-budget")
+    if not config.pluginmanager.has_plugin("dlkit-notebook-parameters-floors"):
+        config.pluginmanager.register(NotebookParametersAndFloors(),
+                                      "dlkit-notebook-parameters-floors")
     option = config.option
     if getattr(option, "nbval_kernel_name", None) is None:
         option.nbval_kernel_name = "rust"
@@ -66,8 +73,9 @@ def pytest_configure(config):
 
 
 sys.path.insert(0, str(HERE.parents[1] / "scripts" / "lib"))
+import nbchecks  # noqa: E402
 from nbtool import (  # noqa: E402
-    STDERR_OK_TAG, dropped_variable, missing_rich_output, runtime_error,
+    STDERR_OK_TAG, bundles_in_outputs, dropped_variable, missing_rich_output, runtime_error,
 )
 
 
@@ -113,6 +121,59 @@ class NotebookCellChecks:
             missing = missing_rich_output(cell.source, outputs, tags)
             if missing is not None:
                 pytest.fail(f"no rich output: {missing}", pytrace=False)
+        return result
+
+
+def smoke_run() -> bool:
+    return os.environ.get("DLKIT_SMOKE") == "1"
+
+
+class NotebookParametersAndFloors:
+    """A smoke run's parameters in, and the accuracy floors checked, outside the cells.
+
+    Before the run, the cell tagged `parameters` of a notebook whose metadata
+    has "dlkit-tests".smoke_parameters runs that code instead (in a smoke run
+    only). After each cell, every result bundle it showed is held to the
+    notebook's floor for the run ("dlkit-tests".floors); the last cell also
+    fails for a model with a floor that showed no result (scripts/lib/nbchecks.py).
+    """
+
+    def __init__(self):
+        self.shown: dict[str, list[dict]] = {}
+
+    def pytest_collection_modifyitems(self, items):
+        if not smoke_run():
+            return
+        done = set()
+        for item in items:
+            nb = getattr(item.parent, "nb", None) if getattr(item, "cell", None) else None
+            if nb is None or id(nb) in done:
+                continue
+            done.add(id(nb))
+            # nbval's items hold the notebook's own cell objects
+            nbchecks.apply_smoke_parameters(nb, Path(str(item.fspath)).name)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        result = yield
+        cell, outputs = getattr(item, "cell", None), getattr(item, "test_outputs", None)
+        if cell is None or outputs is None:
+            return result
+        nb, label = item.parent.nb, Path(str(item.fspath)).name
+        kind = "smoke" if smoke_run() else "full"
+        table = nbchecks.floors(nb.metadata, kind, label)
+        if not table:
+            return result
+        bundles = bundles_in_outputs(outputs, f"{label}: Cell {item.cell_num}")
+        self.shown.setdefault(label, []).extend(bundles)
+        missed = nbchecks.failures(bundles, table, kind)
+        last_code = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        if cell is nb.cells[last_code]:
+            missed += [f"'{model}' has a {kind} run floor but showed no result"
+                       for model in nbchecks.unreported(self.shown.pop(label, []), table)]
+        if missed:
+            pytest.fail("below the floor (notebook metadata 'dlkit-tests'): " + "; ".join(missed),
+                        pytrace=False)
         return result
 
 

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 FIXTURES = HERE / "fixtures"
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
+import nbchecks  # noqa: E402
 import nbtool  # noqa: E402
 
 NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "nbval-raises-exception"}
@@ -64,8 +65,9 @@ def test_smoke_run_below_accuracy_floor_fails():
     notebook = FIXTURES / "failing" / "below_floor.ipynb"
     result = run_nbval(notebook, smoke=True)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Cell outputs differ" in result.stdout
-    # the floor cell fails, the three cells before it pass
+    assert "below the smoke run's floor of 90.00 %" in result.stdout, result.stdout
+    assert "'argmax of fixed logits' reached a test accuracy of 75.00 %" in result.stdout
+    # the result cell fails, the three cells before it pass
     assert re.search(r"\b1 failed, 3 passed\b", summary(result)), result.stdout
     failed = [l for l in result.stdout.splitlines() if l.startswith("FAILED")]
     assert len(failed) == 1 and "Cell 3" in failed[0], result.stdout
@@ -348,11 +350,89 @@ def test_verdict_direction_depends_on_the_metric():
     assert nbtool.in_percent(dict(GOOD, metric="accuracy", ours=0.9912), "ours") == pytest.approx(99.12)
 
 
+# --- smoke parameters and floors (scripts/lib/nbchecks.py) ----------------------
+
+def notebook_with(settings, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata[nbchecks.SETTINGS_KEY] = settings
+    return nb
+
+
+def result_cell(*entries):
+    cell = nbformat.v4.new_code_cell("table")
+    cell.outputs = [nbformat.v4.new_output(
+        "display_data", data={nbtool.RESULT_MIME: list(entries), "text/plain": "table"})]
+    return cell
+
+
+def test_smoke_parameters_replace_the_parameters_cell_only():
+    params = nbformat.v4.new_code_cell("let epochs: usize = 12;", metadata={"tags": ["parameters"]})
+    other = nbformat.v4.new_code_cell("let x = 1;")
+    nb = notebook_with({"smoke_parameters": "let epochs: usize = 1;"}, [other, params])
+    assert nbchecks.apply_smoke_parameters(nb, "n.ipynb")
+    assert [c.source for c in nb.cells] == ["let x = 1;", "let epochs: usize = 1;"]
+    # none given: nothing to do; given without a parameters cell: an error naming it
+    assert not nbchecks.apply_smoke_parameters(notebook_with({}, [params]), "n.ipynb")
+    with pytest.raises(nbchecks.ChecksError, match="exactly one code cell tagged 'parameters'"):
+        nbchecks.apply_smoke_parameters(notebook_with({"smoke_parameters": "x"}, [other]), "n.ipynb")
+
+
+@pytest.mark.parametrize("settings, message", [
+    ([], "must be an object"),
+    ({"smoke": "x"}, "unknown keys"),
+    ({"smoke_parameters": "  "}, "must be Rust code"),
+    ({"floors": {"quick": {}}}, "takes the keys"),
+    ({"floors": {"full": {"CNN": "0.99"}}}, "must be a number"),
+    ({"floors": {"full": {"CNN": True}}}, "must be a number"),
+])
+def test_malformed_test_settings_are_refused(settings, message):
+    with pytest.raises(nbchecks.ChecksError, match=message):
+        nbchecks.settings({nbchecks.SETTINGS_KEY: settings}, "n.ipynb")
+
+
+def test_floors_follow_the_metric_in_both_directions():
+    accuracy = dict(GOOD, metric="accuracy", model="CNN", ours=0.985, published=None)
+    error = dict(GOOD, metric="error", model="MLP", ours=1.88, published=1.74)
+    # an accuracy must reach its floor, an error stay at or under its ceiling
+    assert nbchecks.failures([accuracy], {"CNN": 0.985}, "full") == []
+    assert nbchecks.failures([accuracy], {"CNN": 0.99}, "full") == [
+        "'CNN' reached a test accuracy of 98.50 %, below the full run's floor of 99.00 %"]
+    assert nbchecks.failures([error], {"MLP": 2.24}, "full") == []
+    assert nbchecks.failures([error], {"MLP": 1.80}, "smoke") == [
+        "'MLP' ended with a test error of 1.88 %, above the smoke run's ceiling of 1.80 %"]
+    # models without a floor are not judged; a floor without a result is named
+    assert nbchecks.failures([accuracy, error], {}, "full") == []
+    assert nbchecks.unreported([accuracy], {"CNN": 0.9, "LSTM": 0.9}) == ["LSTM"]
+
+
+def test_a_finished_run_is_held_to_the_floors_of_its_kind():
+    cnn = dict(GOOD, metric="accuracy", model="CNN", ours=0.95, published=None)
+    settings = {"floors": {"smoke": {"CNN": 0.90}, "full": {"CNN": 0.99}}}
+    nb = notebook_with(settings, [result_cell(cnn)])
+    nbtool.check_floors(nb, smoke=True, label="n.ipynb")
+    with pytest.raises(nbtool.NotebookError, match="below the full run's floor of 99.00 %"):
+        nbtool.check_floors(nb, smoke=False, label="n.ipynb")
+    lstm = {"floors": {"full": {"CNN": 0.9, "LSTM": 0.9}}}
+    with pytest.raises(nbtool.NotebookError, match="'LSTM' has a full run floor but showed no result"):
+        nbtool.check_floors(notebook_with(lstm, [result_cell(cnn)]), smoke=False, label="n.ipynb")
+
+
+def test_a_table_repeating_results_adds_no_rows(tmp_path):
+    cnn = dict(GOOD, metric="accuracy", model="CNN", ours=0.95, published=None)
+    bn = dict(cnn, model="CNN + BatchNormalization", ours=0.96)
+    nb = notebook_with({}, [result_cell(cnn), result_cell(cnn, bn)])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert [e["model"] for e in nbtool.result_bundles(path)] == ["CNN", "CNN + BatchNormalization"]
+
+
 # --- conventions of the notebooks ---------------------------------------------
 
-# A notebook's result check compares against the floor (or, where the tutorial
-# reports an error rate, the ceiling) defined in its settings cell.
-FLOOR_CHECK = re.compile(r"(>=\s*accuracy_floor|<=\s*error_ceiling)\b")
+# Test plumbing that must stay out of a notebook's cells: the smoke run's
+# parameters and the floors live in its metadata (scripts/lib/nbchecks.py).
+PLUMBING = re.compile(r"DLKIT_SMOKE|\btrain_samples\b|\baccuracy_floor\b|\berror_ceiling\b")
+
 
 def check_conventions(path: Path, dep_path: str) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -362,8 +442,6 @@ def check_conventions(path: Path, dep_path: str) -> None:
     first = code[0].source.lstrip()
     assert first.startswith(f':dep dlkit = {{ path = "{dep_path}"'), \
         f"{path.name}: the first code cell must be `:dep dlkit = {{ path = \"{dep_path}\", package = \"dlkit-dylib\" }}`"
-    assert any("DLKIT_SMOKE" in c.source for c in code[1:3]), \
-        f"{path.name}: the settings cell (right after :dep) must read DLKIT_SMOKE"
     for index, cell in enumerate(nb.cells):
         assert "NBVAL_" not in cell.source, \
             f"{path.name}: cell {index}: nbval ignores `NBVAL_` comments; use cell tags"
@@ -374,14 +452,18 @@ def check_conventions(path: Path, dep_path: str) -> None:
         assert "once on purpose" not in cell.source, \
             f"{path.name}: Cell {index}: the kernel turns `?` on at start (scripts/lib/init.evcxr);" \
             " notebooks need no `?` workaround"
-    floor_cells = [c for c in code if "nbval-check-output" in c.metadata.get("tags", [])
-                   and FLOOR_CHECK.search(c.source)]
-    assert floor_cells, \
-        f"{path.name}: no cell tagged nbval-check-output checks `... >= accuracy_floor` or `... <= error_ceiling`"
-    for cell in floor_cells:
-        assert cell.execution_count is not None, f"{path.name}: the floor cell was never run"
-        shown = [o.get("data", {}).get("text/plain") for o in cell.outputs]
-        assert shown == ["true"], f"{path.name}: the committed floor cell shows {shown}, not true"
+        assert not PLUMBING.search(cell.source), \
+            f"{path.name}: Cell {index}: test plumbing in a cell ({PLUMBING.search(cell.source)[0]});" \
+            " smoke parameters and floors go in the metadata 'dlkit-tests'"
+    settings = nbchecks.settings(nb.metadata, path.name)
+    assert settings and settings.get("smoke_parameters"), \
+        f"{path.name}: no smoke parameters in the metadata '{nbchecks.SETTINGS_KEY}'"
+    assert nbchecks.parameters_index(nb.cells, path.name) == nb.cells.index(code[1]), \
+        f"{path.name}: the cell tagged `parameters` must come right after :dep"
+    for kind in nbchecks.RUN_KINDS:
+        assert nbchecks.floors(nb.metadata, kind, path.name), f"{path.name}: no {kind} run floors"
+    # The committed run reaches its floors, and every model with a floor showed a result.
+    nbtool.check_floors(nb, smoke=False, label=path.name)
 
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

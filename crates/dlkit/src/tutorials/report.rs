@@ -166,8 +166,45 @@ impl Comparison {
     }
 }
 
-/// Several results in one table (shown without the JSON, which each result's
-/// own cell already gave).
+/// Several results in one table: what [`table`] returns.
+///
+/// As a cell's last expression it shows one table, and gives the results
+/// runner every row's JSON, so a notebook needs no cell per result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultsTable {
+    table: HtmlTable,
+    results: Vec<Comparison>,
+}
+
+impl ResultsTable {
+    /// The rows as shown: tutorial, model, tutorial's figure, ours, verdict.
+    pub fn rows(&self) -> &[Vec<String>] {
+        self.table.rows()
+    }
+
+    /// The results, in the table's order.
+    pub fn results(&self) -> &[Comparison] {
+        &self.results
+    }
+
+    /// Rich output for evcxr: the table, its text, and the JSON list of results.
+    pub fn evcxr_display(&self) {
+        let json = serde_json::to_string(&self.results).unwrap_or_default();
+        emit(&[
+            ("text/html", &self.table.to_html()),
+            ("text/plain", &self.table.to_text()),
+            (RESULT_MIME, &json),
+        ]);
+    }
+}
+
+impl std::fmt::Display for ResultsTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.table.to_text())
+    }
+}
+
+/// Several results in one table.
 ///
 /// It takes references, `table(&[&mlp_result, &cnn_result])`: in a notebook,
 /// a cell's last expression that moved stored variables (`&[mlp_result, ...]`
@@ -186,14 +223,17 @@ impl Comparison {
 /// let results = [mlp, cnn];
 /// assert_eq!(table(&results.each_ref()), shown);
 /// ```
-pub fn table(results: &[&Comparison]) -> HtmlTable {
+pub fn table(results: &[&Comparison]) -> ResultsTable {
     let mut table = HtmlTable::new(["Tutorial", "Model", "Tutorial's figure", "dlkit", "Verdict"]);
     for r in results {
         if let Some(row) = r.table().rows().first() {
             table.push_row(row);
         }
     }
-    table
+    ResultsTable {
+        table,
+        results: results.iter().map(|&r| r.clone()).collect(),
+    }
 }
 
 impl std::fmt::Display for Comparison {
@@ -236,5 +276,17 @@ mod tests {
         // the results are still there after the call
         assert_eq!(table(&[&b]).rows()[0], shown.rows()[1]);
         assert!(table(&[]).rows().is_empty());
+    }
+
+    #[test]
+    fn a_table_carries_every_result_for_the_runner() {
+        let a = Comparison::accuracy("004", "DNN", None, 0.97).train_seconds(2.0);
+        let b = Comparison::accuracy("004", "LSTM", None, 0.98);
+        let shown = table(&[&a, &b]);
+        assert_eq!(shown.results(), [a, b]);
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(shown.results()).unwrap()).unwrap();
+        assert_eq!(json[1]["model"], "LSTM");
+        assert_eq!(json[0]["train_seconds"], 2.0);
     }
 }
