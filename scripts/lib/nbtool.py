@@ -41,8 +41,9 @@ RESULT_KEYS = {
     "metric": str,
     "published": (int, float, type(None)),  # null: the tutorial quotes no figure
     "ours": (int, float),
-    "train_seconds": (int, float),
 }
+# dlkit leaves it out of a result that was given no training time
+OPTIONAL_RESULT_KEYS = {"train_seconds": (int, float)}
 METRICS = ("accuracy", "error")
 DEFAULT_DEP = ':dep dlkit = { path = "../crates/dlkit-dylib", package = "dlkit-dylib" }'
 
@@ -520,8 +521,10 @@ def validate_result(entry, where: str) -> dict:
     """Check one bundle has every key with the right type; the message says what is wrong."""
     if not isinstance(entry, dict):
         raise NotebookError(f"{where}: a result must be a JSON object, found {type(entry).__name__}")
-    for key, kind in RESULT_KEYS.items():
+    for key, kind in (RESULT_KEYS | OPTIONAL_RESULT_KEYS).items():
         if key not in entry:
+            if key in OPTIONAL_RESULT_KEYS:
+                continue
             raise NotebookError(f"{where}: result {entry} lacks the key '{key}'")
         value = entry[key]
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -578,6 +581,10 @@ def verdict(entry: dict) -> str:
     return f"worse than the tutorial (by {-lead:.2f} pp)"
 
 
+def minutes_of(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.1f}"
+
+
 def results_markdown(notebooks: list[Path]) -> str:
     """The results table (markdown) of the given executed notebooks."""
     import nbformat
@@ -598,7 +605,7 @@ def results_markdown(notebooks: list[Path]) -> str:
             rows.append(
                 f"| {entry['tutorial']} | {path.name} | {entry['model']} | {entry['metric']} "
                 f"| {percent(in_percent(entry, 'published'))} | {percent(in_percent(entry, 'ours'))} | {verdict(entry)} "
-                f"| {entry['train_seconds'] / 60:.1f} | {minutes} |"
+                f"| {minutes_of(entry.get('train_seconds'))} | {minutes} |"
             )
     lines = [
         "# Results",

@@ -315,6 +315,10 @@ def test_results_table_words_follow_the_metric(tmp_path):
     assert "| MLP | error | 1.74 % | 1.88 % | worse than the tutorial (by 0.14 pp) |" in table
     assert "| branching CNN | error | none | 0.80 % | n/a (no published figure) |" in table
     assert "| codealong CNN | accuracy | 99.16 % | 99.16 % | matches the tutorial |" in table
+    # a result given no training time (dlkit leaves the key out) says so
+    untimed = {k: v for k, v in GOOD.items() if k != "train_seconds"}
+    path = notebook_with_outputs(tmp_path, [{nbtool.RESULT_MIME: untimed}], name="untimed.ipynb")
+    assert "| better than the tutorial (by 0.12 pp) | n/a |" in nbtool.results_markdown([path])
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -322,6 +326,7 @@ def test_results_table_words_follow_the_metric(tmp_path):
     (dict(GOOD, metric="loss"), "metric 'loss'"),
     (dict(GOOD, published="1.1 %"), "'published'"),
     (dict(GOOD, ours=float("nan")), "not finite"),
+    (dict(GOOD, train_seconds="2 min"), "'train_seconds'"),
     (dict(GOOD, metric="accuracy", ours=99.2), "must be a fraction in [0, 1]"),
     (dict(GOOD, ours=174.0), "must be in percent, in [0, 100]"),
     ("{not json", "not valid JSON"),
