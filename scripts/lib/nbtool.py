@@ -82,8 +82,9 @@ def runtime_error(outputs, tags) -> str | None:
 # `?` once), and a last expression that moves stored variables (evcxr then also
 # drops them from the session; dlkit::report::table takes references for that
 # reason). A cell "should show rich output" when
-#   * its last expression calls a plot function (`plot::name(`) or a model's
-#     `.confusion_matrix(` or `.misclassified(`: a figure, image/png; or
+#   * its last expression calls a plot function (`plot::name(`), a model's
+#     `.confusion_matrix(` or `.misclassified(`, or `image::load_img(`: a
+#     figure, image/png; or
 #     `.summary()`, `report::table(`, `Comparison::accuracy(`,
 #     `Comparison::error(`, `HtmlTable::new(`: a table, text/html; or
 #   * it displayed the Debug text of a dlkit value that has a display of its
@@ -95,7 +96,9 @@ def runtime_error(outputs, tags) -> str | None:
 PLAIN_OK_TAG = "dlkit-plain-ok"
 FIGURE_MIME = "image/png"
 TABLE_MIME = "text/html"
-FIGURE_CALL = re.compile(r"\bplot::[a-z_][a-z0-9_]*\s*\(|\.(?:confusion_matrix|misclassified)\s*\(")
+FIGURE_CALL = re.compile(
+    r"\bplot::[a-z_][a-z0-9_]*\s*\(|\.(?:confusion_matrix|misclassified)\s*\(|\bload_img\s*\("
+)
 TABLE_CALL = re.compile(
     r"\.summary\s*\(\s*\)|\breport::table\s*\(|\bComparison::(?:accuracy|error)\s*\("
     r"|\bHtmlTable::new\s*\("
@@ -104,7 +107,8 @@ TABLE_CALL = re.compile(
 # against crates/dlkit/src): their Debug text as a cell's result means evcxr
 # fell back; and the text a plot shows when drawing it failed.
 DISPLAY_TYPES = ("Comparison", "ConfusionMatrix", "DigitGrid", "Figure", "Filters", "HistoryPlot",
-                 "HtmlTable", "Imshow", "Misclassified", "SamplePrediction", "Summary", "TensorView")
+                 "HtmlTable", "Imshow", "Misclassified", "Picture", "ResultsTable",
+                 "SamplePrediction", "Summary", "TensorView")
 DEBUG_OF_DISPLAY = re.compile(r"^\s*(?:(?:Ok|Some)\()*(%s)\s*[{(]" % "|".join(DISPLAY_TYPES))
 PLOT_FAILED = "the plot could not be drawn"
 

@@ -265,3 +265,50 @@ fn bad_files_are_clear_errors() {
         .to_string()
         .contains("not an image"));
 }
+
+#[test]
+fn load_img_keeps_the_picture_as_it_is_and_shows_it_scaled_down() -> dlkit::Result<()> {
+    let photo = dlkit::image::load_img(picture("seven_dark_ink_photo.jpg"))?;
+    let (width, height) = photo.size();
+    let decoded = image::open(picture("seven_dark_ink_photo.jpg"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!((width, height), decoded.dimensions());
+    // the pixels, channels last, exactly as decoded
+    let pixels = photo.to_tensor()?;
+    assert_eq!(pixels.dims(), [height as usize, width as usize, 3]);
+    assert_eq!(pixels.dtype(), DType::U8);
+    assert_eq!(pixels.flatten_all()?.to_vec1::<u8>()?, decoded.into_raw());
+    // what a notebook shows: a PNG no larger than 320 pixels a side, same aspect ratio
+    let shown = image::load_from_memory(&photo.to_png()?).unwrap();
+    let (w, h) = (shown.width(), shown.height());
+    assert_eq!(w.max(h), 320.min(width.max(height)));
+    let ratio = |a: u32, b: u32| f64::from(a) / f64::from(b);
+    assert!((ratio(w, h) - ratio(width, height)).abs() < 0.02);
+    // a small picture is shown at its own size, pixel for pixel
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.png");
+    let gradient =
+        image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 90]));
+    gradient.save(&path).unwrap();
+    let small = dlkit::image::load_img(&path)?;
+    let shown = image::load_from_memory(&small.to_png()?).unwrap().to_rgb8();
+    assert_eq!(shown, gradient);
+    assert!(format!("{small:?}").contains("small.png: 40×30"));
+    Ok(())
+}
+
+#[test]
+fn load_img_names_the_file_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing_here.png");
+    let err = dlkit::image::load_img(&missing).unwrap_err().to_string();
+    assert!(err.contains("nothing_here.png"), "{err}");
+    let text = dir.path().join("notes.png");
+    std::fs::write(&text, "not a picture").unwrap();
+    let err = dlkit::image::load_img(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("notes.png") && err.contains("not an image"),
+        "{err}"
+    );
+}

@@ -32,6 +32,11 @@
 //!
 //! Write the digit large, with a thick dark pen on plain light paper, and
 //! photograph it straight on; light ink on a dark background works as well.
+//! [`load_img`] shows the picture as it was taken, to compare.
+
+mod picture;
+
+pub use picture::{load_img, Picture};
 
 use std::path::Path;
 
@@ -82,6 +87,12 @@ const TARGET_STROKE: f32 = 2.6;
 /// like MNIST: a `(28, 28)` `f32` tensor in [0, 1], light ink on black.
 pub fn load_digit(path: impl AsRef<Path>) -> Result<Tensor> {
     let path = path.as_ref();
+    let bytes = read_picture_file(path)?;
+    prepare(&bytes, &path.display().to_string())
+}
+
+/// The bytes of a picture file, refusing files far larger than any photo.
+fn read_picture_file(path: &Path) -> Result<Vec<u8>> {
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
@@ -94,8 +105,7 @@ pub fn load_digit(path: impl AsRef<Path>) -> Result<Tensor> {
             MAX_FILE_BYTES >> 20
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    prepare(&bytes, &path.display().to_string())
+    std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 /// [`load_digit`] for an image already in memory (the bytes of a PNG or JPEG file).
