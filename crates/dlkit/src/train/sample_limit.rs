@@ -54,8 +54,11 @@ pub(crate) fn apply(x: &Tensor, y: &Tensor, verbose: u8) -> Result<(Tensor, Tens
         return Ok((x.clone(), y.clone()));
     }
     if verbose > 0 {
+        let group = crate::model::summary::group_thousands;
         println!(
-            "Training on the first {limit} of {n} samples (dlkit::train::limit_training_samples)"
+            "Training on the first {} of {} samples (dlkit::train::limit_training_samples)",
+            group(limit),
+            group(n)
         );
     }
     Ok((x.narrow(0, 0, limit)?, y.narrow(0, 0, limit)?))
