@@ -18,7 +18,7 @@ every process. Processes are grouped by kind:
     kernel   evcxr_jupyter, with the rust-analyzer it embeds
     cells    the process that runs the cells (evcxr's runtime child: the notebook's variables)
     cargo, rustc, linker   what compiles each cell
-    other    anything else (the kernel's bash wrapper, flock)
+    other    anything else (the kernel's launcher, dlkit-kernel)
 
 The report gives, per notebook, the peak of the whole tree (and its kinds at that moment),
 the peak of each kind on its own, and the run's wall time; one JSON line each, or a table

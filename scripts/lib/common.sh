@@ -6,7 +6,7 @@
 #   ensure_evcxr       evcxr_jupyter at the version pinned in scripts/requirements-cargo.txt
 #   ensure_venv        .venv with the Python packages pinned in scripts/requirements.txt
 #   ensure_kernelspec  the `rust` kernelspec, in the Python environment, running
-#                      scripts/lib/rust-kernel (one evcxr build slot per kernel)
+#                      crates/dlkit-kernel (one evcxr build slot per kernel)
 #   ensure_warm        dlkit and its dependencies compiled in a kernel slot
 #
 # Settings (environment):
@@ -139,26 +139,42 @@ ensure_venv() {
     echo "$want" >"$stamp.tmp" && mv "$stamp.tmp" "$stamp"
 }
 
+# Builds the kernel's launcher (crates/dlkit-kernel) and installs it as
+# .evcxr/bin/dlkit-kernel, where the kernelspec runs it (a copy: `cargo clean`
+# must not break the kernel).
+ensure_kernel_launcher() {
+    local bin=$DLKIT_REPO/.evcxr/bin/dlkit-kernel
+    (cd "$DLKIT_REPO" && cargo build --quiet --release -p dlkit-kernel) ||
+        die "could not build the kernel launcher (crates/dlkit-kernel)"
+    mkdir -p "$(dirname "$bin")"
+    if ! cmp -s "$DLKIT_REPO/target/release/dlkit-kernel" "$bin"; then
+        cp "$DLKIT_REPO/target/release/dlkit-kernel" "$bin.tmp.$$" && mv "$bin.tmp.$$" "$bin" ||
+            die "could not install $bin"
+    fi
+}
+
 # Installs the `rust` kernelspec into the Python environment's share/jupyter:
 # evcxr's own files (logos, kernel.js, version.txt — evcxr reinstalls itself
-# over a kernelspec whose version.txt differs), with argv running our wrapper.
+# over a kernelspec whose version.txt differs), with argv running our launcher.
 ensure_kernelspec() {
+    ensure_kernel_launcher
     local tmp
     tmp=$(mktemp -d)
     JUPYTER_PATH=$tmp "$DLKIT_EVCXR" --install >/dev/null || {
         rm -rf "$tmp"
         die "evcxr_jupyter --install failed"
     }
-    "$DLKIT_PY" - "$tmp/kernels/rust/kernel.json" "$DLKIT_REPO/scripts/lib/rust-kernel" \
-        "$DLKIT_EVCXR" <<'EOF' || { rm -rf "$tmp"; die "could not write kernel.json"; }
+    "$DLKIT_PY" - "$tmp/kernels/rust/kernel.json" "$DLKIT_REPO/.evcxr/bin/dlkit-kernel" \
+        "$DLKIT_REPO" "$DLKIT_EVCXR" <<'EOF' || { rm -rf "$tmp"; die "could not write kernel.json"; }
 import json, sys
-path, wrapper, evcxr = sys.argv[1:]
+path, launcher, repo, evcxr = sys.argv[1:]
 with open(path) as f:
     spec = json.load(f)
-spec["argv"] = ["/bin/bash", wrapper, evcxr, "{connection_file}"]
+spec["argv"] = [launcher, "--repo", repo, evcxr, "{connection_file}"]
 # Interrupt as SIGINT to the kernel's process group (not evcxr's control
 # message, which kills the process that holds the notebook's variables): the
-# wrapper makes evcxr ignore it, and dlkit stops a running fit on it.
+# launcher passes it on to the process running the cells, where dlkit stops a
+# running fit on it.
 spec["interrupt_mode"] = "signal"
 with open(path, "w") as f:
     json.dump(spec, f, indent=2)

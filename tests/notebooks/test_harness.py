@@ -506,7 +506,7 @@ def test_saved_outputs_show_figures_and_tables(path):
 # --- set-up files --------------------------------------------------------------
 
 SHELL_FILES = ["scripts/notebooks", "scripts/test", "scripts/lib/common.sh",
-               "scripts/lib/rust-kernel", "scripts/binder-rehearsal", ".ci/run", "binder/postBuild",
+               "scripts/binder-rehearsal", ".ci/run", "binder/postBuild",
                "binder/start"]
 
 
@@ -539,53 +539,103 @@ def test_binder_pins_match_the_local_ones():
         assert local.get(name) == version, f"binder pins {name}=={version}, scripts pin {local.get(name)}"
 
 
-def test_kernelspec_runs_the_wrapper():
+def test_kernelspec_runs_the_launcher():
     out = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
                          capture_output=True, text=True, check=True,
                          env=dict(os.environ, JUPYTER_PREFER_ENV_PATH="1"))
     spec = json.loads(out.stdout)["kernelspecs"]["rust"]["spec"]
-    assert spec["argv"][1] == str(REPO / "scripts" / "lib" / "rust-kernel")
+    assert spec["argv"][:3] == [str(REPO / ".evcxr" / "bin" / "dlkit-kernel"), "--repo", str(REPO)]
+    assert os.access(spec["argv"][0], os.X_OK), f"{spec['argv'][0]} is not executable"
     assert spec["argv"][-1] == "{connection_file}"
-    assert os.access(spec["argv"][2], os.X_OK), f"{spec['argv'][2]} is not an executable evcxr_jupyter"
+    assert os.access(spec["argv"][3], os.X_OK), f"{spec['argv'][3]} is not an executable evcxr_jupyter"
+    assert spec["interrupt_mode"] == "signal"
 
 
-# --- the kernel wrapper's slots, with a stand-in for evcxr_jupyter ---------------
+# --- the kernel launcher's slots and signals, with a stand-in for evcxr_jupyter ---
 
-RUST_KERNEL = REPO / "scripts" / "lib" / "rust-kernel"
+@pytest.fixture(scope="module")
+def launcher() -> Path:
+    """crates/dlkit-kernel, built from the sources under test."""
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "dlkit-kernel"],
+                   cwd=REPO, check=True, timeout=600)
+    return REPO / "target" / "release" / "dlkit-kernel"
 
 
-def fake_evcxr(tmp_path: Path) -> Path:
-    """A stand-in for evcxr_jupyter that reports the slot it was given and exits."""
+def fake_evcxr(tmp_path: Path, body: str = "") -> Path:
+    """A stand-in for evcxr_jupyter that reports the slot it was given, runs `body`, exits."""
     fake = tmp_path / "fake-evcxr"
-    fake.write_text('#!/bin/sh\necho "EVCXR_TMPDIR=$EVCXR_TMPDIR"\n')
+    fake.write_text(f'#!/bin/sh\necho "EVCXR_TMPDIR=$EVCXR_TMPDIR"\n{body}\n')
     fake.chmod(0o755)
     return fake
 
 
-def start_wrapper(tmp_path: Path, root: Path, slots: int) -> subprocess.CompletedProcess:
+def start_wrapper(launcher: Path, tmp_path: Path, root: Path, slots: int) -> subprocess.CompletedProcess:
     env = dict(os.environ, DLKIT_EVCXR_DIR=str(root), DLKIT_EVCXR_SLOTS=str(slots))
-    return subprocess.run(["bash", str(RUST_KERNEL), str(fake_evcxr(tmp_path)), "conn.json"],
+    return subprocess.run([str(launcher), "--repo", str(REPO), str(fake_evcxr(tmp_path)), "conn.json"],
                           env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_a_kernel_started_while_every_slot_is_held_says_so(tmp_path):
+def test_the_launcher_routes_an_interrupt_to_the_process_running_the_cells(launcher, tmp_path):
+    # The stand-in starts two "cell processes" (EVCXR_IS_RUNTIME, as evcxr marks its
+    # own): one that ignores SIGINT as it inherits it, one with a handler, as
+    # dlkit-dylib installs. Jupyter's interrupt is SIGINT for the whole process group.
+    import signal
+    log = tmp_path / "log"
+    handler = ("import signal, time\n"
+               "got = []\n"
+               "def on_sigint(*_):\n"
+               f"    open({str(log)!r}, 'a').write('handled SIGINT\\n'); got.append(1)\n"
+               "signal.signal(signal.SIGINT, on_sigint)\n"
+               "while not got: time.sleep(0.05)\n"
+               "time.sleep(1)  # still handling SIGINT while the launcher looks\n")
+    (tmp_path / "handler.py").write_text(handler)
+    body = (f'EVCXR_IS_RUNTIME=1 sleep 60 & plain=$!\n'
+            f'EVCXR_IS_RUNTIME=1 {sys.executable} {tmp_path / "handler.py"} & handled=$!\n'
+            f'sleep 0.5; echo ready\n'
+            f'wait $plain; echo "plain ended: $?" >> {log}\n'
+            f'wait $handled; echo "handled ended: $?" >> {log}\n'
+            f'echo "evcxr still here" >> {log}\n')
+    env = dict(os.environ, DLKIT_EVCXR_DIR=str(tmp_path / "evcxr"), DLKIT_EVCXR_SLOTS="1")
+    kernel = subprocess.Popen([str(launcher), "--repo", str(REPO), str(fake_evcxr(tmp_path, body)),
+                               "conn.json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        for line in kernel.stdout:
+            if line.strip() == "ready":
+                break
+        os.killpg(kernel.pid, signal.SIGINT)  # what jupyter_client's interrupt_kernel does
+        out, err = kernel.communicate(timeout=30)
+    finally:
+        if kernel.poll() is None:
+            os.killpg(kernel.pid, signal.SIGKILL)
+    assert kernel.returncode == 0, err
+    lines = log.read_text().splitlines()
+    # The handler takes the group's SIGINT once; the process that ignores it gets
+    # SIGTERM (143 = 128 + 15); evcxr itself, ignoring SIGINT, lives on.
+    assert sorted(lines[:-1]) == ["handled SIGINT", "handled ended: 0", "plain ended: 143"], lines
+    assert lines[-1] == "evcxr still here", lines
+    assert "SIGTERM to the process running the cells" in err, err
+    assert "handles SIGINT itself" in err, err
+
+
+def test_a_kernel_started_while_every_slot_is_held_says_so(launcher, tmp_path):
     import fcntl
     root = tmp_path / "evcxr"
     root.mkdir()
     with open(root / "slot-1.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another notebook's kernel
-        result = start_wrapper(tmp_path, root, slots=1)
+        result = start_wrapper(launcher, tmp_path, root, slots=1)
     assert result.returncode == 1, result
     assert "all 1 slots" in result.stderr and "are in use by other kernels" in result.stderr
     assert "close a notebook or raise DLKIT_EVCXR_SLOTS" in result.stderr
     assert "EVCXR_TMPDIR" not in result.stdout  # evcxr was never started
     # Once the other kernel is gone, the same start takes the slot.
-    result = start_wrapper(tmp_path, root, slots=1)
+    result = start_wrapper(launcher, tmp_path, root, slots=1)
     assert result.returncode == 0, result.stderr
     assert f"EVCXR_TMPDIR={root / 'slot-1'}" in result.stdout
 
 
-def test_a_slot_whose_build_directory_is_gone_is_seeded_again(tmp_path):
+def test_a_slot_whose_build_directory_is_gone_is_seeded_again(launcher, tmp_path):
     root = tmp_path / "evcxr"
     warm = root / "slot-2" / "target" / "debug"
     warm.mkdir(parents=True)
@@ -595,7 +645,7 @@ def test_a_slot_whose_build_directory_is_gone_is_seeded_again(tmp_path):
     stale = root / ".seed-slot-1.12345" / "target"
     stale.mkdir(parents=True)
     (stale / "half").write_bytes(b"x")
-    result = start_wrapper(tmp_path, root, slots=2)
+    result = start_wrapper(launcher, tmp_path, root, slots=2)
     assert result.returncode == 0, result.stderr
     assert "seeding slot-1 from slot-2" in result.stderr
     assert (root / "slot-1" / "target" / "debug" / "libdlkit.rlib").read_bytes() == b"compiled"
@@ -604,6 +654,6 @@ def test_a_slot_whose_build_directory_is_gone_is_seeded_again(tmp_path):
     assert f"EVCXR_TMPDIR={root / 'slot-1'}" in result.stdout
     # With no warm slot anywhere, a start says that it is cold instead of failing.
     cold = tmp_path / "cold"
-    result = start_wrapper(tmp_path, cold, slots=1)
+    result = start_wrapper(launcher, tmp_path, cold, slots=1)
     assert result.returncode == 0, result.stderr
     assert "starts cold" in result.stderr

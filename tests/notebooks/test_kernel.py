@@ -7,7 +7,7 @@
 * A dlkit rebuilt while a kernel has the old one loaded is refused with a
   message that says to restart the kernel, instead of being silently ignored.
 
-Each test starts its own kernel in a free slot (scripts/lib/rust-kernel).
+Each test starts its own kernel in a free slot (crates/dlkit-kernel).
 """
 
 import os

@@ -26,8 +26,8 @@ compile_error!(concat!(
 ));
 
 /// Jupyter's interrupt reaches the kernel as SIGINT (the kernelspec asks for
-/// `interrupt_mode: signal`, and the kernel wrapper makes evcxr itself ignore
-/// it). Inside evcxr's process that runs the cells, dlkit's handler turns it
+/// `interrupt_mode: signal`, and the kernel's launcher, crates/dlkit-kernel,
+/// makes evcxr itself ignore it). Inside evcxr's process that runs the cells, dlkit's handler turns it
 /// into "stop `fit` after this batch"; see [`dlkit::train::interrupt`].
 #[cfg(target_os = "linux")]
 #[used]

@@ -1,0 +1,172 @@
+//! evcxr_jupyter started beside this process, and Jupyter's interrupt routed
+//! to the one process that runs the notebook's cells.
+//!
+//! The kernelspec asks Jupyter for `interrupt_mode: signal`: an interrupt is
+//! SIGINT for the kernel's whole process group. evcxr_jupyter, cargo and rustc
+//! must survive it, so evcxr_jupyter starts with SIGINT ignored, which every
+//! process it starts inherits. The process that runs the cells (evcxr marks it
+//! with `EVCXR_IS_RUNTIME`) is one of them:
+//!
+//! * once dlkit-dylib is loaded there, its handler takes the group's SIGINT
+//!   (a running `fit` stops after its batch), and this process does nothing;
+//! * before that, the process ignores SIGINT, and this process ends it with
+//!   SIGTERM, as evcxr's own interrupt would; evcxr starts a new one.
+//!
+//! SIGTERM and SIGHUP sent to this process go to evcxr_jupyter; if this
+//! process is killed outright, evcxr_jupyter dies with it (`PR_SET_PDEATHSIG`).
+
+use std::ffi::OsStr;
+use std::os::fd::RawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use crate::log;
+
+const FORWARDED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Starts evcxr_jupyter, routes signals to it until it exits, and returns its exit status.
+pub fn run_evcxr(
+    evcxr_jupyter: &Path,
+    connection_file: &Path,
+    env: &[(&str, &OsStr)],
+    lock_fd: RawFd,
+) -> Result<ExitCode, String> {
+    // Blocked before any other thread exists, so that only `route` (sigwait)
+    // ever takes these signals.
+    let routed = signal_set(&FORWARDED);
+    // SAFETY: a valid set; no other thread exists yet.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &routed, std::ptr::null_mut()) };
+    let parent = std::process::id() as libc::pid_t;
+
+    let mut command = Command::new(evcxr_jupyter);
+    command.arg("--control_file").arg(connection_file);
+    command.envs(env.iter().copied());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // An ignored signal stays ignored through exec, in every process
+            // evcxr starts; the mask is inherited too, so it is cleared.
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            let empty = signal_set(&[]);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1); // the kernel died before the line above
+            }
+            // The slot's lock goes with evcxr and all the compilers it starts.
+            libc::fcntl(lock_fd, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", evcxr_jupyter.display()))?;
+    let evcxr = child.id() as libc::pid_t;
+    std::thread::spawn(move || route(routed, evcxr));
+    let status = child
+        .wait()
+        .map_err(|e| format!("lost track of evcxr_jupyter: {e}"))?;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Waits for the blocked signals and passes each on.
+fn route(set: libc::sigset_t, evcxr: libc::pid_t) {
+    loop {
+        let mut signal = 0;
+        // SAFETY: `set` is a valid set, `signal` a valid place to write.
+        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+            continue;
+        }
+        if signal == libc::SIGINT {
+            interrupt_cells(evcxr);
+        } else {
+            // SAFETY: a signal to our own child.
+            unsafe { libc::kill(evcxr, signal) };
+        }
+    }
+}
+
+/// Ends the process that runs the cells if it ignores the interrupt (see the
+/// module's text); one that handles SIGINT got the group's signal itself.
+fn interrupt_cells(evcxr: libc::pid_t) {
+    for pid in descendants(evcxr) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if !environ
+            .split(|&b| b == 0)
+            .any(|var| var.starts_with(b"EVCXR_IS_RUNTIME="))
+        {
+            continue;
+        }
+        if handles_sigint(pid) {
+            log(&format!(
+                "interrupt: the process running the cells ({pid}) handles SIGINT itself"
+            ));
+        } else {
+            log(&format!(
+                "interrupt: SIGTERM to the process running the cells ({pid}), which ignores SIGINT"
+            ));
+            // SAFETY: a signal to a descendant found just now.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// Whether `pid` has a handler for SIGINT (its `SigCgt` mask in /proc).
+fn handles_sigint(pid: libc::pid_t) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+}
+
+/// Every process below `root` in the process tree, from /proc.
+fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+    let parents: Vec<(libc::pid_t, libc::pid_t)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+        .collect();
+    let mut found = vec![root];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        next += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent of `pid`: the field after the command name in /proc/PID/stat
+/// (the name is in parentheses and may itself hold spaces or parentheses).
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset uses it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
