@@ -76,33 +76,21 @@ def runtime_error(outputs, tags) -> str | None:
 #
 # evcxr shows a cell's last expression with `(E).evcxr_display()` (dlkit's
 # figures as image/png, its tables as text/html) and silently falls back to the
-# Debug text when any compile error of that round touches the line. Two causes
-# are known: the first cell of a session that uses `?` (evcxr turns `?` on only
-# after a failed first attempt; every notebook's settings cell therefore uses
-# `?` once), and a last expression that moves stored variables (evcxr then also
-# drops them from the session; dlkit::report::table takes references for that
-# reason). A cell "should show rich output" when
-#   * its last expression calls a plot function (`plot::name(`), a model's
-#     `.confusion_matrix(` or `.misclassified(`, or `image::load_img(`: a
-#     figure, image/png; or
-#     `.summary()`, `report::table(`, `Comparison::accuracy(`,
-#     `Comparison::error(`, `HtmlTable::new(`: a table, text/html; or
-#   * it displayed the Debug text of a dlkit value that has a display of its
-#     own (`DigitGrid { ...`, `HtmlTable { ...`, see DISPLAY_TYPES) or dlkit's
-#     text for a plot that could not be drawn, whatever its source says.
-# Such a cell fails when it shows no such MIME type; a cell whose plain-text
-# result is intended carries the tag PLAIN_OK_TAG.
+# Debug text when any compile error of that round touches the line: for
+# example a last expression that moves stored variables (evcxr then also drops
+# them from the session; dlkit::report::table takes references for that
+# reason). The checks look at outputs only. A cell fails when
+#   * it shows the Debug text of a dlkit value that has a display of its own
+#     (`DigitGrid { ...`, `HtmlTable { ...`, see DISPLAY_TYPES), or dlkit's
+#     text for a plot that could not be drawn; or
+#   * its committed outputs hold a figure (image/png) or a table (text/html)
+#     that this run's outputs lack.
+# A cell whose plain-text result is intended carries the tag PLAIN_OK_TAG.
 
 PLAIN_OK_TAG = "dlkit-plain-ok"
 FIGURE_MIME = "image/png"
 TABLE_MIME = "text/html"
-FIGURE_CALL = re.compile(
-    r"\bplot::[a-z_][a-z0-9_]*\s*\(|\.(?:confusion_matrix|misclassified)\s*\(|\bload_img\s*\("
-)
-TABLE_CALL = re.compile(
-    r"\.summary\s*\(\s*\)|\breport::table\s*\(|\bComparison::(?:accuracy|error)\s*\("
-    r"|\bHtmlTable::new\s*\("
-)
+RICH_MIMES = {FIGURE_MIME: "a figure", TABLE_MIME: "a table"}
 # dlkit's types with an evcxr_display method (test_harness.py checks this list
 # against crates/dlkit/src): their Debug text as a cell's result means evcxr
 # fell back; and the text a plot shows when drawing it failed.
@@ -111,19 +99,13 @@ DISPLAY_TYPES = ("Comparison", "ConfusionMatrix", "DigitGrid", "Figure", "Filter
                  "SamplePrediction", "Summary", "TensorView")
 DEBUG_OF_DISPLAY = re.compile(r"^\s*(?:(?:Ok|Some)\()*(%s)\s*[{(]" % "|".join(DISPLAY_TYPES))
 PLOT_FAILED = "the plot could not be drawn"
-
-_ITEM = re.compile(
-    r"^(?:#!?\[|(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+|async\s+|extern\s+(?:\"[^\"]*\"\s+)?)*"
-    r"(?:fn|impl|struct|enum|union|trait|mod|use|const|static|type|macro_rules!)\b)"
-)
-_BLOCK = re.compile(r"^(?:for|while|loop|if|match|unsafe)\b|^\{")
 _RAW_STRING = re.compile(r'b?r(#*)"')
 _IDENT = re.compile(r"\w")
 
 
 def _code_only(source: str) -> str:
     """`source` without evcxr commands, comments and the contents of string and
-    char literals (emptied, so that brackets, `;` and `?` inside them do not count)."""
+    char literals (emptied, so that a name inside them does not count)."""
     text = "\n".join("" if l.lstrip().startswith(":") else l for l in source.splitlines())
     out = []
     i, n = 0, len(text)
@@ -157,69 +139,24 @@ def _code_only(source: str) -> str:
     return "".join(out)
 
 
-def _statements(code: str) -> list[str]:
-    """The top-level statements, items and final expression of comment-free cell code."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(code):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth = max(depth - 1, 0)
-            if c == "}" and depth == 0:
-                segment = code[start:i + 1].strip()
-                following = code[i + 1:].lstrip()
-                continues = (following[:1] in (".", "?", ")", "")
-                             or following.startswith(("else", "as ")))
-                if (_ITEM.match(segment) or _BLOCK.match(segment)) and not continues:
-                    parts.append(segment)
-                    start = i + 1
-        elif c == ";" and depth == 0:
-            parts.append(code[start:i + 1].strip())
-            start = i + 1
-    parts.append(code[start:].strip())
-    return [p for p in parts if p]
+def _mimes(outputs) -> set[str]:
+    return {m for o in outputs if o.get("output_type") in ("execute_result", "display_data")
+            for m in o.get("data", {})}
 
 
-def last_expression(source: str) -> str:
-    """The cell's last expression, the value evcxr displays ('' when the cell
-    ends with a statement or an item), without comments."""
-    parts = _statements(_code_only(source))
-    if not parts:
-        return ""
-    last = parts[-1]
-    if last.endswith(";") or _ITEM.match(last) or last.startswith("let "):
-        return ""
-    if _BLOCK.match(last) and last.startswith(("for", "while")):
-        return ""
-    return last
+def missing_rich_output(outputs, tags, committed=()) -> str | None:
+    """Why a cell showed text where a figure or a table belongs, else None.
 
-
-def uses_question_mark(source: str) -> bool:
-    """Whether the cell's own code (not a `fn` or other item it defines) uses `?`."""
-    return any("?" in part for part in _statements(_code_only(source)) if not _ITEM.match(part))
-
-
-def expected_rich_mime(source: str) -> str | None:
-    """The MIME type a cell's last expression should show: a figure, a table, or None."""
-    expression = last_expression(source)
-    if FIGURE_CALL.search(expression):
-        return FIGURE_MIME
-    if TABLE_CALL.search(expression):
-        return TABLE_MIME
-    return None
-
-
-def missing_rich_output(source: str, outputs, tags) -> str | None:
-    """Why a cell that should show a figure or a table showed only text, else None."""
+    `committed` are the cell's outputs as committed (none for a cell never run).
+    """
     if PLAIN_OK_TAG in tags:
         return None
-    shown = [o for o in outputs if o.get("output_type") in ("execute_result", "display_data")]
-    mimes = {m for o in shown for m in o.get("data", {})}
     cause = ("evcxr falls back to the Debug text when a compile error of that round touches"
-             " the last line: in the first cell of a session that uses `?` (use `?` once in the"
-             " settings cell), or when the last expression moves stored variables (pass"
+             " the last line, e.g. when the last expression moves stored variables (pass"
              " references: `report::table(&[&a, &b])`)")
-    for o in shown:
+    for o in outputs:
+        if o.get("output_type") not in ("execute_result", "display_data"):
+            continue
         data = o.get("data", {})
         if set(data) - {"text/plain"}:
             continue
@@ -232,12 +169,12 @@ def missing_rich_output(source: str, outputs, tags) -> str | None:
                     " plain text is intended.")
         if text.startswith(PLOT_FAILED):
             return f"the cell's plot was not drawn: {text[:300]}"
-    expected = expected_rich_mime(source)
-    if expected is not None and expected not in mimes:
-        kind = "a figure" if expected == FIGURE_MIME else "a table"
-        return (f"the cell's last expression should show {kind} ({expected}) but the cell shows"
-                f" {sorted(mimes) or 'nothing'}: {cause}. Tag the cell {PLAIN_OK_TAG} if that is"
-                " intended.")
+    shown = _mimes(outputs)
+    for mime, kind in RICH_MIMES.items():
+        if mime in _mimes(committed) and mime not in shown:
+            return (f"the committed run of this cell showed {kind} ({mime}) but this run shows"
+                    f" {sorted(shown) or 'nothing'}: {cause}. Tag the cell {PLAIN_OK_TAG} if"
+                    " that is intended.")
     return None
 
 
@@ -364,6 +301,7 @@ def run_notebook(nb, cwd: Path, timeout: int, label: str):
         # "Cell N" counts code cells from 0, as nbval names its test items
         for number, (index, cell) in enumerate(code_cells):
             t0 = time.monotonic()
+            committed = list(cell.outputs)
             try:
                 client.execute_cell(cell, index)
             except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
@@ -377,7 +315,7 @@ def run_notebook(nb, cwd: Path, timeout: int, label: str):
                     f"{label}: Cell {number} failed at run time (evcxr reports it on stderr only;"
                     f" tag the cell {STDERR_OK_TAG} if that output is expected):\n{stderr}"
                 )
-            missing = missing_rich_output(cell.source, cell.outputs, tags)
+            missing = missing_rich_output(cell.outputs, tags, committed)
             if missing is not None:
                 raise NotebookError(f"{label}: Cell {number} has no rich output: {missing}")
             cell_seconds.append(time.monotonic() - t0)

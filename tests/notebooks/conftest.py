@@ -6,18 +6,14 @@
 * A cell whose code fails at run time fails its test even though evcxr
   replies "ok" (see nbtool.runtime_error): anything on stderr counts, unless
   the cell is tagged `dlkit-stderr-ok` (a panic counts regardless).
-* A cell that should show a figure or a table fails when it shows only text
-  (nbtool.missing_rich_output). Recognised without tags: its last expression
-  calls a plot function (`plot::name(...)`: image/png expected) or
-  `.summary()`, `report::table(`, `Comparison::accuracy(` / `Comparison::error(`,
-  `HtmlTable::new(` (text/html expected); or, whatever its source, it shows
-  the Debug text of a dlkit type that has its own display (`DigitGrid { ...`,
-  `HtmlTable { ...`; nbtool.DISPLAY_TYPES). That is what evcxr shows when a
-  compile error of that round touched the line: a last expression that moves
-  stored variables (so dlkit::report::table takes references), or, before the
-  kernel turned `?` on at start (scripts/lib/init.evcxr), a session's first
-  cell that used `?`. A
-  cell whose plain text is intended is tagged `dlkit-plain-ok`.
+* A cell fails when it shows the Debug text of a dlkit type that has its own
+  display (`DigitGrid { ...`, `HtmlTable { ...`; nbtool.DISPLAY_TYPES), which
+  is what evcxr shows when a compile error of that round touched the last
+  line (e.g. a last expression that moves stored variables: dlkit::report::table
+  takes references), or when its committed outputs hold a figure (image/png)
+  or a table (text/html) that the run's outputs lack
+  (nbtool.missing_rich_output). A cell whose plain text is intended is
+  tagged `dlkit-plain-ok`.
 * A cell that fails with "cannot find value `x`" for a variable an earlier cell
   defined gets an explanation: evcxr silently dropped `x` (nbtool.dropped_variable).
 * These cell checks are a plugin object registered in pytest_configure, not
@@ -118,7 +114,8 @@ class NotebookCellChecks:
                     f"{STDERR_OK_TAG} if that output is expected):\n{stderr}",
                     pytrace=False,
                 )
-            missing = missing_rich_output(cell.source, outputs, tags)
+            # nbval compares with the committed outputs, which item.cell still holds
+            missing = missing_rich_output(outputs, tags, cell.outputs)
             if missing is not None:
                 pytest.fail(f"no rich output: {missing}", pytrace=False)
         return result

@@ -144,67 +144,38 @@ PNG = output({"image/png": "iVBORw0KGgo=", "text/plain": "Figure (460×466 pixel
 HTML = output({"text/html": "<table></table>", "text/plain": "┌─┐"})
 
 
-@pytest.mark.parametrize("source, outputs, tags, problem", [
-    # a figure: image/png expected
-    ("plot::imshow(&x_train.get(0)?)?", [PNG], [], None),
-    ("plot::imshow(&x_train.get(0)?)?", [output({"text/plain": "Imshow { image: Gray {"})], [],
-     "Debug text of a dlkit `Imshow`"),
-    ("let x = 1;\n// comment\nplot::history(&h)?.title(\"a; b\") // trailing", [], [],
-     "should show a figure (image/png)"),
-    ("plot::history(&h)?", [output({"text/plain": "the plot could not be drawn: no data"})], [],
-     "plot was not drawn"),
-    ("model.confusion_matrix(&x_test, &y_test)?", [PNG], [], None),
-    ("model.misclassified(&x_test, &y_test)?.count(25)", [], [],
-     "should show a figure (image/png)"),
-    ("cm", [output({"text/plain": "ConfusionMatrix { classes: 10,"})], [],
-     "Debug text of a dlkit `ConfusionMatrix`"),
-    # a table: text/html expected
-    ("model.summary()?", [HTML], [], None),
-    ("model.summary()?", [output({"text/plain": "Ok(Summary { name: \"sequential\""})], [],
+TEXT = output({"text/plain": "(960, 420)"})
+
+
+@pytest.mark.parametrize("outputs, committed, tags, problem", [
+    # a figure or a table shown: fine, with or without committed outputs
+    ([PNG], [PNG], [], None),
+    ([HTML], [], [], None),
+    # the Debug text of a dlkit display type: evcxr fell back, whatever was committed
+    ([output({"text/plain": "Imshow { image: Gray {"})], [PNG], [], "Debug text of a dlkit `Imshow`"),
+    ([output({"text/plain": "Ok(Summary { name: \"sequential\""})], [], [],
      "Debug text of a dlkit `Summary`"),
-    ("dlkit::report::table(&[&a, &b])", [output({"text/plain": "HtmlTable { headers: ["})], [],
-     "Debug text of a dlkit `HtmlTable`"),
-    ("Comparison::accuracy(\"004\", \"DNN\", None, 0.97)", [output({"text/plain": "x"})], [],
-     "should show a table (text/html)"),
-    # a stored value is recognised by its output only
-    ("mlp_result", [output({"text/plain": "Comparison { tutorial: \"002\""})], [],
+    ([output({"text/plain": "HtmlTable { headers: ["})], [], [], "Debug text of a dlkit `HtmlTable`"),
+    ([output({"text/plain": "Comparison { tutorial: \"002\""})], [], [],
      "Debug text of a dlkit `Comparison`"),
-    ("mlp_result", [HTML], [], None),
-    # not a figure: the plot call is not the last expression, or the cell ends in a statement
-    ("let fig = plot::history(&h)?;\nfig.size()", [output({"text/plain": "(960, 420)"})], [], None),
-    ("plot::history(&h)?.save(\"h.png\")?;", [], [], None),
-    ("fn draw() -> dlkit::Result<plot::Imshow> { plot::imshow(&t) }", [], [], None),
-    ("x_train.dims()", [output({"text/plain": "[60000, 28, 28]"})], [], None),
-    ("Some(3)", [output({"text/plain": "Some(3)"})], [], None),
+    ([output({"text/plain": "Picture(photo.jpg: 300×360 RGB)"})], [], [], "dlkit `Picture`"),
+    ([output({"text/plain": "the plot could not be drawn: no data"})], [], [], "plot was not drawn"),
+    # the committed run showed a figure or a table, this one shows text or nothing
+    ([], [PNG], [], "showed a figure (image/png) but this run shows nothing"),
+    ([TEXT], [HTML], [], "showed a table (text/html) but this run shows ['text/plain']"),
+    # text where text was committed, or nothing committed at all
+    ([TEXT], [TEXT], [], None),
+    ([TEXT], [], [], None),
+    ([output({"text/plain": "Some(3)"})], [], [], None),
     # plain text on purpose
-    ("plot::imshow(&x)?", [output({"text/plain": "Imshow {"})], [nbtool.PLAIN_OK_TAG], None),
+    ([output({"text/plain": "Imshow {"})], [PNG], [nbtool.PLAIN_OK_TAG], None),
 ])
-def test_rich_output_detection(source, outputs, tags, problem):
-    found = nbtool.missing_rich_output(source, outputs, tags)
+def test_rich_output_detection(outputs, committed, tags, problem):
+    found = nbtool.missing_rich_output(outputs, tags, committed)
     if problem is None:
         assert found is None, found
     else:
         assert found is not None and problem in found, found
-
-
-@pytest.mark.parametrize("source, expression, question_mark", [
-    ("plot::imshow(&x)?", "plot::imshow(&x)?", True),
-    (":dep dlkit = { path = \"../x\" }", "", False),
-    ("let a = 1;\na", "a", False),
-    ("let a = 1; // a comment with `?`\n", "", False),
-    ("let s = \"what?\"; let c = '?';\ns.len()", "s.len()", False),
-    ("fn f() -> dlkit::Result<()> { g()?; Ok(()) }", "", False),
-    ("fn f() -> dlkit::Result<()> { g()?; Ok(()) }\nf()?", "f()?", True),
-    ("for i in 0..3 { v.push(i) }\nv.len()", "v.len()", False),
-    ("if smoke { plot::imshow(&a)? } else { plot::imshow(&b)? }",
-     "if smoke { plot::imshow(&a)? } else { plot::imshow(&b)? }", True),
-    ("let x = if smoke { 1 } else { 2 };", "", False),
-    ("model\n    .summary()?", "model\n    .summary()?", True),
-    ("let r = r#\"a \"quoted\" ?\"#;\nr", "r", False),
-])
-def test_last_expression_and_question_mark(source, expression, question_mark):
-    assert nbtool.last_expression(source) == expression
-    assert nbtool.uses_question_mark(source) == question_mark
 
 
 def test_display_types_are_the_library_ones():
@@ -224,17 +195,15 @@ def test_display_types_are_the_library_ones():
 
 
 def test_the_passing_fixtures_show_a_figure_and_a_table():
-    # What the normal run of these fixtures (conftest.py) holds them to.
+    # Their committed outputs are what the normal run (conftest.py) holds them to.
     figure = nbformat.read(FIXTURES / "question_mark_figure.ipynb", as_version=4)
     code = [c for c in figure.cells if c.cell_type == "code"]
     # the first cell after :dep is the session's first `?` and ends in a figure
     assert len(code) == 2 and code[0].source.startswith(":dep dlkit")
-    assert nbtool.uses_question_mark(code[1].source)
-    assert "?" in nbtool.last_expression(code[1].source)
-    assert nbtool.expected_rich_mime(code[1].source) == nbtool.FIGURE_MIME
+    assert "?" in code[1].source and nbtool.FIGURE_MIME in nbtool._mimes(code[1].outputs)
     table = nbformat.read(FIXTURES / "table_of_results.ipynb", as_version=4)
     code = [c for c in table.cells if c.cell_type == "code"]
-    assert nbtool.expected_rich_mime(code[3].source) == nbtool.TABLE_MIME
+    assert nbtool.TABLE_MIME in nbtool._mimes(code[3].outputs)
     assert "mlp_result" in code[4].source and "cnn_result" in code[4].source
 
 
@@ -491,7 +460,7 @@ def saved_rich_output_problems(path: Path) -> dict:
         if cell.execution_count is None:
             continue
         tags = cell.metadata.get("tags", [])
-        problem = nbtool.missing_rich_output(cell.source, cell.outputs, tags)
+        problem = nbtool.missing_rich_output(cell.outputs, tags)
         if problem is not None:
             problems[number] = problem
     return problems
