@@ -2,24 +2,13 @@
 //! quick runs. Its own test binary with one test: the limit is process-wide,
 //! and tests in one binary run in parallel.
 
-use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
 use dlkit::train::{limit_training_samples, training_sample_limit};
 
+/// Dense → Dropout → Dense on 8 features: the dropout and the shuffling both
+/// draw from the generator, so equal runs mean equal batches.
 fn small_model() -> Sequential {
-    let mut model = Sequential::with_seed(7);
-    model
-        .add(Dense::new(16).input_dim(8).activation(Relu))
-        .unwrap();
-    model.add(Dense::new(3).activation(Softmax)).unwrap();
-    model
-        .compile(
-            Loss::SparseCategoricalCrossentropy,
-            Adam::default(),
-            &[Metric::Accuracy],
-        )
-        .unwrap();
-    model
+    dlkit_tests::resumable_model(7, 16)
 }
 
 fn options(xv: &Tensor, yv: &Tensor) -> FitOptions {
