@@ -2,7 +2,7 @@
 
 use dlkit::layers::Activation::{Relu, Softmax};
 use dlkit::prelude::*;
-use dlkit::train::{Control, EpochLogs};
+use dlkit::train::{BatchLogs, Control, EpochLogs};
 
 /// Two well-separated Gaussian blobs per class in 8 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
@@ -411,5 +411,286 @@ fn reduce_lr_on_plateau_follows_keras_patience_cooldown_and_min_lr() -> dlkit::R
         .unwrap_err()
         .to_string();
     assert!(err.contains("val_acuracy"), "{err}");
+    Ok(())
+}
+
+/// Every event a callback sees, as text, and each batch's `(loss, running loss,
+/// running accuracy)`.
+#[derive(Clone, Default)]
+struct EventLog {
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    batches: std::sync::Arc<std::sync::Mutex<Vec<(f64, f64, f64)>>>,
+    /// Stop from `on_train_batch_end` at this (epoch, batch).
+    stop_at: Option<(usize, usize)>,
+    /// Fail `on_train_batch_begin` at this (epoch, batch).
+    fail_at: Option<(usize, usize)>,
+    epoch: usize,
+}
+
+impl EventLog {
+    fn push(&self, event: String) {
+        self.events.lock().unwrap().push(event);
+    }
+    fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl Callback for EventLog {
+    fn on_train_begin(
+        &mut self,
+        _model: &mut Model,
+        epochs: usize,
+    ) -> dlkit::Result<Option<dlkit::train::Resume>> {
+        self.push(format!("train_begin {epochs}"));
+        Ok(None)
+    }
+    fn on_epoch_begin(&mut self, epoch: usize, _model: &mut Model) -> dlkit::Result<()> {
+        self.epoch = epoch;
+        self.push(format!("epoch_begin {epoch}"));
+        Ok(())
+    }
+    fn on_train_batch_begin(&mut self, batch: usize, _model: &mut Model) -> dlkit::Result<()> {
+        self.push(format!("batch_begin {batch}"));
+        if self.fail_at == Some((self.epoch, batch)) {
+            return Err(dlkit::Error::InvalidArgument("batch hook failed".into()));
+        }
+        Ok(())
+    }
+    fn on_train_batch_end(&mut self, logs: &BatchLogs, _model: &Model) -> dlkit::Result<Control> {
+        self.push(format!(
+            "batch_end {} {}/{}",
+            logs.epoch, logs.batch, logs.batches
+        ));
+        let running = (logs.get("loss").unwrap(), logs.get("acc").unwrap());
+        self.batches
+            .lock()
+            .unwrap()
+            .push((logs.loss, running.0, running.1));
+        assert_eq!(logs.metrics()[0], ("loss".to_string(), running.0));
+        assert_eq!(logs.get("mae"), None);
+        if self.stop_at == Some((logs.epoch, logs.batch)) {
+            return Ok(Control::Stop("enough after one batch".into()));
+        }
+        Ok(Control::Continue)
+    }
+    fn on_epoch_end(&mut self, logs: &EpochLogs, _model: &Model) -> dlkit::Result<Control> {
+        self.push(format!("epoch_end {}", logs.epoch));
+        Ok(Control::Continue)
+    }
+    fn on_train_end(&mut self, _model: &Model) -> dlkit::Result<()> {
+        self.push("train_end".into());
+        Ok(())
+    }
+}
+
+/// Dense layers only (no dropout), so that a training step's forward pass is
+/// `evaluate`'s.
+fn dense_model(lr: f64) -> Sequential {
+    let mut model = Sequential::with_seed(4);
+    model
+        .add(Dense::new(16).input_dim(8).activation(Relu))
+        .unwrap();
+    model.add(Dense::new(3).activation(Softmax)).unwrap();
+    model
+        .compile(
+            Loss::SparseCategoricalCrossentropy,
+            Sgd::new().learning_rate(lr),
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+}
+
+#[test]
+fn batch_events_come_in_order_with_each_batchs_index_and_loss() -> dlkit::Result<()> {
+    // 40 samples in batches of 16: 16, 16 and 8.
+    let (x, y) = blobs(40, 5);
+    let log = EventLog::default();
+    let mut model = dense_model(0.1);
+    let first_batch_loss = dense_model(0.1)
+        .evaluate(&x.narrow(0, 0, 16)?, &y.narrow(0, 0, 16)?)?
+        .loss;
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(2)
+            .batch_size(16)
+            .shuffle(false)
+            .verbose(0)
+            .callback(log.clone()),
+    )?;
+    let mut want = vec!["train_begin 2".to_string()];
+    for epoch in 0..2 {
+        want.push(format!("epoch_begin {epoch}"));
+        for batch in 0..3 {
+            want.push(format!("batch_begin {batch}"));
+            want.push(format!("batch_end {epoch} {batch}/3"));
+        }
+        want.push(format!("epoch_end {epoch}"));
+    }
+    want.push("train_end".into());
+    assert_eq!(log.events(), want);
+
+    // The first loss is the untrained model's on the first 16 samples.
+    let batches = log.batches.lock().unwrap().clone();
+    assert!(
+        (batches[0].0 - first_batch_loss).abs() < 1e-6,
+        "{} vs {first_batch_loss}",
+        batches[0].0
+    );
+    // The running loss is the sample-weighted mean of the batch losses so far,
+    // and after the last batch it is the epoch's loss; so is the accuracy.
+    for epoch in 0..2 {
+        let mut sum = 0.0;
+        for (k, size) in [16.0, 16.0, 8.0].into_iter().enumerate() {
+            let (loss, running, _) = batches[epoch * 3 + k];
+            sum += loss * size;
+            let seen = [16.0, 32.0, 40.0][k];
+            assert!((running - sum / seen).abs() < 1e-12, "{batches:?}");
+        }
+        let (_, running_loss, running_accuracy) = batches[epoch * 3 + 2];
+        assert!((running_loss - history.loss()[epoch]).abs() < 1e-12);
+        assert!((running_accuracy - history.accuracy()[epoch]).abs() < 1e-12);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_batch_hook_stops_training_after_that_batch() -> dlkit::Result<()> {
+    let (x, y) = blobs(40, 5);
+    let log = EventLog {
+        stop_at: Some((1, 1)),
+        ..Default::default()
+    };
+    let mut model = dense_model(0.1);
+    let history = model.fit(
+        &x,
+        &y,
+        FitOptions::new()
+            .epochs(5)
+            .batch_size(16)
+            .verbose(0)
+            .callback(log.clone()),
+    )?;
+    // The unfinished epoch is not recorded and gets no epoch_end; training ends.
+    assert_eq!(history.epochs(), 1);
+    assert_eq!(
+        history.stopped_early.as_deref(),
+        Some("enough after one batch")
+    );
+    let events = log.events();
+    let tail = [
+        "epoch_end 0",
+        "epoch_begin 1",
+        "batch_begin 0",
+        "batch_end 1 0/3",
+        "batch_begin 1",
+        "batch_end 1 1/3",
+        "train_end",
+    ];
+    assert_eq!(events[events.len() - tail.len()..], tail, "{events:?}");
+
+    // An error in a batch hook ends training with that error; every callback still ends.
+    let log = EventLog {
+        fail_at: Some((0, 2)),
+        ..Default::default()
+    };
+    let err = dense_model(0.1)
+        .fit(
+            &x,
+            &y,
+            FitOptions::new()
+                .epochs(5)
+                .batch_size(16)
+                .verbose(0)
+                .callback(log.clone()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("batch hook failed"), "{err}");
+    let events = log.events();
+    assert_eq!(events[events.len() - 2..], ["batch_begin 2", "train_end"]);
+    Ok(())
+}
+
+/// The learning rate each batch trained with, read at the batch's end.
+#[derive(Clone, Default)]
+struct BatchRateLog(std::sync::Arc<std::sync::Mutex<Vec<f64>>>);
+
+impl Callback for BatchRateLog {
+    fn on_train_batch_end(&mut self, _logs: &BatchLogs, model: &Model) -> dlkit::Result<Control> {
+        self.0.lock().unwrap().push(model.learning_rate()?);
+        Ok(Control::Continue)
+    }
+}
+
+#[test]
+fn a_per_batch_schedule_sets_each_batchs_rate() -> dlkit::Result<()> {
+    let (x, y) = blobs(40, 5);
+    let fit_with = |schedule: LearningRateScheduler, log: &BatchRateLog, lr: f64| {
+        let mut model = dense_model(lr);
+        let options = FitOptions::new()
+            .epochs(2)
+            .batch_size(16)
+            .shuffle(false)
+            .verbose(0)
+            .callback(schedule)
+            .callback(log.clone());
+        model.fit(&x, &y, options).map(|_| model)
+    };
+
+    // Inverse-time decay over the global step (3 batches an epoch).
+    let log = BatchRateLog::default();
+    let decay =
+        LearningRateScheduler::per_batch(|epoch, batch, _| 0.1 / (1 + epoch * 3 + batch) as f64);
+    fit_with(decay, &log, 0.5)?;
+    let want = [0.1, 0.05, 0.1 / 3.0, 0.025, 0.02, 0.1 / 6.0];
+    let rates = log.0.lock().unwrap().clone();
+    assert!(close_all(&rates, &want), "{rates:?}");
+
+    // Halving from the compiled rate on: the schedule sees the current rate.
+    let log = BatchRateLog::default();
+    let halving = LearningRateScheduler::per_batch(
+        |epoch, batch, lr| if epoch + batch == 0 { lr } else { lr / 2.0 },
+    );
+    let model = fit_with(halving, &log, 0.08)?;
+    let rates = log.0.lock().unwrap().clone();
+    assert!(
+        close_all(&rates, &[0.08, 0.04, 0.02, 0.01, 0.005, 0.0025]),
+        "{rates:?}"
+    );
+    assert!((model.learning_rate()? - 0.0025).abs() < 1e-15);
+
+    // The rate set before a batch is the one its step uses, from the first batch on:
+    // a schedule holding 0.05 trains exactly as a compiled 0.05 does.
+    let mut constant = fit_with(
+        LearningRateScheduler::per_batch(|_, _, _| 0.05),
+        &BatchRateLog::default(),
+        0.9,
+    )?;
+    let mut plain = fit_with(
+        LearningRateScheduler::new(|_, lr| lr),
+        &BatchRateLog::default(),
+        0.05,
+    )?;
+    assert_eq!(
+        constant.predict(&x)?.to_vec2::<f32>()?,
+        plain.predict(&x)?.to_vec2::<f32>()?
+    );
+
+    // A rate no optimizer can use is an error naming the epoch and batch.
+    let bad = LearningRateScheduler::per_batch(|epoch, batch, lr| {
+        if epoch == 1 && batch == 2 {
+            f64::NAN
+        } else {
+            lr
+        }
+    });
+    let err = fit_with(bad, &BatchRateLog::default(), 0.1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gave NaN for epoch 2, batch 3"), "{err}");
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Callbacks run around each epoch: [`EarlyStopping`], [`TerminateOnNaN`],
-//! [`ModelCheckpoint`], [`BackupAndRestore`], [`LearningRateScheduler`],
-//! [`ReduceLROnPlateau`], or your own type implementing [`Callback`].
+//! Callbacks run at the events of training (its begin and end, each epoch's,
+//! each batch's): [`EarlyStopping`], [`TerminateOnNaN`], [`ModelCheckpoint`],
+//! [`BackupAndRestore`], [`LearningRateScheduler`], [`ReduceLROnPlateau`], or
+//! your own type implementing [`Callback`].
 
 mod backup;
 mod checkpoint;
@@ -10,6 +11,7 @@ pub use backup::BackupAndRestore;
 pub use checkpoint::ModelCheckpoint;
 pub use learning_rate::{LearningRateScheduler, ReduceLROnPlateau};
 
+use super::evaluate::Totals;
 use super::History;
 use crate::error::Result;
 use crate::model::Model;
@@ -45,6 +47,64 @@ impl EpochLogs {
     /// The names of the metrics this epoch reports, for error messages.
     fn reported(&self) -> Vec<&str> {
         self.metrics.iter().map(|(key, _)| key.as_str()).collect()
+    }
+}
+
+/// What one training batch left, as [`Callback::on_train_batch_end`] sees it
+/// (Keras' batch `logs`). Nothing in it costs anything the step did not compute.
+pub struct BatchLogs<'a> {
+    /// 0-based epoch number.
+    pub epoch: usize,
+    /// 0-based batch number within the epoch.
+    pub batch: usize,
+    /// How many batches each epoch has.
+    pub batches: usize,
+    /// This batch's mean loss. When it is NaN or infinite the step made no
+    /// update, and `fit` then ends (see [`TerminateOnNaN`]).
+    pub loss: f64,
+    running: &'a Totals<'a>,
+}
+
+impl<'a> BatchLogs<'a> {
+    pub(crate) fn new(
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+        running: &'a Totals<'a>,
+    ) -> Self {
+        BatchLogs {
+            epoch,
+            batch,
+            batches,
+            loss,
+            running,
+        }
+    }
+
+    /// The epoch's running mean of `"loss"` or of a compiled metric
+    /// (`"accuracy"`, `"mae"`, ...) over its batches so far, as the progress
+    /// line shows it; `None` for a metric the model was not compiled with.
+    /// A batch whose loss was not finite is not in it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.running.mean(super::metrics::canonical_name(name))
+    }
+
+    /// Every running mean, `(key, value)`: `loss`, then each compiled metric.
+    pub fn metrics(&self) -> Vec<(String, f64)> {
+        self.running.pairs("")
+    }
+}
+
+impl std::fmt::Debug for BatchLogs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchLogs")
+            .field("epoch", &self.epoch)
+            .field("batch", &self.batch)
+            .field("batches", &self.batches)
+            .field("loss", &self.loss)
+            .field("metrics", &self.metrics())
+            .finish()
     }
 }
 
@@ -112,13 +172,22 @@ pub struct Resume {
 /// Whether training goes on after a callback.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Control {
-    /// Go on with the next epoch.
+    /// Go on training.
     Continue,
-    /// Stop after this epoch, with the reason recorded in the history.
+    /// Stop, with the reason recorded in [`History::stopped_early`]: after this
+    /// epoch from [`on_epoch_end`](Callback::on_epoch_end) (`fit` prints the
+    /// reason unless `verbose` is 0), after this batch from
+    /// [`on_train_batch_end`](Callback::on_train_batch_end) (the unfinished
+    /// epoch is not recorded and gets no `on_epoch_end`; `fit` prints nothing,
+    /// the callback says what it has to say).
     Stop(String),
 }
 
-/// Code that `fit` runs at fixed points of training, like a Keras callback.
+/// Code that `fit` runs at fixed points of training, like a Keras callback:
+/// `on_train_begin`, then for each epoch `on_epoch_begin`, for each batch
+/// `on_train_batch_begin` and `on_train_batch_end`, then `on_epoch_end`, and
+/// last `on_train_end`. Each method does nothing unless a callback defines it.
+/// Callbacks run in the order they were given to [`FitOptions::callback`](super::FitOptions::callback).
 pub trait Callback {
     /// Called once before the first epoch, after the data are checked, with
     /// the number of epochs `fit` was asked for. The callback may change the
@@ -136,18 +205,27 @@ pub trait Callback {
         Ok(())
     }
 
-    /// Called after each epoch (training and validation done).
-    fn on_epoch_end(&mut self, logs: &EpochLogs, model: &Model) -> Result<Control>;
+    /// Called before each training batch (0-based `batch` within the epoch),
+    /// with the model to change: a per-batch learning rate is set here
+    /// ([`LearningRateScheduler::per_batch`]).
+    fn on_train_batch_begin(&mut self, _batch: usize, _model: &mut Model) -> Result<()> {
+        Ok(())
+    }
+
+    /// Called after each training batch (its update done) with the batch's
+    /// loss and the epoch's running metrics; may stop training.
+    fn on_train_batch_end(&mut self, _logs: &BatchLogs, _model: &Model) -> Result<Control> {
+        Ok(Control::Continue)
+    }
+
+    /// Called after each epoch (training and validation done); may stop training.
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, _model: &Model) -> Result<Control> {
+        Ok(Control::Continue)
+    }
 
     /// Called once when training ends, however it ended.
     fn on_train_end(&mut self, _model: &Model) -> Result<()> {
         Ok(())
-    }
-
-    /// Whether a NaN or infinite loss should stop training quietly (`true`)
-    /// instead of being returned as an error.
-    fn stops_on_nan(&self) -> bool {
-        false
     }
 }
 
@@ -262,17 +340,23 @@ impl Callback for EarlyStopping {
     }
 }
 
-/// Ends training quietly when the loss becomes NaN or infinite (without it,
-/// `fit` returns an error saying where it happened). The weights go back to
-/// those at the start of the epoch in which it happened.
+/// Ends training without an error when a batch's loss is NaN or infinite
+/// (without it, `fit` returns an error saying where it happened). Either way
+/// `fit` puts the weights and the optimizer back to where they were at the
+/// start of the epoch in which it happened.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TerminateOnNaN;
 
 impl Callback for TerminateOnNaN {
-    fn on_epoch_end(&mut self, _logs: &EpochLogs, _model: &Model) -> Result<Control> {
-        Ok(Control::Continue)
-    }
-    fn stops_on_nan(&self) -> bool {
-        true
+    fn on_train_batch_end(&mut self, logs: &BatchLogs, _model: &Model) -> Result<Control> {
+        if logs.loss.is_finite() {
+            return Ok(Control::Continue);
+        }
+        let place = super::diverged::where_the_loss_diverged(logs);
+        let restored = super::diverged::weights_restored(logs);
+        println!("{place}: stopping (TerminateOnNaN); {restored}");
+        Ok(Control::Stop(format!(
+            "{place}; training stopped (TerminateOnNaN) and {restored}"
+        )))
     }
 }

@@ -49,6 +49,18 @@ impl<'a> Totals<'a> {
         Ok(())
     }
 
+    /// The mean so far of `"loss"` or of a metric by its canonical name, without
+    /// allocating (a callback may ask after every batch).
+    pub fn mean(&self, name: &str) -> Option<f64> {
+        let sum = if name == "loss" {
+            self.loss_sum
+        } else {
+            let k = self.metrics.iter().position(|m| m.name() == name)?;
+            self.metric_sums[k]
+        };
+        Some(sum / self.seen.max(1) as f64)
+    }
+
     /// `(key, mean)` for the loss and each metric, keys prefixed (`val_`).
     pub fn pairs(&self, prefix: &str) -> Vec<(String, f64)> {
         let mean = |sum: f64| sum / self.seen.max(1) as f64;

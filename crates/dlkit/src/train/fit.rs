@@ -1,18 +1,17 @@
 //! `fit`: the training loop.
 
 use super::batches::Samples;
-use super::callbacks::{Callback, Control, EpochLogs, Resume};
+use super::callbacks::{BatchLogs, Callback, Control, Resume};
 use super::checks;
-use super::evaluate::{run_batches, Totals};
-use super::history::EpochPhases;
-use super::progress::{metrics_line, Progress};
+use super::evaluate::Totals;
+use super::events::{self, Events};
+use super::progress::Progress;
+use super::step::TrainStep;
 use super::History;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::optim::OptimizerState;
 use crate::rng::Rng;
 use candle_core::Tensor;
-use std::time::Instant;
 
 /// Options of [`Model::fit`], Keras' keyword arguments as builder methods:
 ///
@@ -126,7 +125,7 @@ impl Model {
     /// holds one-hot rows or integer labels, as the loss wants. Errors name
     /// what does not fit; a NaN or infinite loss is an error saying where it
     /// happened, unless a [`TerminateOnNaN`](super::TerminateOnNaN) callback
-    /// asks to stop quietly; either way the weights and the optimizer are put
+    /// stops training instead; either way the weights and the optimizer are put
     /// back to where they were at the start of that epoch. With a [`BackupAndRestore`](super::BackupAndRestore)
     /// callback that finds a backup, training continues after the epochs the
     /// backup holds, and the history covers those epochs too.
@@ -175,17 +174,12 @@ impl Model {
         if let Some(rng) = saved_rng {
             self.rng = rng;
         }
-        // Every callback ends, even after another's failure (EarlyStopping's weight restore
-        // must not be skipped), and the first error is returned: the training's, if any.
-        let mut end_error = None;
-        for callback in options.callbacks.iter_mut() {
-            if let Err(err) = callback.on_train_end(self) {
-                end_error.get_or_insert(err);
-            }
-        }
+        // Every callback ends, however training ended; the first error is
+        // returned: the training's, if any.
+        let ended = events::end_all(&mut options.callbacks, self);
         crate::ops::release_free_memory();
-        match (result, end_error) {
-            (Ok(_), Some(err)) => Err(err),
+        match (result, ended) {
+            (Ok(_), Err(err)) => Err(err),
             (result, _) => result,
         }
     }
@@ -251,8 +245,10 @@ impl Model {
         Ok(resume)
     }
 
-    /// The epochs themselves; with `resume`, training starts after the epochs
-    /// it has done and the history returned includes them.
+    /// The epochs themselves: each batch is a step between two events, the
+    /// rest (progress, history, NaN policy, interrupts) is in the events'
+    /// receivers. With `resume`, training starts after the epochs it has done
+    /// and the history returned includes them.
     fn train_loop(
         &mut self,
         train: &Samples,
@@ -260,133 +256,32 @@ impl Model {
         options: &mut FitOptions,
         resume: Option<Resume>,
     ) -> Result<History> {
-        let from_logits = self.loss_takes_logits();
-        let device = self.device.clone();
-        let vars = self.trainable_variables();
         let steps = train.len().div_ceil(options.batch_size);
-        let mut progress = Progress::new(options.verbose, options.epochs, steps);
-        let stop_on_nan = options.callbacks.iter().any(|c| c.stops_on_nan());
-        let (first_epoch, mut history) = match resume {
-            Some(r) => {
-                if options.verbose > 0 {
-                    println!(
-                        "Resuming from a backup: {} epoch(s) done, {}",
-                        r.epochs_done,
-                        if r.epochs_done < options.epochs {
-                            format!(
-                                "continuing with epoch {}/{}",
-                                r.epochs_done + 1,
-                                options.epochs
-                            )
-                        } else {
-                            format!("nothing left of the {} epoch(s) to train", options.epochs)
-                        }
-                    );
-                }
-                let history = History {
-                    stopped_early: None,
-                    ..r.history
-                };
-                (r.epochs_done, history)
-            }
-            None => (0, History::default()),
-        };
-        let _training = super::interrupt::Training::start();
         let metrics = self.require_compiled()?.metrics.clone();
-
-        for epoch in first_epoch..options.epochs {
-            for callback in options.callbacks.iter_mut() {
-                callback.on_epoch_begin(epoch, self)?;
-            }
-            progress.start_epoch(epoch);
+        let progress = Progress::new(options.verbose, options.epochs, steps);
+        let mut events = Events::new(&mut options.callbacks, progress, resume);
+        let mut step = TrainStep::new(self);
+        for epoch in events.first_epoch()..options.epochs {
+            events.epoch_begin(epoch, self)?;
             let batches =
                 train.batch_indices(options.batch_size, options.shuffle.then_some(&mut self.rng));
-            // What the weights and the optimizer were before this epoch, which
-            // a NaN loss puts back: all its losses so far were finite.
-            let start = EpochStart::take(self)?;
             let mut totals = Totals::new(&metrics);
-            let mut phases = EpochPhases::default();
-            let mut clock = PhaseClock::start();
-            for (step, indices) in batches.iter().enumerate() {
-                let (xb, yb, classes) = train.gather(indices, &device)?;
-                phases.batches += clock.lap();
-                let output = self.run(&xb, true, from_logits)?;
-                let compiled = self.compiled.as_mut().expect("checked in fit");
-                let loss = compiled.loss.compute(&output, &yb, from_logits)?;
-                let loss_value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-                phases.forward += clock.lap();
-                if !loss_value.is_finite() {
-                    start.restore(self)?;
-                    let place = format!(
-                        "the loss became {loss_value} at epoch {}, batch {}/{steps}",
-                        epoch + 1,
-                        step + 1
-                    );
-                    let restored = format!(
-                        "the weights are back to those at the start of epoch {}",
-                        epoch + 1
-                    );
-                    if stop_on_nan {
-                        history.stopped_early = Some(format!(
-                            "{place}; training stopped (TerminateOnNaN) and {restored}"
-                        ));
-                        println!("{place}: stopping (TerminateOnNaN); {restored}");
-                        return Ok(history);
-                    }
-                    return Err(Error::Training(format!(
-                        "{place}; {restored}. Try a smaller learning rate, check the inputs \
-                         for NaN, or scale them to [0, 1]"
-                    )));
-                }
-                let grads = loss.backward()?;
-                phases.backward += clock.lap();
-                compiled.state.step(&compiled.optimizer, &vars, &grads)?;
-                phases.optimizer += clock.lap();
-                totals.add(loss_value, &output, &yb, classes.as_deref(), from_logits)?;
-                phases.metrics += clock.lap();
-                progress.batch_done(step + 1, || metrics_line(&totals.pairs("")));
-                clock.lap(); // the progress line is no phase of training
-                if super::interrupt::stop_requested() {
-                    let reason = format!(
-                        "interrupted in epoch {}, after batch {}/{steps}: training stopped; \
-                         the model keeps its weights, the history holds the {epoch} finished epoch(s)",
-                        epoch + 1,
-                        step + 1
-                    );
-                    println!("\n{reason}");
-                    history.stopped_early = Some(reason);
-                    return Ok(history);
+            for (batch, indices) in batches.iter().enumerate() {
+                events.batch_begin(batch, self)?;
+                let loss = step.run(self, train, indices, &mut totals)?;
+                let logs = BatchLogs::new(epoch, batch, steps, loss, &totals);
+                if let stop @ Control::Stop(_) = events.batch_end(&logs, self)? {
+                    return Ok(events.finish(stop));
                 }
             }
-            let mut pairs = totals.pairs("");
-            if let Some(v) = validation {
-                clock.lap();
-                pairs.extend(run_batches(self, v, &metrics, from_logits, false)?.pairs("val_"));
-                phases.validation += clock.lap();
-            }
-            let seconds = progress.end_epoch(epoch, &metrics_line(&pairs));
-            let logs = EpochLogs {
-                epoch,
-                metrics: pairs,
-                seconds,
-            };
-            history.push(&logs);
-            history.phase_seconds.push(phases);
-            let mut stop = None;
-            for callback in options.callbacks.iter_mut() {
-                if let Control::Stop(reason) = callback.on_epoch_end(&logs, self)? {
-                    stop = Some(reason);
-                }
-            }
-            if let Some(reason) = stop {
-                if options.verbose > 0 {
-                    println!("{reason}");
-                }
-                history.stopped_early = Some(reason);
-                break;
+            let pairs = step.epoch_metrics(self, &totals, validation, &metrics)?;
+            if let stop @ Control::Stop(_) =
+                events.epoch_end(epoch, pairs, step.take_phases(), self)?
+            {
+                return Ok(events.finish(stop));
             }
         }
-        Ok(history)
+        Ok(events.finish(Control::Continue))
     }
 
     /// The loss can take logits when the output layer ends in a softmax and
@@ -397,54 +292,5 @@ impl Model {
                 .compiled
                 .as_ref()
                 .is_some_and(|c| c.loss.folds_softmax())
-    }
-}
-
-/// The model's weights (moving statistics included) and optimizer state at
-/// the start of an epoch. A NaN loss shows that the last updates diverged
-/// (the weights may still be finite, only huge): putting this back leaves the
-/// model as it was after the last epoch whose losses were all finite.
-struct EpochStart {
-    weights: Vec<Tensor>,
-    optimizer: OptimizerState,
-}
-
-impl EpochStart {
-    fn take(model: &Model) -> Result<Self> {
-        let weights = model
-            .variables()
-            .iter()
-            .map(|v| v.as_tensor().copy())
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let optimizer = model.require_compiled()?.state.clone();
-        Ok(EpochStart { weights, optimizer })
-    }
-
-    fn restore(&self, model: &mut Model) -> Result<()> {
-        for (var, value) in model.variables().iter().zip(&self.weights) {
-            var.set(value)?;
-        }
-        if let Some(compiled) = model.compiled.as_mut() {
-            compiled.state = self.optimizer.clone();
-        }
-        Ok(())
-    }
-}
-
-/// Seconds between laps, for [`EpochPhases`]. Candle's CPU ops return when
-/// done, so each lap is that phase's work; on a GPU it is the host's wait.
-struct PhaseClock(Instant);
-
-impl PhaseClock {
-    fn start() -> Self {
-        PhaseClock(Instant::now())
-    }
-
-    /// Seconds since the last lap (or the start), restarting the clock.
-    fn lap(&mut self) -> f64 {
-        let now = Instant::now();
-        let seconds = (now - self.0).as_secs_f64();
-        self.0 = now;
-        seconds
     }
 }

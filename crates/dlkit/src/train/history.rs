@@ -1,6 +1,7 @@
 //! What `fit` returns: one value per epoch for each quantity, as plain data.
 
 use super::metrics::canonical_name;
+use super::phases::EpochPhases;
 use super::EpochLogs;
 use serde::{Deserialize, Serialize};
 
@@ -23,36 +24,6 @@ pub struct History {
     /// (a run resumed from a backup has none for the epochs restored).
     #[serde(default)]
     pub phase_seconds: Vec<EpochPhases>,
-}
-
-/// Seconds one epoch spent in each phase of training, summed over its steps.
-/// They add up to the epoch's time less the progress line and the callbacks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochPhases {
-    /// Gathering each batch's samples into one tensor (shuffled rows copied together).
-    pub batches: f64,
-    /// The forward pass and the loss, up to reading the loss value.
-    pub forward: f64,
-    /// Backpropagation: `loss.backward()`.
-    pub backward: f64,
-    /// The optimizer's update of every trainable weight.
-    pub optimizer: f64,
-    /// The running loss and metrics of the progress line.
-    pub metrics: f64,
-    /// The validation pass after the last step, when `fit` has validation data.
-    pub validation: f64,
-}
-
-impl EpochPhases {
-    /// The phases' sum.
-    pub fn total(&self) -> f64 {
-        self.batches
-            + self.forward
-            + self.backward
-            + self.optimizer
-            + self.metrics
-            + self.validation
-    }
 }
 
 impl History {

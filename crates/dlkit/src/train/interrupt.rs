@@ -42,10 +42,10 @@ pub fn stop_requested() -> bool {
 }
 
 /// Held by `fit` while it trains: while one is alive, [`request_stop`] counts.
-pub(crate) struct Training(());
+struct Training(());
 
 impl Training {
-    pub(crate) fn start() -> Self {
+    fn start() -> Self {
         // A request made before this fit started is not meant for it.
         if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 {
             REQUESTED.store(false, Ordering::SeqCst);
@@ -92,5 +92,39 @@ extern "C" fn on_sigint(_signal: libc::c_int) {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_DFL);
         libc::raise(libc::SIGINT);
+    }
+}
+
+/// The check `fit` makes after every batch: while it lives, [`request_stop`]
+/// counts for this `fit`; when a stop was requested, training ends after the
+/// batch.
+pub(crate) struct InterruptCheck(Training);
+
+impl InterruptCheck {
+    pub(crate) fn start() -> Self {
+        InterruptCheck(Training::start())
+    }
+}
+
+impl super::Callback for InterruptCheck {
+    fn on_train_batch_end(
+        &mut self,
+        logs: &super::BatchLogs,
+        _model: &crate::model::Model,
+    ) -> crate::Result<super::Control> {
+        if !stop_requested() {
+            return Ok(super::Control::Continue);
+        }
+        let reason = format!(
+            "interrupted in epoch {}, after batch {}/{}: training stopped; the model keeps its \
+             weights, the history holds the {} finished epoch(s)",
+            logs.epoch + 1,
+            logs.batch + 1,
+            logs.batches,
+            logs.epoch
+        );
+        // Printed whatever the verbosity: the person who pressed the button sees why the cell ended.
+        println!("\n{reason}");
+        Ok(super::Control::Stop(reason))
     }
 }

@@ -5,24 +5,29 @@ mod batches;
 mod callbacks;
 mod checks;
 mod compile;
+mod diverged;
 mod evaluate;
+mod events;
 mod fit;
 mod history;
 pub mod interrupt;
 mod loss;
 mod metrics;
+mod phases;
 mod progress;
 mod sample_limit;
+mod step;
 
 pub use callbacks::{
-    BackupAndRestore, Callback, Control, EarlyStopping, EpochLogs, LearningRateScheduler,
-    ModelCheckpoint, ReduceLROnPlateau, Resume, TerminateOnNaN,
+    BackupAndRestore, BatchLogs, Callback, Control, EarlyStopping, EpochLogs,
+    LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, Resume, TerminateOnNaN,
 };
 pub use compile::Compiled;
 pub use evaluate::Evaluation;
 pub use fit::FitOptions;
-pub use history::{EpochPhases, History};
+pub use history::History;
 pub use loss::Loss;
 pub(crate) use metrics::maximised;
 pub use metrics::Metric;
+pub use phases::EpochPhases;
 pub use sample_limit::{limit_training_samples, training_sample_limit};

@@ -5,6 +5,7 @@
 //! `Epoch k/n` header, a line every few seconds inside long epochs, and a
 //! closing line with the epoch's metrics; at verbosity 2 one line per epoch.
 
+use super::BatchLogs;
 use std::time::{Duration, Instant};
 
 /// Time between two lines inside an epoch.
@@ -31,6 +32,19 @@ impl Progress {
         }
     }
 
+    /// Says where a run restored from a backup goes on.
+    pub fn resumed(&self, epochs_done: usize) {
+        if self.verbose == 0 {
+            return;
+        }
+        let next = if epochs_done < self.epochs {
+            format!("continuing with epoch {}/{}", epochs_done + 1, self.epochs)
+        } else {
+            format!("nothing left of the {} epoch(s) to train", self.epochs)
+        };
+        println!("Resuming from a backup: {epochs_done} epoch(s) done, {next}");
+    }
+
     pub fn start_epoch(&mut self, epoch: usize) {
         self.epoch_start = Instant::now();
         self.last_line = self.epoch_start;
@@ -39,14 +53,14 @@ impl Progress {
         }
     }
 
-    /// Called after every batch with the running metrics of the epoch.
-    /// `metrics` makes the metrics text; it runs only when a line is printed
-    /// (every few seconds), not for every batch.
-    pub fn batch_done(&mut self, step: usize, metrics: impl FnOnce() -> String) {
+    /// Called after every batch; the metrics text is made only when a line
+    /// is printed (every few seconds), not for every batch.
+    pub fn batch_done(&mut self, logs: &BatchLogs) {
+        let step = logs.batch + 1;
         if self.verbose != 1 || step == self.steps || self.last_line.elapsed() < INTERVAL {
             return;
         }
-        let metrics = metrics();
+        let metrics = metrics_line(&logs.metrics());
         self.last_line = Instant::now();
         let secs = self.epoch_start.elapsed().as_secs_f64();
         println!(
@@ -58,8 +72,12 @@ impl Progress {
     }
 
     /// The epoch's closing line; returns the epoch's duration in seconds.
-    pub fn end_epoch(&mut self, epoch: usize, metrics: &str) -> f64 {
+    pub fn end_epoch(&mut self, epoch: usize, pairs: &[(String, f64)]) -> f64 {
         let secs = self.epoch_start.elapsed().as_secs_f64();
+        if self.verbose == 0 {
+            return secs;
+        }
+        let metrics = metrics_line(pairs);
         let per_step = per_step(secs, self.steps);
         match self.verbose {
             1 => println!(
@@ -77,6 +95,13 @@ impl Progress {
             _ => {}
         }
         secs
+    }
+
+    /// Why a callback stopped training at an epoch's end.
+    pub fn stopped(&self, reason: &str) {
+        if self.verbose > 0 {
+            println!("{reason}");
+        }
     }
 
     fn counter(&self, step: usize) -> String {

@@ -16,18 +16,46 @@ use crate::model::Model;
 /// # Ok(()) }
 /// ```
 ///
-/// A schedule that returns zero, a negative number, NaN or infinity stops `fit` with an
-/// error naming the epoch and the value.
+/// Or before each batch, with [`per_batch`](Self::per_batch). A schedule that returns
+/// zero, a negative number, NaN or infinity stops `fit` with an error naming the epoch
+/// (and batch) and the value.
 pub struct LearningRateScheduler {
-    schedule: Box<dyn FnMut(usize, f64) -> f64>,
+    schedule: Schedule,
+    /// The epoch being trained, for a per-batch schedule.
+    epoch: usize,
     verbose: u8,
+}
+
+enum Schedule {
+    PerEpoch(Box<dyn FnMut(usize, f64) -> f64>),
+    PerBatch(Box<dyn FnMut(usize, usize, f64) -> f64>),
 }
 
 impl LearningRateScheduler {
     /// A scheduler calling `schedule(epoch, lr)` before each epoch.
     pub fn new(schedule: impl FnMut(usize, f64) -> f64 + 'static) -> Self {
         LearningRateScheduler {
-            schedule: Box::new(schedule),
+            schedule: Schedule::PerEpoch(Box::new(schedule)),
+            epoch: 0,
+            verbose: 0,
+        }
+    }
+
+    /// A scheduler calling `schedule(epoch, batch, lr)` before each batch (both 0-based;
+    /// `batch` counts within the epoch), e.g. a linear warm-up over the first 100 steps
+    /// of epochs of 50 batches:
+    ///
+    /// ```no_run
+    /// # use dlkit::prelude::*;
+    /// let warm_up = LearningRateScheduler::per_batch(|epoch, batch, lr| {
+    ///     let step = epoch * 50 + batch;
+    ///     if step < 100 { 1e-3 * (step + 1) as f64 / 100.0 } else { lr }
+    /// });
+    /// ```
+    pub fn per_batch(schedule: impl FnMut(usize, usize, f64) -> f64 + 'static) -> Self {
+        LearningRateScheduler {
+            schedule: Schedule::PerBatch(Box::new(schedule)),
+            epoch: 0,
             verbose: 0,
         }
     }
@@ -37,30 +65,46 @@ impl LearningRateScheduler {
         self.verbose = level;
         self
     }
-}
 
-impl Callback for LearningRateScheduler {
-    fn on_epoch_begin(&mut self, epoch: usize, model: &mut Model) -> Result<()> {
-        let lr = (self.schedule)(epoch, model.learning_rate()?);
+    /// Sets `lr`, or says which step of the schedule gave an unusable rate.
+    fn apply(&self, lr: f64, batch: Option<usize>, model: &mut Model) -> Result<()> {
         if !(lr.is_finite() && lr > 0.0) {
+            let place = match batch {
+                Some(b) => format!("epoch {}, batch {}", self.epoch + 1, b + 1),
+                None => format!("epoch {}", self.epoch + 1),
+            };
             return Err(Error::InvalidArgument(format!(
-                "LearningRateScheduler: the schedule gave {lr} for epoch {}; a learning rate \
-                 must be a positive number",
-                epoch + 1
+                "LearningRateScheduler: the schedule gave {lr} for {place}; a learning rate \
+                 must be a positive number"
             )));
         }
         model.set_learning_rate(lr)?;
-        if self.verbose > 0 {
+        if self.verbose > 0 && batch.unwrap_or(0) == 0 {
             println!(
                 "Epoch {}: LearningRateScheduler setting learning rate to {lr}.",
-                epoch + 1
+                self.epoch + 1
             );
         }
         Ok(())
     }
+}
 
-    fn on_epoch_end(&mut self, _logs: &EpochLogs, _model: &Model) -> Result<Control> {
-        Ok(Control::Continue)
+impl Callback for LearningRateScheduler {
+    fn on_epoch_begin(&mut self, epoch: usize, model: &mut Model) -> Result<()> {
+        self.epoch = epoch;
+        if let Schedule::PerEpoch(schedule) = &mut self.schedule {
+            let lr = schedule(epoch, model.learning_rate()?);
+            self.apply(lr, None, model)?;
+        }
+        Ok(())
+    }
+
+    fn on_train_batch_begin(&mut self, batch: usize, model: &mut Model) -> Result<()> {
+        if let Schedule::PerBatch(schedule) = &mut self.schedule {
+            let lr = schedule(self.epoch, batch, model.learning_rate()?);
+            self.apply(lr, Some(batch), model)?;
+        }
+        Ok(())
     }
 }
 
