@@ -18,7 +18,8 @@
 
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
+use super::cpu::bias::{apply_with_bias, check_bias};
+use super::cpu::data::{all_cpu_f32, expect_len, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::math::{add_assign, add_row, mask_copy};
 use super::cpu::parallel::{split, threads};
@@ -39,8 +40,7 @@ pub fn dense(
     activation: FusedActivation,
 ) -> Result<Tensor> {
     let (n, din, dout) = check_shapes(x, kernel, bias)?;
-    let fast = is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32);
-    if !fast {
+    if !all_cpu_f32(x, kernel, bias) {
         return reference::dense(x, kernel, bias, activation);
     }
     let op = DenseOp {
@@ -49,10 +49,7 @@ pub fn dense(
         dout,
         activation,
     };
-    match bias {
-        Some(b) => x.apply_op3(kernel, b, op),
-        None => x.apply_op3(kernel, &Tensor::zeros(dout, x.dtype(), x.device())?, op),
-    }
+    apply_with_bias(op, [x, kernel], bias, dout)
 }
 
 fn check_shapes(
@@ -79,15 +76,7 @@ fn check_shapes(
             kernel.dims()
         );
     }
-    if let Some(b) = bias {
-        if b.dims() != [dout] {
-            bail!(
-                "{OP}: the bias must be ({dout}) for kernel {:?}, got shape {:?}",
-                kernel.dims(),
-                b.dims()
-            );
-        }
-    }
+    check_bias(OP, bias, dout, kernel)?;
     Ok((n, din, dout))
 }
 

@@ -31,7 +31,8 @@ use rayon::prelude::*;
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
+use super::cpu::bias::check_bias;
+use super::cpu::data::{all_cpu_f32, expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::math::{multiversion, sigmoid, tanh};
 use super::cpu::parallel::{map_chunks_mut, split, threads};
@@ -55,11 +56,7 @@ pub fn lstm(
     return_sequences: bool,
 ) -> Result<Tensor> {
     let (n, t, f, h) = check_shapes(x, kernel, recurrent_kernel, bias)?;
-    let fast = is_cpu_f32(x)
-        && is_cpu_f32(kernel)
-        && is_cpu_f32(recurrent_kernel)
-        && bias.is_none_or(is_cpu_f32);
-    if !fast {
+    if !(all_cpu_f32(x, kernel, bias) && is_cpu_f32(recurrent_kernel)) {
         return reference::lstm(
             x,
             kernel,
@@ -125,15 +122,7 @@ fn check_shapes(
             recurrent.dims()
         );
     }
-    if let Some(b) = bias {
-        if b.dims() != [h4] {
-            bail!(
-                "{OP}: the bias must be ({h4}) for kernel {:?}, got shape {:?}",
-                kernel.dims(),
-                b.dims()
-            );
-        }
-    }
+    check_bias(OP, bias, h4, kernel)?;
     if t == 0 {
         bail!("{OP}: the input {:?} has no time steps", x.dims());
     }

@@ -22,10 +22,9 @@ use std::sync::Mutex;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 use super::cpu::data::{expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
-use rayon::prelude::*;
 
 use super::cpu::math::multiversion;
-use super::cpu::parallel::{batch_chunks, map_chunks_mut};
+use super::cpu::parallel::{batch_chunks, map_chunk_pairs_mut, map_chunks_mut};
 use super::params::{image_dims, DataLayout, Geometry, Padding};
 use super::reference;
 
@@ -84,16 +83,7 @@ impl MaxPoolOp {
         let mut y = vec![0.0f32; self.n * out_img];
         let mut idx = vec![0u32; self.n * out_img];
         let chunks = batch_chunks(self.n);
-        // Each chunk gets its own part of both outputs.
-        let mut parts = Vec::with_capacity(chunks.len());
-        let (mut y_rest, mut i_rest) = (&mut y[..], &mut idx[..]);
-        for r in &chunks {
-            let (yh, yt) = y_rest.split_at_mut(r.len() * out_img);
-            let (ih, it) = i_rest.split_at_mut(r.len() * out_img);
-            parts.push((r.clone(), yh, ih));
-            (y_rest, i_rest) = (yt, it);
-        }
-        parts.into_par_iter().for_each(|(range, ys, ids)| {
+        map_chunk_pairs_mut((&mut y, &mut idx), out_img, &chunks, |range, ys, ids| {
             for (j, i) in range.enumerate() {
                 let xi = &x[i * img..(i + 1) * img];
                 let yi = &mut ys[j * out_img..(j + 1) * out_img];

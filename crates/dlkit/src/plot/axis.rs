@@ -8,7 +8,13 @@
 
 use std::ops::Range;
 
+use plotters::chart::{ChartContext, MeshStyle};
+use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+
+use super::raster::text_style;
 
 /// A linear axis from `lo` to `hi` with the ticks given.
 #[derive(Clone, Debug)]
@@ -44,6 +50,21 @@ impl TickedAxis {
             top_down,
         }
     }
+}
+
+/// A chart's mesh in the plots' common style, matplotlib's look: light grey grid lines at
+/// the ticks only, black axes, 13 px tick labels and 14 px axis descriptions. The caller
+/// adds the labels' count and format and the descriptions, then draws it.
+pub(crate) fn styled_mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<TickedAxis, TickedAxis>>,
+) -> MeshStyle<'a, 'b, TickedAxis, TickedAxis, DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .axis_style(BLACK)
+        .label_style(text_style(13.0, HPos::Center, VPos::Center))
+        .axis_desc_style(text_style(14.0, HPos::Center, VPos::Center));
+    mesh
 }
 
 impl Ranged for TickedAxis {

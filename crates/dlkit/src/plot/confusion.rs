@@ -333,18 +333,52 @@ impl Draw for ConfusionMatrix {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let l = self.layout();
-        let k = self.classes;
-        let cell = l.cell as i32;
-        let (x0, y0) = (l.left as i32, l.top as i32);
-        let side = cell * k as i32;
         text(
             root,
             &self.title_text(),
             (l.width as i32 / 2, (MARGIN + TITLE_BAND / 2) as i32 - 4),
             &text_style(17.0, HPos::Center, VPos::Center),
         )?;
+        let m = MatrixBox::of(&l, self.classes);
+        self.draw_cells(root, &m)?;
+        self.draw_class_labels(root, &m, l.rotate_x)?;
+        self.draw_colorbar(root, &m)
+    }
+}
 
-        // The cells, and each count in a colour that reads on its cell.
+/// The matrix on the figure: its top-left corner, cell size and side, in pixels.
+struct MatrixBox {
+    x0: i32,
+    y0: i32,
+    cell: i32,
+    side: i32,
+}
+
+impl MatrixBox {
+    fn of(l: &Layout, classes: usize) -> Self {
+        let cell = l.cell as i32;
+        MatrixBox {
+            x0: l.left as i32,
+            y0: l.top as i32,
+            cell,
+            side: cell * classes as i32,
+        }
+    }
+}
+
+/// Tick length, and the distance from the matrix to a tick's label.
+const TICK_PX: i32 = TICK as i32;
+const LABEL_GAP_PX: i32 = (TICK + TICK_GAP) as i32;
+
+impl ConfusionMatrix {
+    /// The cells, each count in a colour that reads on its cell, the grid and the frame.
+    fn draw_cells<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        m: &MatrixBox,
+    ) -> Result<()> {
+        let k = self.classes;
+        let MatrixBox { x0, y0, cell, side } = *m;
         let fractions = self.row_fractions();
         let texts: Vec<String> = self.counts.iter().map(|c| c.to_string()).collect();
         let widths = text_widths(&texts, COUNT_FONT);
@@ -377,39 +411,40 @@ impl Draw for ConfusionMatrix {
         for j in 1..k as i32 {
             let grid = RGBColor(255, 255, 255).stroke_width(1);
             let at = j * cell;
-            root.draw(&PathElement::new(
-                [(x0 + at, y0), (x0 + at, y0 + side)],
-                grid,
-            ))
-            .map_err(plot_err)?;
-            root.draw(&PathElement::new(
-                [(x0, y0 + at), (x0 + side, y0 + at)],
-                grid,
-            ))
-            .map_err(plot_err)?;
+            line(root, (x0 + at, y0), (x0 + at, y0 + side), grid)?;
+            line(root, (x0, y0 + at), (x0 + side, y0 + at), grid)?;
         }
-        frame(root, (x0, y0, side, side), BLACK)?;
+        frame(root, (x0, y0, side, side), BLACK)
+    }
 
-        // Ticks and class names: rows on the left, columns below.
+    /// Ticks and class names, rows on the left and columns below, and the axis descriptions.
+    fn draw_class_labels<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        m: &MatrixBox,
+        rotate_x: bool,
+    ) -> Result<()> {
+        let MatrixBox { x0, y0, cell, side } = *m;
         let names = self.names();
-        let tick = TICK as i32;
-        let gap = (TICK + TICK_GAP) as i32;
+        let (tick, gap) = (TICK_PX, LABEL_GAP_PX);
         for (c, name) in names.iter().enumerate() {
             let mid = c as i32 * cell + cell / 2;
-            root.draw(&PathElement::new(
-                [(x0 - 1 - tick, y0 + mid), (x0 - 1, y0 + mid)],
-                BLACK,
-            ))
-            .map_err(plot_err)?;
+            line(
+                root,
+                (x0 - 1 - tick, y0 + mid),
+                (x0 - 1, y0 + mid),
+                BLACK.into(),
+            )?;
             let style = text_style(TICK_FONT, HPos::Right, VPos::Center);
             text(root, name, (x0 - gap - 1, y0 + mid), &style)?;
-            root.draw(&PathElement::new(
-                [(x0 + mid, y0 + side), (x0 + mid, y0 + side + tick)],
-                BLACK,
-            ))
-            .map_err(plot_err)?;
+            line(
+                root,
+                (x0 + mid, y0 + side),
+                (x0 + mid, y0 + side + tick),
+                BLACK.into(),
+            )?;
             let at = (x0 + mid, y0 + side + gap);
-            if l.rotate_x {
+            if rotate_x {
                 // Read upwards, ending at the tick, as matplotlib's rotation=90.
                 let style = text_style(TICK_FONT, HPos::Right, VPos::Center)
                     .transform(FontTransform::Rotate270);
@@ -424,7 +459,7 @@ impl Draw for ConfusionMatrix {
             }
         }
         let desc = text_style(15.0, HPos::Center, VPos::Center);
-        let x_labels = if l.rotate_x {
+        let x_labels = if rotate_x {
             max_text_width(&names, TICK_FONT)
         } else {
             TICK_HEIGHT
@@ -437,9 +472,17 @@ impl Draw for ConfusionMatrix {
             "true label",
             (x0 - gap - name_width - DESC_BAND as i32 / 2, y0 + side / 2),
             &desc.transform(FontTransform::Rotate270),
-        )?;
+        )
+    }
 
-        // The colour bar: what the shades mean.
+    /// The colour bar to the right of the matrix: what the shades mean.
+    fn draw_colorbar<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        m: &MatrixBox,
+    ) -> Result<()> {
+        let MatrixBox { x0, y0, side, .. } = *m;
+        let (tick, gap) = (TICK_PX, LABEL_GAP_PX);
         let bx = x0 + side + COLORBAR_GAP as i32;
         let bw = COLORBAR_WIDTH as i32;
         for y in 0..side {
@@ -455,11 +498,7 @@ impl Draw for ConfusionMatrix {
         for step in 0..=5 {
             let y = y0 + side - (step * side) / 5;
             let y = y.clamp(y0, y0 + side - 1);
-            root.draw(&PathElement::new(
-                [(bx + bw, y), (bx + bw + tick, y)],
-                BLACK,
-            ))
-            .map_err(plot_err)?;
+            line(root, (bx + bw, y), (bx + bw + tick, y), BLACK.into())?;
             text(
                 root,
                 &format!("{}%", step * 20),
@@ -476,9 +515,19 @@ impl Draw for ConfusionMatrix {
                 y0 + side / 2,
             ),
             &text_style(13.0, HPos::Center, VPos::Center).transform(FontTransform::Rotate270),
-        )?;
-        Ok(())
+        )
     }
+}
+
+/// A straight line from `from` to `to`.
+fn line<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    from: (i32, i32),
+    to: (i32, i32),
+    style: ShapeStyle,
+) -> Result<()> {
+    root.draw(&PathElement::new([from, to], style))
+        .map_err(plot_err)
 }
 
 figure_methods!(ConfusionMatrix);

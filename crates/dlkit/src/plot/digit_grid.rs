@@ -271,16 +271,11 @@ impl Draw for DigitGrid {
             let x0 = (MARGIN + col * (tw + GAP)) as i32;
             let y0 = (self.top() + row * (th + GAP)) as i32;
             let (ix, iy) = (x0 + dx as i32, y0 + dy as i32);
-            let (lo, hi) = image.finite_range().unwrap_or((0.0, 1.0));
             draw_image(
                 root,
                 image,
                 Placement { x: ix, y: iy, cell },
-                Shading {
-                    cmap: self.cmap,
-                    lo,
-                    hi,
-                },
+                Shading::spanning(self.cmap, image),
             )?;
             let (w, h) = (
                 (image.width as u32 * cell) as i32,

@@ -25,7 +25,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::colormap::Colormap;
-use super::data::{finite_range, Gray};
+use super::data::Gray;
 use super::figure::{figure_methods, scaled, Draw};
 use super::raster::{draw_image, frame, text, text_style, Placement, Shading};
 use crate::display::shape_of;
@@ -170,20 +170,17 @@ impl Filters {
     }
 
     fn shading(&self, filter: &Gray) -> Shading {
-        let (lo, hi) = finite_range(&filter.values).unwrap_or((0.0, 1.0));
+        let shading = Shading::spanning(self.cmap, filter);
         if self.cmap.is_diverging() {
-            let m = lo.abs().max(hi.abs());
+            // Centred on zero, so that zero weights get the map's middle colour.
+            let m = shading.lo.abs().max(shading.hi.abs());
             Shading {
-                cmap: self.cmap,
                 lo: -m,
                 hi: m,
+                ..shading
             }
         } else {
-            Shading {
-                cmap: self.cmap,
-                lo,
-                hi,
-            }
+            shading
         }
     }
 

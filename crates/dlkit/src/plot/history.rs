@@ -17,11 +17,12 @@
 //! # Ok::<(), dlkit::Error>(())
 //! ```
 
+use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::axis::{nice_step, nice_ticks, tick_label, TickedAxis};
+use super::axis::{nice_step, nice_ticks, styled_mesh, tick_label, TickedAxis};
 use super::figure::{figure_methods, plot_err, Draw};
 use super::raster::{text, text_style};
 use crate::error::{Error, Result};
@@ -133,6 +134,36 @@ impl Panel {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        let (y_axis, y_step) = self.value_axis();
+        let title = format!("model {}", self.quantity);
+        let mut chart = ChartBuilder::on(area)
+            .margin_top(8)
+            .margin_right(22)
+            .margin_left(8)
+            .caption(title, text_style(16.0, HPos::Center, VPos::Top))
+            .x_label_area_size(46)
+            .y_label_area_size(62)
+            .build_cartesian_2d(self.epoch_axis(), y_axis)
+            .map_err(plot_err)?;
+        let x_format = |v: &f64| format!("{}", v.round() as i64);
+        let y_format = move |v: &f64| tick_label(*v, y_step);
+        styled_mesh(&mut chart)
+            .x_labels(32)
+            .y_labels(32)
+            .x_desc("epoch")
+            .y_desc(self.quantity.as_str())
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
+            .draw()
+            .map_err(plot_err)?;
+        if self.draw_curves(&mut chart)? {
+            self.draw_legend(&mut chart)?;
+        }
+        Ok(())
+    }
+
+    /// Epochs from 1, with a margin either side and whole-epoch ticks.
+    fn epoch_axis(&self) -> TickedAxis {
         let n = self.epochs();
         let x_pad = if n == 1 {
             0.5
@@ -143,8 +174,11 @@ impl Panel {
             .into_iter()
             .filter(|t| t.fract() == 0.0 && *t >= 1.0)
             .collect();
-        let x_axis = TickedAxis::new(1.0 - x_pad, n as f64 + x_pad, x_ticks);
+        TickedAxis::new(1.0 - x_pad, n as f64 + x_pad, x_ticks)
+    }
 
+    /// The finite values' range with a margin, and the step its tick labels are written to.
+    fn value_axis(&self) -> (TickedAxis, f64) {
         let values = self
             .train
             .iter()
@@ -167,36 +201,12 @@ impl Panel {
         let (y_lo, y_hi) = (pad(lo - 0.06 * spread), pad(hi + 0.06 * spread));
         let y_ticks = nice_ticks(y_lo, y_hi, 8);
         let y_step = nice_step((y_hi / 2.0 - y_lo / 2.0) / 4.0);
-        let y_axis = TickedAxis::new(y_lo, y_hi, y_ticks);
+        (TickedAxis::new(y_lo, y_hi, y_ticks), y_step)
+    }
 
-        let title = format!("model {}", self.quantity);
-        let mut chart = ChartBuilder::on(area)
-            .margin_top(8)
-            .margin_right(22)
-            .margin_left(8)
-            .caption(title, text_style(16.0, HPos::Center, VPos::Top))
-            .x_label_area_size(46)
-            .y_label_area_size(62)
-            .build_cartesian_2d(x_axis, y_axis)
-            .map_err(plot_err)?;
-        let x_format = |v: &f64| format!("{}", v.round() as i64);
-        let y_format = move |v: &f64| tick_label(*v, y_step);
-        chart
-            .configure_mesh()
-            .x_labels(32)
-            .y_labels(32)
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .axis_style(BLACK)
-            .label_style(text_style(13.0, HPos::Center, VPos::Center))
-            .axis_desc_style(text_style(14.0, HPos::Center, VPos::Center))
-            .x_desc("epoch")
-            .y_desc(self.quantity.as_str())
-            .x_label_formatter(&x_format)
-            .y_label_formatter(&y_format)
-            .draw()
-            .map_err(plot_err)?;
-
+    /// The training and validation curves, each with its legend entry; false when
+    /// neither has a finite value to draw.
+    fn draw_curves<'a, DB: DrawingBackend + 'a>(&self, chart: &mut Chart<'a, DB>) -> Result<bool> {
         let mut any_series = false;
         for (series, name, color) in [
             (&self.train, "train", BLUE),
@@ -236,27 +246,31 @@ impl Panel {
                     .map_err(plot_err)?;
             }
         }
-        if any_series {
-            // Out of the curves' way: they fall towards the lower right when
-            // smaller is better, and rise towards the upper right otherwise.
-            let corner = if crate::train::maximised(&self.quantity) {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            };
-            chart
-                .configure_series_labels()
-                .position(corner)
-                .margin(10)
-                .label_font(text_style(13.0, HPos::Left, VPos::Top))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .draw()
-                .map_err(plot_err)?;
-        }
-        Ok(())
+        Ok(any_series)
+    }
+
+    /// The legend, out of the curves' way: they fall towards the lower right when
+    /// smaller is better, and rise towards the upper right otherwise.
+    fn draw_legend<'a, DB: DrawingBackend + 'a>(&self, chart: &mut Chart<'a, DB>) -> Result<()> {
+        let corner = if crate::train::maximised(&self.quantity) {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
+        chart
+            .configure_series_labels()
+            .position(corner)
+            .margin(10)
+            .label_font(text_style(13.0, HPos::Left, VPos::Top))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_err)
     }
 }
+
+/// A panel's chart: epochs across, values up.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedAxis, TickedAxis>>;
 
 /// At most about `max` of `points` (in order), keeping the first, lowest,
 /// highest and last point of each of `max / 4` equal stretches.

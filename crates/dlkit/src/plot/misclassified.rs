@@ -375,7 +375,13 @@ impl Draw for Misclassified {
             (centre, (MARGIN + 34) as i32),
             &subtitle,
         )?;
+        self.draw_tiles(root)
+    }
+}
 
+impl Misclassified {
+    /// The mistakes shown, each as its lines of text above its image.
+    fn draw_tiles<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let l = self.layout();
         let shown = self.shown();
         let rows: Vec<u32> = shown.iter().map(|m| m.index as u32).collect();
@@ -397,21 +403,12 @@ impl Draw for Misclassified {
                 text(root, line, (mid, y), style)?;
             }
             let (ix, iy) = (mid - iw as i32 / 2, y0 + l.band as i32);
-            let (lo, hi) = image.finite_range().unwrap_or((0.0, 1.0));
-            draw_image(
-                root,
-                image,
-                Placement {
-                    x: ix,
-                    y: iy,
-                    cell: l.cell,
-                },
-                Shading {
-                    cmap: self.cmap,
-                    lo,
-                    hi,
-                },
-            )?;
+            let at = Placement {
+                x: ix,
+                y: iy,
+                cell: l.cell,
+            };
+            draw_image(root, image, at, Shading::spanning(self.cmap, image))?;
             frame(
                 root,
                 (ix, iy, iw as i32, ih as i32),

@@ -23,7 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::axis::{nice_ticks, tick_label, TickedAxis};
+use super::axis::{nice_ticks, styled_mesh, tick_label, TickedAxis};
 use super::colormap::Colormap;
 use super::data::{single_image, Gray};
 use super::figure::{figure_methods, plot_err, Draw};
@@ -151,16 +151,7 @@ impl Draw for SamplePrediction {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        // `label` takes any number (it returns Self, for chaining): a label
-        // that is not a class is refused here, not drawn as "true label 99".
-        let k = self.probabilities.len();
-        if let Some(label) = self.label.filter(|&l| l >= k) {
-            return Err(Error::InvalidArgument(format!(
-                "plot::sample_prediction: label {label} is not one of the {k} classes \
-                 (0 to {}) of the probabilities",
-                k - 1
-            )));
-        }
+        self.check_label()?;
         let predicted = self.predicted();
         let missed = self.label.is_some_and(|l| l != predicted);
         let title_color = if missed { RGBColor(200, 30, 30) } else { BLACK };
@@ -171,8 +162,32 @@ impl Draw for SamplePrediction {
             (WIDTH as i32 / 2, TITLE_BAND as i32 / 2),
             &title_style,
         )?;
+        self.draw_digit(root)?;
+        let left = IMAGE_LEFT + IMAGE_SIDE + 20;
+        let area = root
+            .clone()
+            .shrink((left, TITLE_BAND), (WIDTH - left, HEIGHT - TITLE_BAND));
+        self.draw_bars(&area, predicted, missed)
+    }
+}
 
-        // The digit, scaled to fit a square on the left.
+impl SamplePrediction {
+    /// `label` takes any number (it returns Self, for chaining): a label
+    /// that is not a class is refused here, not drawn as "true label 99".
+    fn check_label(&self) -> Result<()> {
+        let k = self.probabilities.len();
+        if let Some(label) = self.label.filter(|&l| l >= k) {
+            return Err(Error::InvalidArgument(format!(
+                "plot::sample_prediction: label {label} is not one of the {k} classes \
+                 (0 to {}) of the probabilities",
+                k - 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// The digit, scaled to fit a square on the left.
+    fn draw_digit<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         // At most IMAGE_SIDE (checked in sample_prediction), so the casts are exact.
         let side = self.image.height.max(self.image.width) as u32;
         let cell = (IMAGE_SIDE / side).max(1);
@@ -182,28 +197,27 @@ impl Draw for SamplePrediction {
         );
         let x = (IMAGE_LEFT + (IMAGE_SIDE - w.min(IMAGE_SIDE)) / 2) as i32;
         let y = (TITLE_BAND + 12 + (IMAGE_SIDE - h.min(IMAGE_SIDE)) / 2) as i32;
-        let (lo, hi) = self.image.finite_range().unwrap_or((0.0, 1.0));
         draw_image(
             root,
             &self.image,
             Placement { x, y, cell },
-            Shading {
-                cmap: self.cmap,
-                lo,
-                hi,
-            },
+            Shading::spanning(self.cmap, &self.image),
         )?;
-        frame(root, (x, y, w as i32, h as i32), BLACK)?;
+        frame(root, (x, y, w as i32, h as i32), BLACK)
+    }
 
-        // The bar chart on the right.
-        let left = IMAGE_LEFT + IMAGE_SIDE + 20;
-        let area = root
-            .clone()
-            .shrink((left, TITLE_BAND), (WIDTH - left, HEIGHT - TITLE_BAND));
+    /// The bar chart of the probabilities in `area`: the prediction highlighted with its
+    /// value, and a missed true class outlined.
+    fn draw_bars<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        predicted: usize,
+        missed: bool,
+    ) -> Result<()> {
         let k = self.probabilities.len();
         let x_axis = TickedAxis::new(-0.6, k as f64 - 0.4, (0..k).map(|c| c as f64).collect());
         let y_axis = TickedAxis::new(0.0, 1.05, nice_ticks(0.0, 1.0, 5));
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .margin_right(16)
             .margin_top(8)
             .x_label_area_size(44)
@@ -221,16 +235,10 @@ impl Draw for SamplePrediction {
             }
         };
         let y_format = |v: &f64| tick_label(*v, 0.2);
-        chart
-            .configure_mesh()
+        styled_mesh(&mut chart)
             .disable_x_mesh()
             .x_labels(k + 1)
             .y_labels(12)
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .axis_style(BLACK)
-            .label_style(text_style(13.0, HPos::Center, VPos::Center))
-            .axis_desc_style(text_style(14.0, HPos::Center, VPos::Center))
             .x_desc("class")
             .y_desc("probability")
             .x_label_formatter(&names)

@@ -28,6 +28,12 @@ pub(crate) struct Shading {
 }
 
 impl Shading {
+    /// `cmap` spanning `image`'s finite values (0 to 1 when it has none).
+    pub(crate) fn spanning(cmap: Colormap, image: &Gray) -> Self {
+        let (lo, hi) = image.finite_range().unwrap_or((0.0, 1.0));
+        Shading { cmap, lo, hi }
+    }
+
     pub(crate) fn color(&self, v: f32) -> RGBColor {
         // In f64: the span of two f32 values (up to 2·f32::MAX) cannot
         // overflow there, as it does in f32.

@@ -10,6 +10,11 @@ pub(crate) fn is_cpu_f32(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == candle_core::DType::F32
 }
 
+/// True when an op's input, kernel and bias (if any) can all take the fast path.
+pub(crate) fn all_cpu_f32(x: &Tensor, kernel: &Tensor, bias: Option<&Tensor>) -> bool {
+    is_cpu_f32(x) && is_cpu_f32(kernel) && bias.is_none_or(is_cpu_f32)
+}
+
 /// The elements of `storage` seen through `layout`, in row-major order: borrowed when
 /// contiguous, gathered into a new vector otherwise.
 pub(crate) fn storage_f32<'a>(

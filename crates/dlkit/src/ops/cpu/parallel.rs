@@ -48,15 +48,60 @@ where
     R: Send,
     F: Fn(Range<usize>, &mut [f32]) -> R + Sync,
 {
+    let parts: Vec<_> = chunks
+        .iter()
+        .cloned()
+        .zip(chunk_parts(out, item_len, chunks))
+        .collect();
+    parts.into_par_iter().map(|(r, part)| f(r, part)).collect()
+}
+
+/// [`map_chunks_mut`] over two outputs with `item_len` values per item each, such as a
+/// max pooling's values and the indices of its maxima: `f(range, values_part, indices_part)`.
+pub(crate) fn map_chunk_pairs_mut<R: Send>(
+    (values, indices): (&mut [f32], &mut [u32]),
+    item_len: usize,
+    chunks: &[Range<usize>],
+    f: impl Fn(Range<usize>, &mut [f32], &mut [u32]) -> R + Sync,
+) -> Vec<R> {
+    let parts: Vec<_> = chunks
+        .iter()
+        .cloned()
+        .zip(chunk_parts(values, item_len, chunks))
+        .zip(chunk_parts(indices, item_len, chunks))
+        .collect();
+    parts
+        .into_par_iter()
+        .map(|((r, v), i)| f(r, v, i))
+        .collect()
+}
+
+/// `out` cut into the consecutive parts of `chunks`' items, `item_len` values per item
+/// (the last part cut short if `out` is).
+fn chunk_parts<'a, T>(
+    out: &'a mut [T],
+    item_len: usize,
+    chunks: &[Range<usize>],
+) -> Vec<&'a mut [T]> {
     let mut parts = Vec::with_capacity(chunks.len());
     let mut rest = out;
     for r in chunks {
         let take = (r.len() * item_len).min(rest.len());
         let (head, tail) = rest.split_at_mut(take);
-        parts.push((r.clone(), head));
+        parts.push(head);
         rest = tail;
     }
-    parts.into_par_iter().map(|(r, part)| f(r, part)).collect()
+    parts
+}
+
+/// The threads each chunk's gemms may use: all of them when there are fewer chunks than
+/// threads (a small batch would leave cores idle between chunks), else one.
+pub(crate) fn gemm_threads(chunks: &[Range<usize>]) -> usize {
+    if chunks.len() < threads() {
+        threads()
+    } else {
+        1
+    }
 }
 
 /// Maps each chunk in parallel and returns the results in chunk order.
