@@ -10,6 +10,8 @@ mod fit;
 mod history;
 pub mod interrupt;
 mod loss;
+mod loss_fn;
+mod metric_fn;
 mod metrics;
 mod progress;
 
@@ -22,5 +24,7 @@ pub use evaluate::Evaluation;
 pub use fit::FitOptions;
 pub use history::{EpochPhases, History};
 pub use loss::Loss;
+pub use loss_fn::{CustomLoss, LossFn};
+pub use metric_fn::{Better, CustomMetric, MetricFn};
 pub(crate) use metrics::maximised;
 pub use metrics::Metric;
