@@ -345,3 +345,52 @@ fn a_model_with_custom_parts_saves_its_weights_and_loads_uncompiled() {
         .unwrap();
     loaded.fit(&x, &y, options(1)).unwrap();
 }
+
+#[test]
+fn a_backup_holds_a_custom_optimizers_state_and_resumes_it_bit_for_bit() {
+    let root = tempfile::tempdir().unwrap();
+    let (x, labels) = blobs(300, 9, 0.5);
+    let momentum = || Optimizer::custom("my_momentum", 0.05, Momentum(0.9));
+    let model = || classifier(Loss::SparseCategoricalCrossentropy, momentum(), &[]);
+
+    let mut straight = model();
+    let want = straight.fit(&x, &labels, options(4)).unwrap();
+
+    // A run that stops after epoch 2 keeps a backup with the velocities...
+    let dir = root.path().join("backup");
+    let mut crashed = model();
+    crashed
+        .fit(
+            &x,
+            &labels,
+            options(4)
+                .callback(BackupAndRestore::new(&dir))
+                .callback(dlkit_tests::StopAfter(2)),
+        )
+        .unwrap();
+    // ...which a model compiled with another optimizer refuses, by name...
+    let mut other = classifier(Loss::SparseCategoricalCrossentropy, Sgd::new(), &[]);
+    let msg = other
+        .fit(
+            &x,
+            &labels,
+            options(4).callback(BackupAndRestore::new(&dir)),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("optimizer my_momentum") && msg.contains("sgd"),
+        "{msg}"
+    );
+    // ...and the same custom optimizer continues exactly.
+    let mut resumed = model();
+    let got = resumed
+        .fit(
+            &x,
+            &labels,
+            options(4).callback(BackupAndRestore::new(&dir)),
+        )
+        .unwrap();
+    assert_eq!(got.loss(), want.loss());
+    assert_eq!(weight_values(&resumed), weight_values(&straight));
+}
