@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex};
 /// A metric: one value per sample `(N,)`, or the batch's mean (a scalar);
 /// dlkit averages either over the epoch, weighting batches by their size.
 /// `y_pred` is the model's output (probabilities after a final softmax),
-/// `y_true` the targets as `fit` was given them (integer labels as `u32`),
-/// prediction first as in [`LossFn`](super::LossFn).
+/// `y_true` the targets as `fit` was given them (with dlkit's sparse
+/// cross-entropy, labels given as floats arrive as `u32`); the prediction
+/// first, as in [`LossFn`](super::LossFn).
 pub trait MetricFn: Send + Sync {
     fn metric(&self, y_pred: &Tensor, y_true: &Tensor) -> candle_core::Result<Tensor>;
 }
