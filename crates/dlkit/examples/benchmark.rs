@@ -97,14 +97,15 @@ fn prepare_x(x: &Tensor, prep: InputPrep) -> Result<Tensor> {
     })
 }
 
-fn prepare_y(y: &Tensor, loss: Loss) -> Result<Tensor> {
+fn prepare_y(y: &Tensor, loss: &Loss) -> Result<Tensor> {
     Ok(match loss {
         Loss::CategoricalCrossentropy => to_categorical(y, 10)?,
         Loss::SparseCategoricalCrossentropy => y.clone(),
-        Loss::MeanSquaredError => {
-            return Err(dlkit::Error::InvalidArgument(
-                "the tutorial models are classifiers; none uses mean_squared_error".into(),
-            ))
+        Loss::MeanSquaredError | Loss::Custom(_) => {
+            return Err(dlkit::Error::InvalidArgument(format!(
+                "the tutorial models are classifiers with a cross-entropy; none uses {}",
+                loss.keras_name()
+            )))
         }
     })
 }
@@ -260,8 +261,8 @@ fn run(args: &Args, recipe: &Recipe) -> Result<()> {
     };
     let x_train = prepare_x(&x_train, recipe.input)?;
     let x_test = prepare_x(&x_test, recipe.input)?;
-    let y_train = prepare_y(&y_train, recipe.loss)?;
-    let y_test = prepare_y(&y_test, recipe.loss)?;
+    let y_train = prepare_y(&y_train, &recipe.loss)?;
+    let y_test = prepare_y(&y_test, &recipe.loss)?;
 
     let mut model = recipe.build(args.seed)?;
     let (train_flops, forward_flops) = flops_per_sample(&model)?;

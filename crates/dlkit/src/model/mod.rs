@@ -17,7 +17,7 @@ pub mod summary;
 
 pub use functional::{Apply, Input, SymbolicTensor};
 pub use layer_ref::ModelLayer;
-pub use save::{load_model, load_model_from_memory};
+pub use save::{load_model, load_model_from_memory, load_model_uncompiled};
 pub use sequential::Sequential;
 pub use shape::SampleShape;
 pub use summary::Summary;

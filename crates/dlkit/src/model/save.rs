@@ -36,8 +36,10 @@ struct SavedModel {
     name: String,
     layers: Vec<SavedLayer>,
     output: usize,
+    /// A [`SavedCompile`], read as JSON first: custom parts are written by
+    /// name only, and are told apart before anything is rebuilt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    compile: Option<SavedCompile>,
+    compile: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,7 +58,8 @@ struct SavedCompile {
 
 impl Model {
     /// Saves the architecture, the compile settings and the weights to one
-    /// safetensors file (the optimizer's running state is not saved).
+    /// safetensors file (the optimizer's running state is not saved). A custom
+    /// loss, metric or optimizer is saved by name: see [`load_model`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.require_built()?;
         // A file load_model would refuse is not worth writing.
@@ -79,11 +82,20 @@ impl Model {
                 })
                 .collect(),
             output: self.output,
-            compile: self.compiled.as_ref().map(|c| SavedCompile {
-                loss: c.loss,
-                optimizer: c.optimizer.clone(),
-                metrics: c.metrics.clone(),
-            }),
+            compile: self
+                .compiled
+                .as_ref()
+                .map(|c| {
+                    serde_json::to_value(SavedCompile {
+                        loss: c.loss.clone(),
+                        optimizer: c.optimizer.clone(),
+                        metrics: c.metrics.clone(),
+                    })
+                })
+                .transpose()
+                .map_err(|e| {
+                    Error::ModelFile(format!("cannot describe the compile settings as JSON: {e}"))
+                })?,
         };
         let json = serde_json::to_string(&saved)
             .map_err(|e| Error::ModelFile(format!("cannot describe the model as JSON: {e}")))?;
@@ -183,10 +195,31 @@ impl Model {
 
 /// Loads a model saved by [`Model::save`]: architecture, compile settings and
 /// weights, ready to `predict` (or to `fit` further, with a fresh optimizer).
+///
+/// A model compiled with a custom loss, metric or optimizer
+/// ([`Loss::custom`], ...) is refused with an error naming them: their code is
+/// not in the file. [`load_model_uncompiled`] loads it all but the compile
+/// settings; compile it again with the same custom parts.
 pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    load_model_named(&bytes, &path.display().to_string())
+    load_model_named(&bytes, &path.display().to_string(), Compile::AsSaved)
+}
+
+/// Loads the architecture and the weights of a model saved by
+/// [`Model::save`], uncompiled (Keras' `load_model(path, compile=False)`):
+/// the way back for a model compiled with a custom loss, metric or optimizer.
+pub fn load_model_uncompiled(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_model_named(&bytes, &path.display().to_string(), Compile::No)
+}
+
+/// Whether loading compiles the model as it was saved.
+#[derive(Clone, Copy, PartialEq)]
+enum Compile {
+    AsSaved,
+    No,
 }
 
 /// Loads a model from the bytes of a file saved by [`Model::save`], e.g. one
@@ -198,11 +231,11 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
 /// assert!(matches!(err, dlkit::Error::ModelFile(_)));
 /// ```
 pub fn load_model_from_memory(bytes: &[u8]) -> Result<Model> {
-    load_model_named(bytes, "<memory>")
+    load_model_named(bytes, "<memory>", Compile::AsSaved)
 }
 
 /// [`load_model`] on bytes, with `origin` naming them in errors.
-fn load_model_named(bytes: &[u8], origin: &str) -> Result<Model> {
+fn load_model_named(bytes: &[u8], origin: &str, compile: Compile) -> Result<Model> {
     let bad = |what: String| Error::ModelFile(format!("{origin}: {what}"));
     let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
@@ -213,6 +246,19 @@ fn load_model_named(bytes: &[u8], origin: &str) -> Result<Model> {
         .ok_or_else(|| bad("holds weights only, no model description; build the model in code and use load_weights".into()))?;
     let mut saved: SavedModel = serde_json::from_str(json)
         .map_err(|e| bad(format!("model description is not valid: {e}")))?;
+    if compile == Compile::No {
+        saved.compile = None;
+    }
+    if let Some(settings) = &saved.compile {
+        let custom = custom_parts(settings);
+        if !custom.is_empty() {
+            return Err(bad(format!(
+                "the model was compiled with {}, whose code a file cannot hold; load it with \
+                 dlkit::model::load_model_uncompiled and compile it again with them",
+                custom.join(", ")
+            )));
+        }
+    }
     match saved.format_version {
         1 => saved
             .layers
@@ -310,10 +356,40 @@ fn rebuild(
             "the model description is not a usable model: {problem}"
         )));
     }
-    if let Some(c) = saved.compile {
+    if let Some(settings) = saved.compile {
+        let c: SavedCompile = serde_json::from_value(settings)
+            .map_err(|e| bad(format!("compile settings are not valid: {e}")))?;
         model.compile(c.loss, c.optimizer, &c.metrics)?;
     }
     Ok(model)
+}
+
+/// The custom parts of saved compile settings, as `custom loss "name"`, for
+/// the error that says they cannot be loaded.
+fn custom_parts(settings: &serde_json::Value) -> Vec<String> {
+    let by_name = |v: &serde_json::Value| {
+        v.get("custom")
+            .map(|c| c.get("name").unwrap_or(c).to_string())
+    };
+    let mut parts = Vec::new();
+    if let Some(name) = by_name(&settings["loss"]) {
+        parts.push(format!("custom loss {name}"));
+    }
+    if settings["optimizer"]["class_name"] == "Custom" {
+        parts.push(format!(
+            "custom optimizer {}",
+            settings["optimizer"]["config"]["name"]
+        ));
+    }
+    if let Some(metrics) = settings["metrics"].as_array() {
+        parts.extend(
+            metrics
+                .iter()
+                .filter_map(by_name)
+                .map(|n| format!("custom metric {n}")),
+        );
+    }
+    parts
 }
 
 /// The names of tensors a file holds beyond its model, sorted, for errors.

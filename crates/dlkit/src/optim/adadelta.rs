@@ -4,7 +4,7 @@
 //! Keras 1 and 2 (and the classic `mnist_cnn` example) used 1.0:
 //! `Adadelta::classic()`.
 
-use super::{Optimizer, Rule};
+use super::{Optimizer, OptimizerRule, Step};
 use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
@@ -49,13 +49,16 @@ impl Adadelta {
     }
 }
 
-impl Rule for Adadelta {
+impl OptimizerRule for Adadelta {
+    fn elementwise(&self) -> bool {
+        true
+    }
     fn slot_count(&self) -> usize {
         2
     }
-    fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+    fn update(&self, step: Step, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         let (lr, rho, eps) = (
-            self.learning_rate as f32,
+            step.learning_rate as f32,
             self.rho as f32,
             self.epsilon as f32,
         );
@@ -92,7 +95,7 @@ mod tests {
     fn matches_reference_on_odd_and_even_lengths() {
         let o = Adadelta::classic();
         let (lr, rho, eps) = (o.learning_rate, o.rho, o.epsilon);
-        check_rule(&o, |_, p, g, s| {
+        check_rule(&o, o.learning_rate, |_, p, g, s| {
             s[0] = rho * s[0] + (1.0 - rho) * g * g;
             let delta = -(s[1] + eps).sqrt() * g / (s[0] + eps).sqrt();
             s[1] = rho * s[1] + (1.0 - rho) * delta * delta;

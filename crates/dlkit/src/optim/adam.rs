@@ -1,7 +1,7 @@
 //! Adam (Kingma & Ba), with Keras' defaults and Keras' placement of epsilon
 //! (added to the square root of the uncorrected second moment).
 
-use super::{Optimizer, Rule};
+use super::{Optimizer, OptimizerRule, Step};
 use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
@@ -47,13 +47,16 @@ impl Adam {
     }
 }
 
-impl Rule for Adam {
+impl OptimizerRule for Adam {
+    fn elementwise(&self) -> bool {
+        true
+    }
     fn slot_count(&self) -> usize {
         2
     }
-    fn update(&self, step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
-        let t = step as f64;
-        let alpha = (self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt()
+    fn update(&self, step: Step, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+        let t = step.iteration as f64;
+        let alpha = (step.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt()
             / (1.0 - self.beta_1.powf(t))) as f32;
         let (b1, b2, eps) = (
             (1.0 - self.beta_1) as f32,
@@ -92,7 +95,7 @@ mod tests {
     #[test]
     fn matches_reference_on_odd_and_even_lengths() {
         let o = Adam::default().learning_rate(0.01);
-        check_rule(&o, |t, p, g, s| {
+        check_rule(&o, o.learning_rate, |t, p, g, s| {
             let alpha = o.learning_rate * (1.0 - o.beta_2.powf(t as f64)).sqrt()
                 / (1.0 - o.beta_1.powf(t as f64));
             s[0] += (g - s[0]) * (1.0 - o.beta_1);

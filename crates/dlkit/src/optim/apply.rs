@@ -4,7 +4,7 @@
 //! in-place op: no temporary tensors, one pass over memory, split across
 //! threads for large weights. Other devices round-trip through host memory.
 
-use super::Rule;
+use super::{OptimizerRule, Step};
 use crate::error::Result;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
 use rayon::prelude::*;
@@ -14,8 +14,8 @@ use std::sync::Mutex;
 const PARALLEL_MIN: usize = 1 << 15;
 
 pub(crate) fn update_in_place(
-    rule: &dyn Rule,
-    step: u64,
+    rule: &dyn OptimizerRule,
+    step: Step,
     var: &Var,
     grad: &Tensor,
     slots: &mut [Vec<f32>],
@@ -48,8 +48,8 @@ pub(crate) fn update_in_place(
 }
 
 struct UpdateOp<'a> {
-    rule: &'a dyn Rule,
-    step: u64,
+    rule: &'a dyn OptimizerRule,
+    step: Step,
     // The op is called through `&self`; the state is ours alone for the call.
     slots: Mutex<&'a mut [Vec<f32>]>,
 }
@@ -79,7 +79,8 @@ impl InplaceOp2 for UpdateOp<'_> {
             .lock()
             .map_err(|_| candle_core::Error::Msg("optimizer state poisoned".into()))?;
         let slots: &mut [Vec<f32>] = &mut guard;
-        if n < PARALLEL_MIN {
+        // A rule that looks at whole weights gets them whole.
+        if n < PARALLEL_MIN || !self.rule.elementwise() {
             let mut refs: Vec<&mut [f32]> = slots.iter_mut().map(|s| &mut s[..n]).collect();
             self.rule.update(self.step, param, grad, &mut refs);
             return Ok(());

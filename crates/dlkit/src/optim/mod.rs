@@ -1,5 +1,6 @@
 //! Optimizers with Keras' update rules and defaults: [`Adam`], [`Sgd`] (with
-//! momentum), [`RmsProp`] and [`Adadelta`].
+//! momentum), [`RmsProp`] and [`Adadelta`], and your own through
+//! [`Optimizer::custom`]: each is an [`OptimizerRule`].
 //!
 //! Each is a small configuration struct; the per-weight state (moments,
 //! accumulators) lives in an [`OptimizerState`] that the compiled model owns.
@@ -9,12 +10,16 @@
 mod adadelta;
 mod adam;
 mod apply;
+mod custom;
 mod rmsprop;
+mod rule;
 mod sgd;
 
 pub use adadelta::Adadelta;
 pub use adam::Adam;
+pub use custom::CustomOptimizer;
 pub use rmsprop::RmsProp;
+pub use rule::{OptimizerRule, Step};
 pub use sgd::Sgd;
 
 use crate::error::Result;
@@ -22,7 +27,7 @@ use candle_core::backprop::GradStore;
 use candle_core::Var;
 use serde::{Deserialize, Serialize};
 
-/// One of dlkit's optimizers, as given to `compile`.
+/// One of dlkit's optimizers, or your own ([`Optimizer::custom`]), as given to `compile`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "class_name", content = "config")]
 pub enum Optimizer {
@@ -30,22 +35,19 @@ pub enum Optimizer {
     Sgd(Sgd),
     RmsProp(RmsProp),
     Adadelta(Adadelta),
-}
-
-/// An update rule for one weight: `param` and `grad` are its values, `slots`
-/// its state vectors (as many as [`Rule::slot_count`]), `step` counts from 1.
-pub(crate) trait Rule: Sync {
-    fn slot_count(&self) -> usize;
-    fn update(&self, step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]);
+    /// Written to a file by name; a file cannot give the rule back.
+    #[serde(skip_deserializing)]
+    Custom(CustomOptimizer),
 }
 
 impl Optimizer {
-    pub(crate) fn rule(&self) -> &dyn Rule {
+    pub(crate) fn rule(&self) -> &dyn OptimizerRule {
         match self {
             Optimizer::Adam(o) => o,
             Optimizer::Sgd(o) => o,
             Optimizer::RmsProp(o) => o,
             Optimizer::Adadelta(o) => o,
+            Optimizer::Custom(o) => o.rule(),
         }
     }
 
@@ -55,6 +57,7 @@ impl Optimizer {
             Optimizer::Sgd(o) => o.learning_rate,
             Optimizer::RmsProp(o) => o.learning_rate,
             Optimizer::Adadelta(o) => o.learning_rate,
+            Optimizer::Custom(o) => o.learning_rate,
         }
     }
 
@@ -66,16 +69,18 @@ impl Optimizer {
             Optimizer::Sgd(o) => o.learning_rate = lr,
             Optimizer::RmsProp(o) => o.learning_rate = lr,
             Optimizer::Adadelta(o) => o.learning_rate = lr,
+            Optimizer::Custom(o) => o.learning_rate = lr,
         }
     }
 
-    /// Keras' name for it (`"adam"`, `"sgd"`, ...).
-    pub fn keras_name(&self) -> &'static str {
+    /// Keras' name for it (`"adam"`, `"sgd"`, ...), or a custom optimizer's own.
+    pub fn keras_name(&self) -> &str {
         match self {
             Optimizer::Adam(_) => "adam",
             Optimizer::Sgd(_) => "sgd",
             Optimizer::RmsProp(_) => "rmsprop",
             Optimizer::Adadelta(_) => "adadelta",
+            Optimizer::Custom(o) => o.name(),
         }
     }
 }
@@ -137,9 +142,13 @@ impl OptimizerState {
                 .collect();
         }
         self.step += 1;
+        let step = Step {
+            iteration: self.step,
+            learning_rate: optimizer.learning_rate(),
+        };
         for (var, slots) in vars.iter().zip(self.slots.iter_mut()) {
             if let Some(grad) = grads.get(var.as_tensor()) {
-                apply::update_in_place(rule, self.step, var, grad, slots)?;
+                apply::update_in_place(rule, step, var, grad, slots)?;
             }
         }
         Ok(())
@@ -148,12 +157,16 @@ impl OptimizerState {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::Rule;
+    use super::{OptimizerRule, Step};
 
     /// Runs `rule` for 5 steps on weights of lengths around the 8-lane vector width and
     /// compares with `reference(step, param, grad, state)`: the same rule written out one
     /// value at a time in f64, with `rule.slot_count()` state values per weight.
-    pub(crate) fn check_rule(rule: &dyn Rule, reference: impl Fn(u64, &mut f64, f64, &mut [f64])) {
+    pub(crate) fn check_rule(
+        rule: &dyn OptimizerRule,
+        learning_rate: f64,
+        reference: impl Fn(u64, &mut f64, f64, &mut [f64]),
+    ) {
         let grads = |t: u64, i: usize| ((t as f32) * 0.7 + i as f32 * 0.31).sin() * 0.5;
         let slots = rule.slot_count();
         for n in [1usize, 7, 8, 33, 1000] {
@@ -166,7 +179,11 @@ pub(crate) mod tests {
                 let g: Vec<f32> = (0..n).map(|i| grads(t, i)).collect();
                 let mut refs: Vec<&mut [f32]> =
                     state.iter_mut().map(|s| s.as_mut_slice()).collect();
-                rule.update(t, &mut p, &g, &mut refs);
+                let step = Step {
+                    iteration: t,
+                    learning_rate,
+                };
+                rule.update(step, &mut p, &g, &mut refs);
                 for i in 0..n {
                     reference(t, &mut want[i], g[i] as f64, &mut want_state[i]);
                 }

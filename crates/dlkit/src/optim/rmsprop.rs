@@ -1,6 +1,6 @@
 //! RMSprop, with Keras 3's defaults (uncentered).
 
-use super::{Optimizer, Rule};
+use super::{Optimizer, OptimizerRule, Step};
 use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
@@ -42,13 +42,16 @@ impl RmsProp {
     }
 }
 
-impl Rule for RmsProp {
+impl OptimizerRule for RmsProp {
+    fn elementwise(&self) -> bool {
+        true
+    }
     fn slot_count(&self) -> usize {
         1 + usize::from(self.momentum != 0.0)
     }
-    fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+    fn update(&self, step: Step, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
         let c = [
-            self.learning_rate as f32,
+            step.learning_rate as f32,
             self.rho as f32,
             self.epsilon as f32,
             self.momentum as f32,
@@ -100,7 +103,7 @@ mod tests {
         for mu in [0.0, 0.5] {
             let o = RmsProp::default().momentum(mu);
             let (lr, rho, eps) = (o.learning_rate, o.rho, o.epsilon);
-            check_rule(&o, |_, p, g, s| {
+            check_rule(&o, o.learning_rate, |_, p, g, s| {
                 s[0] = rho * s[0] + (1.0 - rho) * g * g;
                 let increment = lr * g / (s[0] + eps).sqrt();
                 if mu == 0.0 {

@@ -1,6 +1,6 @@
 //! Stochastic gradient descent, optionally with (Nesterov) momentum, as Keras.
 
-use super::{Optimizer, Rule};
+use super::{Optimizer, OptimizerRule, Step};
 use crate::ops::cpu::math::multiversion;
 use serde::{Deserialize, Serialize};
 
@@ -40,12 +40,15 @@ impl Sgd {
     }
 }
 
-impl Rule for Sgd {
+impl OptimizerRule for Sgd {
+    fn elementwise(&self) -> bool {
+        true
+    }
     fn slot_count(&self) -> usize {
         usize::from(self.momentum != 0.0)
     }
-    fn update(&self, _step: u64, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
-        let (lr, mu) = (self.learning_rate as f32, self.momentum as f32);
+    fn update(&self, step: Step, param: &mut [f32], grad: &[f32], slots: &mut [&mut [f32]]) {
+        let (lr, mu) = (step.learning_rate as f32, self.momentum as f32);
         match slots {
             [velocity] => momentum_kernel(param, grad, velocity, [lr, mu], self.nesterov),
             _ => plain_kernel(param, grad, lr),
@@ -86,13 +89,13 @@ mod tests {
 
     #[test]
     fn matches_reference_with_and_without_momentum() {
-        check_rule(&Sgd::new().learning_rate(0.1), |_, p, g, _| *p -= 0.1 * g);
+        check_rule(&Sgd::new(), 0.1, |_, p, g, _| *p -= 0.1 * g);
         for nesterov in [false, true] {
             let o = Sgd::new()
                 .learning_rate(0.1)
                 .momentum(0.9)
                 .nesterov(nesterov);
-            check_rule(&o, |_, p, g, s| {
+            check_rule(&o, o.learning_rate, |_, p, g, s| {
                 s[0] = 0.9 * s[0] - 0.1 * g;
                 *p += if nesterov { 0.9 * s[0] - 0.1 * g } else { s[0] };
             });

@@ -3,6 +3,8 @@
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::optim::{Optimizer, OptimizerState};
+use crate::train::metric_fn::remember_direction;
+use crate::train::metrics::canonical_name;
 use crate::train::{Loss, Metric};
 
 /// What `compile` set, with the optimizer's running state.
@@ -30,14 +32,17 @@ impl Model {
     /// # Ok::<(), dlkit::Error>(())
     /// ```
     /// Compiling again starts the optimizer afresh (the weights are kept).
+    /// A loss, metric or optimizer of your own goes in the same places:
+    /// [`Loss::custom`], [`Metric::custom`], [`Optimizer::custom`].
     pub fn compile(
         &mut self,
         loss: Loss,
         optimizer: impl Into<Optimizer>,
         metrics: &[Metric],
     ) -> Result<()> {
+        let optimizer = optimizer.into();
         if let Some(m) = metrics.iter().find(|m| m.needs_classes()) {
-            if !loss.is_classification() {
+            if loss.is_regression() {
                 return Err(Error::InvalidArgument(format!(
                     "metric {m} compares classes, but {} is a regression loss; use \
                      Metric::MeanAbsoluteError",
@@ -48,15 +53,27 @@ impl Model {
         if let Some((i, m)) = metrics
             .iter()
             .enumerate()
-            .find(|(i, m)| metrics[..*i].contains(m))
+            .find(|(i, m)| metrics[..*i].iter().any(|other| other.name() == m.name()))
         {
             return Err(Error::InvalidArgument(format!(
                 "metric {m} is given twice (at {i}); each metric is reported once"
             )));
         }
+        for metric in metrics {
+            if let Metric::Custom(custom) = metric {
+                check_custom_name("metric", custom.name())?;
+                remember_direction(custom);
+            }
+        }
+        if let Loss::Custom(custom) = &loss {
+            check_custom_name("loss", custom.name())?;
+        }
+        if let Optimizer::Custom(custom) = &optimizer {
+            check_custom_name("optimizer", custom.name())?;
+        }
         self.compiled = Some(Compiled {
             loss,
-            optimizer: optimizer.into(),
+            optimizer,
             metrics: metrics.to_vec(),
             state: OptimizerState::new(),
         });
@@ -98,4 +115,24 @@ impl Model {
             )
         })
     }
+}
+
+/// A custom loss, metric or optimizer needs a name of its own: it is the key
+/// of its values in logs and History (`name`, `val_name`), and what files and
+/// errors call it.
+fn check_custom_name(what: &str, name: &str) -> Result<()> {
+    let problem = if name.trim().is_empty() {
+        "is empty"
+    } else if what != "metric" {
+        return Ok(());
+    } else if name.starts_with("val_") {
+        "starts with val_, which marks validation values in the logs"
+    } else if name == "loss" || canonical_name(name) != name || name.parse::<Metric>().is_ok() {
+        "is the name of one of dlkit's own log keys"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidArgument(format!(
+        "the custom {what}'s name {name:?} {problem}; give it a name of its own"
+    )))
 }

@@ -87,7 +87,7 @@ pub(crate) fn run_batches<'a>(
     check_outputs: bool,
 ) -> Result<Totals<'a>> {
     let device = model.device.clone();
-    let loss = model.require_compiled()?.loss;
+    let loss = model.require_compiled()?.loss.clone();
     let mut totals = Totals::new(metrics);
     for (k, indices) in data.batch_indices(INFERENCE_BATCH, None).iter().enumerate() {
         let (xb, yb, classes) = data.gather(indices, &device)?;

@@ -192,7 +192,7 @@ impl Model {
         x: &Tensor,
         y: &Tensor,
     ) -> Result<Samples> {
-        let loss = self.require_compiled()?.loss;
+        let loss = self.require_compiled()?.loss.clone();
         self.check_input(x_name, x.dims())?;
         let output = self.nodes[self.output].output_shape.clone();
         loss.check_targets(y_name, y.dims(), &output)?;

@@ -1,16 +1,17 @@
-//! Losses: Keras' categorical and sparse categorical cross-entropy, and the
-//! mean squared error for regression.
+//! Losses: Keras' categorical and sparse categorical cross-entropy, the
+//! mean squared error for regression, and your own ([`Loss::custom`]).
 //!
 //! When the model ends in a softmax, the loss is computed from the logits
 //! (the softmax is left out of the forward pass), as Keras does: it is
 //! cheaper and stays finite for confident predictions.
 
+use super::loss_fn::CustomLoss;
 use crate::error::{Error, Result};
 use crate::ops;
 use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// One-hot (or probability) targets of shape `(N, classes)`.
@@ -19,42 +20,56 @@ pub enum Loss {
     SparseCategoricalCrossentropy,
     /// Real-valued targets shaped like the model's output: regression.
     MeanSquaredError,
+    /// A loss of your own, made with [`Loss::custom`]. Written to a file by
+    /// name; a file cannot give the function back.
+    #[serde(skip_deserializing)]
+    Custom(CustomLoss),
 }
 
 /// Keras' `backend.epsilon()`, used to clip probabilities away from 0 and 1.
 const EPSILON: f64 = 1e-7;
 
 impl Loss {
-    pub fn keras_name(self) -> &'static str {
+    /// Keras' name for it, or a custom loss's own.
+    pub fn keras_name(&self) -> &str {
         match self {
             Loss::CategoricalCrossentropy => "categorical_crossentropy",
             Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
             Loss::MeanSquaredError => "mean_squared_error",
+            Loss::Custom(c) => c.name(),
         }
     }
 
-    /// Whether the targets are classes (accuracy then makes sense, and labels
-    /// are checked against the model's classes).
-    pub fn is_classification(self) -> bool {
+    /// Whether the targets are classes (labels are then checked against the
+    /// model's classes). A custom loss's targets are its own business.
+    pub fn is_classification(&self) -> bool {
         match self {
             Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => true,
-            Loss::MeanSquaredError => false,
+            Loss::MeanSquaredError | Loss::Custom(_) => false,
         }
+    }
+
+    /// Whether the targets are real values, not classes: metrics that compare
+    /// classes make no sense then. (A custom loss may have either.)
+    pub(crate) fn is_regression(&self) -> bool {
+        matches!(self, Loss::MeanSquaredError)
     }
 
     /// Whether the loss can take over a final softmax and work on logits.
-    pub(crate) fn folds_softmax(self) -> bool {
+    pub(crate) fn folds_softmax(&self) -> bool {
         self.is_classification()
     }
 
     /// Checks targets of shape `y` against the model's per-sample output shape,
     /// with advice for the usual mix-up between the two losses.
-    pub(crate) fn check_targets(self, what: &str, y: &[usize], output: &[usize]) -> Result<()> {
+    pub(crate) fn check_targets(&self, what: &str, y: &[usize], output: &[usize]) -> Result<()> {
         let classes = output.last().copied().unwrap_or(0);
         let ok = match self {
             Loss::CategoricalCrossentropy => y.len() == 2 && y[1] == classes && output.len() == 1,
             Loss::SparseCategoricalCrossentropy => y.len() == 1 && output.len() == 1,
             Loss::MeanSquaredError => y.len() == output.len() + 1 && y[1..] == *output,
+            // Whatever it takes: a shape it cannot use is its own error.
+            Loss::Custom(_) => !y.is_empty(),
         };
         if ok {
             return Ok(());
@@ -79,6 +94,7 @@ impl Loss {
             match self {
                 Loss::CategoricalCrossentropy => format!("targets of shape (N, {classes})"),
                 Loss::SparseCategoricalCrossentropy => "integer targets of shape (N,)".into(),
+                Loss::Custom(_) => "targets with a sample axis".into(),
                 Loss::MeanSquaredError => format!(
                     "targets of shape (N, {})",
                     output
@@ -91,23 +107,24 @@ impl Loss {
         )))
     }
 
-    /// Mean loss over the batch. `from_logits` says the output is pre-softmax.
+    /// Mean loss over the batch, a scalar. `from_logits` says the output is pre-softmax.
     pub(crate) fn compute(
-        self,
+        &self,
         output: &Tensor,
         targets: &Tensor,
         from_logits: bool,
-    ) -> candle_core::Result<Tensor> {
+    ) -> Result<Tensor> {
         let sparse = match self {
             Loss::MeanSquaredError => {
                 let targets = targets.to_dtype(output.dtype())?;
-                return (output - targets)?.sqr()?.mean_all();
+                return Ok((output - targets)?.sqr()?.mean_all()?);
             }
+            Loss::Custom(custom) => return custom.batch_mean(output, targets),
             Loss::CategoricalCrossentropy => false,
             Loss::SparseCategoricalCrossentropy => true,
         };
         if from_logits {
-            return ops::softmax_cross_entropy(output, targets);
+            return Ok(ops::softmax_cross_entropy(output, targets)?);
         }
         // Probabilities: renormalise and clip as Keras does, then -Σ y·log p.
         let p = output.broadcast_div(&output.sum_keepdim(D::Minus1)?)?;
@@ -120,7 +137,7 @@ impl Loss {
         } else {
             (log_p * targets.to_dtype(output.dtype())?)?.sum_all()?
         };
-        picked.affine(-1.0 / n, 0.0)
+        Ok(picked.affine(-1.0 / n, 0.0)?)
     }
 }
 

@@ -1,69 +1,85 @@
 //! Metrics reported during training and by `evaluate`: each is a named
 //! object that knows its Keras name and how to score a batch, so the logs,
-//! History, callbacks, progress bar and plots take any of them by name.
+//! History, callbacks, progress bar and plots take any of them by name,
+//! your own ([`Metric::custom`]) as dlkit's.
 
+use super::metric_fn::{custom_direction, Better, CustomMetric};
+use crate::error::Result;
 use crate::ops;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Share of samples whose most probable class is the target class.
     Accuracy,
     /// Mean absolute difference between output and target, Keras' `"mae"`.
     MeanAbsoluteError,
+    /// A metric of your own, made with [`Metric::custom`]. Written to a file
+    /// by name; a file cannot give the function back.
+    #[serde(skip_deserializing)]
+    Custom(CustomMetric),
 }
 
 impl Metric {
     /// The key of this metric in logs and histories, as Keras writes it:
     /// `"accuracy"`, `"mae"` (and `"val_accuracy"`, `"val_mae"` on validation data).
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Metric::Accuracy => "accuracy",
             Metric::MeanAbsoluteError => "mae",
+            Metric::Custom(c) => c.name(),
         }
     }
 
     /// Whether larger is better (for `EarlyStopping`'s and
     /// `ModelCheckpoint`'s automatic mode).
-    pub fn maximised(self) -> bool {
+    pub fn maximised(&self) -> bool {
         match self {
             Metric::Accuracy => true,
             Metric::MeanAbsoluteError => false,
+            Metric::Custom(c) => c.better() == Better::Higher,
         }
     }
 
     /// Whether the metric compares classes (it needs class targets).
-    pub(crate) fn needs_classes(self) -> bool {
+    pub(crate) fn needs_classes(&self) -> bool {
         match self {
             Metric::Accuracy => true,
-            Metric::MeanAbsoluteError => false,
+            Metric::MeanAbsoluteError | Metric::Custom(_) => false,
         }
     }
 
     /// The metric summed over the batch's samples (the caller divides by
     /// the number of samples seen). `output` holds logits when `from_logits`.
     pub(crate) fn batch_sum(
-        self,
+        &self,
         output: &Tensor,
         targets: &Tensor,
         classes: Option<&[u32]>,
         from_logits: bool,
-    ) -> candle_core::Result<f64> {
+    ) -> Result<f64> {
+        let probabilities = || -> candle_core::Result<Tensor> {
+            if from_logits {
+                ops::softmax(output)
+            } else {
+                Ok(output.clone())
+            }
+        };
         match self {
             Metric::Accuracy => {
-                let Some(classes) = classes else {
-                    candle_core::bail!("accuracy needs class targets");
+                let correct = match classes {
+                    Some(classes) => count_correct(output, classes)?,
+                    // A custom loss leaves the targets as they are: labels
+                    // or one-hot rows, as Keras' accuracy takes either.
+                    None => count_correct(output, &classes_of(targets, output)?)?,
                 };
-                Ok(count_correct(output, classes)? as f64)
+                Ok(correct as f64)
             }
+            Metric::Custom(c) => c.batch_sum(&probabilities()?, targets),
             Metric::MeanAbsoluteError => {
-                let output = if from_logits {
-                    ops::softmax(output)?
-                } else {
-                    output.clone()
-                };
+                let output = probabilities()?;
                 let targets = dense_targets(targets, &output)?;
                 let per_sample = output.elem_count() / output.dim(0)?.max(1);
                 let sum = (output - targets)?.abs()?.sum_all()?;
@@ -104,12 +120,33 @@ pub(crate) fn canonical_name(name: &str) -> &str {
     }
 }
 
-/// Whether larger is better for a log key: a metric's own answer, losses
-/// (and anything unknown) are minimised — Keras' `mode="auto"`.
+/// Whether larger is better for a log key: a metric's own answer (a custom
+/// metric's as compiled), losses (and anything unknown) are minimised —
+/// Keras' `mode="auto"`.
 pub(crate) fn maximised(key: &str) -> bool {
     let key = canonical_name(key);
     let bare = key.strip_prefix("val_").unwrap_or(key);
-    bare.parse::<Metric>().is_ok_and(|m| m.maximised())
+    match bare.parse::<Metric>() {
+        Ok(m) => m.maximised(),
+        Err(_) => custom_direction(bare) == Some(Better::Higher),
+    }
+}
+
+/// The class of each sample from targets that are labels `(N,)` or one-hot
+/// rows shaped like `output`.
+fn classes_of(targets: &Tensor, output: &Tensor) -> Result<Vec<u32>> {
+    let labels = match targets.rank() {
+        1 => targets.to_dtype(DType::U32)?,
+        2 if targets.dims() == output.dims() => targets.argmax(1)?,
+        _ => {
+            return Err(crate::Error::Shape(format!(
+                "accuracy needs class labels (N,) or one-hot rows shaped like the output                  {:?}, got targets of shape {:?}",
+                output.dims(),
+                targets.dims()
+            )))
+        }
+    };
+    Ok(labels.to_vec1::<u32>()?)
 }
 
 /// Targets as a tensor shaped like `output`: one-hot or regression targets

@@ -85,7 +85,11 @@ impl Recipe {
             }
         };
         model.set_name(self.id);
-        model.compile(self.loss, self.optimizer.clone(), &[Metric::Accuracy])?;
+        model.compile(
+            self.loss.clone(),
+            self.optimizer.clone(),
+            &[Metric::Accuracy],
+        )?;
         Ok(model)
     }
 }
