@@ -14,7 +14,7 @@ pub use crate::plot;
 pub use crate::preprocessing::{normalize, to_categorical, Preprocess};
 pub use crate::rng::Rng;
 pub use crate::train::{
-    BackupAndRestore, Callback, EarlyStopping, FitOptions, History, LearningRateScheduler, Loss,
-    Metric, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
+    BackupAndRestore, Better, Callback, EarlyStopping, FitOptions, History, LearningRateScheduler,
+    Loss, Metric, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use candle_core::{DType, Device, Tensor, Var, D};
