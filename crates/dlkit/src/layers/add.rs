@@ -1,8 +1,7 @@
 //! `Add`: sums the branches of a functional model element by element.
 
 use super::{
-    common_builders, first, Activation, ForwardCtx, LayerCommon, LayerKind, Layout, WeightSpec,
-};
+    common_builders, first, ForwardCtx, LayerCommon, LayerKind, Layout, };
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use super::concatenate::shapes_list;
@@ -26,14 +25,8 @@ impl LayerKind for Add {
     fn name_stem(&self) -> &'static str {
         "add"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Preserves
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if inputs.len() < 2 {

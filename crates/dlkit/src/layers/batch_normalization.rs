@@ -19,7 +19,7 @@
 //! ```
 
 use super::{
-    common_builders, first, single_input, Activation, DataFormat, ForwardCtx, Initializer,
+    common_builders, first, single_input, DataFormat, ForwardCtx, Initializer,
     LayerCommon, LayerKind, Layout, WeightSpec,
 };
 use crate::ops;
@@ -94,9 +94,6 @@ impl Default for BatchNormalization {
 impl LayerKind for BatchNormalization {
     fn name_stem(&self) -> &'static str {
         "batch_normalization"
-    }
-    fn activation(&self) -> Option<Activation> {
-        None
     }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Follows(&mut self.data_format)

@@ -1,8 +1,7 @@
 //! `Concatenate`: joins the branches of a functional model along one axis.
 
 use super::{
-    common_builders, format_shape, Activation, ForwardCtx, LayerCommon, LayerKind, Layout, WeightSpec,
-};
+    common_builders, format_shape, ForwardCtx, LayerCommon, LayerKind, Layout, };
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -70,14 +69,8 @@ impl LayerKind for Concatenate {
     fn name_stem(&self) -> &'static str {
         "concatenate"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Preserves
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         if inputs.len() < 2 {

@@ -87,21 +87,27 @@ pub struct ForwardCtx<'a> {
 /// The contract every layer type implements; [`Layer`] dispatches to it.
 ///
 /// Adding a layer = one file implementing this trait, plus one line in
-/// `register_layers!` (layers/mod.rs). Every method without a default must be
-/// answered, so a new layer cannot silently skip a question.
+/// `register_layers!` (layers/mod.rs). The questions every layer answers have
+/// no default (its name, layout, output shape and forward pass); a layer
+/// without weights or an activation of its own, like Keras' base `Layer`,
+/// leaves those two methods out.
 pub(crate) trait LayerKind: HasCommon {
     /// The stem of automatic layer names, e.g. `"conv2d"` → `conv2d`, `conv2d_1`, ...
     fn name_stem(&self) -> &'static str;
     /// The activation applied at this layer's output, if it has one (the plan
     /// folds a final softmax into the loss through this).
-    fn activation(&self) -> Option<Activation>;
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
     fn layout(&mut self) -> Layout<'_>;
     /// Output shape per sample, or why these inputs do not fit (the caller adds
     /// the layer's name and position to the message).
     fn output_shape(&self, inputs: &[Vec<usize>]) -> std::result::Result<Vec<usize>, String>;
     /// The weights to create for these input shapes, in a fixed order:
     /// trainable ones first, as Keras lists them.
-    fn weight_specs(&self, inputs: &[Vec<usize>]) -> Vec<WeightSpec>;
+    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
+        Vec::new()
+    }
     /// `weights` are this layer's weights in `weight_specs` order; trainable
     /// ones carry the autograd graph while training.
     fn forward(

@@ -2,9 +2,8 @@
 //! the rest by `1 / (1 - rate)`; at inference, pass values through unchanged.
 
 use super::{
-    common_builders, first, single_input, Activation, ForwardCtx, LayerCommon, LayerKind, Layout,
-    WeightSpec,
-};
+    common_builders, first, single_input, ForwardCtx, LayerCommon, LayerKind, Layout,
+    };
 use crate::ops;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -31,9 +30,6 @@ impl LayerKind for Dropout {
     fn name_stem(&self) -> &'static str {
         "dropout"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Preserves
     }
@@ -42,9 +38,6 @@ impl LayerKind for Dropout {
             return Err(format!("rate must be in [0, 1), got {}", self.rate));
         }
         Ok(single_input("Dropout", inputs)?.to_vec())
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn forward(
         &self,

@@ -1,9 +1,8 @@
 //! `Flatten`: each sample's values in one row, e.g. `(32, 12, 12)` → `(4608,)`.
 
 use super::{
-    common_builders, first, single_input, Activation, ForwardCtx, LayerCommon, LayerKind, Layout,
-    WeightSpec,
-};
+    common_builders, first, single_input, ForwardCtx, LayerCommon, LayerKind, Layout,
+    };
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -25,18 +24,12 @@ impl LayerKind for Flatten {
     fn name_stem(&self) -> &'static str {
         "flatten"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Ends
     }
     fn output_shape(&self, inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         let input = single_input("Flatten", inputs)?;
         Ok(vec![input.iter().product()])
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn forward(
         &self,

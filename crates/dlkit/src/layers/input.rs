@@ -1,6 +1,6 @@
 //! The input node of a model: it only declares the shape of one sample.
 
-use super::{first, Activation, ForwardCtx, LayerCommon, LayerKind, Layout, WeightSpec};
+use super::{first, ForwardCtx, LayerCommon, LayerKind, Layout};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -30,17 +30,11 @@ impl LayerKind for InputLayer {
     fn name_stem(&self) -> &'static str {
         "input_layer"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Ends
     }
     fn output_shape(&self, _inputs: &[Vec<usize>]) -> Result<Vec<usize>, String> {
         Ok(self.shape.clone())
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn declared_input_shape(&self) -> Option<Vec<usize>> {
         Some(self.shape.clone())

@@ -2,9 +2,8 @@
 
 use super::conv2d::{window_output, Window};
 use super::{
-    common_builders, first, format_shape, single_input, Activation, DataFormat, ForwardCtx,
-    LayerCommon, LayerKind, Layout, Padding, WeightSpec,
-};
+    common_builders, first, format_shape, single_input, DataFormat, ForwardCtx,
+    LayerCommon, LayerKind, Layout, Padding, };
 use crate::ops;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -65,9 +64,6 @@ impl LayerKind for MaxPooling2D {
     fn name_stem(&self) -> &'static str {
         "max_pooling2d"
     }
-    fn activation(&self) -> Option<Activation> {
-        None
-    }
     fn layout(&mut self) -> Layout<'_> {
         Layout::Spatial(&mut self.data_format)
     }
@@ -91,9 +87,6 @@ impl LayerKind for MaxPooling2D {
             input,
         )?;
         Ok(format.shape(c, oh, ow))
-    }
-    fn weight_specs(&self, _inputs: &[Vec<usize>]) -> Vec<WeightSpec> {
-        Vec::new()
     }
     fn forward(
         &self,
