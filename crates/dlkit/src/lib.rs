@@ -17,6 +17,7 @@
 //! any point.
 
 pub mod datasets;
+pub mod device;
 pub mod display;
 pub mod error;
 mod fs;
