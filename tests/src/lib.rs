@@ -177,28 +177,3 @@ pub fn quiet_options(
         .validation_data(xv, yv)
         .verbose(0)
 }
-
-#[cfg(test)]
-mod tests {
-    /// `tests/Cargo.toml` lists its test files by hand (`autotests = false`, they
-    /// live in `rust/`): a file left out of the list would never run.
-    #[test]
-    fn every_test_file_is_registered() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-        let mut missing = Vec::new();
-        for entry in std::fs::read_dir(dir.join("rust")).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".rs") {
-                continue;
-            }
-            if !manifest.contains(&format!("path = \"rust/{name}\"")) {
-                missing.push(name);
-            }
-        }
-        assert!(
-            missing.is_empty(),
-            "add a [[test]] entry to tests/Cargo.toml for: {missing:?}"
-        );
-    }
-}
