@@ -12,81 +12,70 @@
 //! * before that, the process ignores SIGINT, and this process ends it with
 //!   SIGTERM, as evcxr's own interrupt would; evcxr starts a new one.
 //!
-//! SIGTERM and SIGHUP sent to this process go to evcxr_jupyter; if this
-//! process is killed outright, evcxr_jupyter dies with it (`PR_SET_PDEATHSIG`).
+//! This process becomes evcxr_jupyter (`exec`), so that Jupyter waits for,
+//! signals and kills the kernel itself; a small forked child of it, the
+//! router, takes the group's SIGINT and does the above. The router dies with
+//! the kernel (`PR_SET_PDEATHSIG`).
 
 use std::ffi::OsStr;
 use std::os::fd::RawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 use crate::log;
 
-const FORWARDED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
-
-/// Starts evcxr_jupyter, routes signals to it until it exits, and returns its exit status.
-pub fn run_evcxr(
+/// Forks the router, then replaces this process with evcxr_jupyter; returns
+/// only if either fails.
+pub fn exec_evcxr(
     evcxr_jupyter: &Path,
     connection_file: &Path,
     env: &[(&str, &OsStr)],
     lock_fd: RawFd,
-) -> Result<ExitCode, String> {
-    // Blocked before any other thread exists, so that only `route` (sigwait)
-    // ever takes these signals.
-    let routed = signal_set(&FORWARDED);
-    // SAFETY: a valid set; no other thread exists yet.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &routed, std::ptr::null_mut()) };
-    let parent = std::process::id() as libc::pid_t;
-
-    let mut command = Command::new(evcxr_jupyter);
-    command.arg("--control_file").arg(connection_file);
-    command.envs(env.iter().copied());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            // An ignored signal stays ignored through exec, in every process
-            // evcxr starts; the mask is inherited too, so it is cleared.
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
-            let empty = signal_set(&[]);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                libc::_exit(1); // the kernel died before the line above
-            }
-            // The slot's lock goes with evcxr and all the compilers it starts.
-            libc::fcntl(lock_fd, libc::F_SETFD, 0);
-            Ok(())
-        });
+) -> String {
+    // Blocked before the fork, so that no interrupt between the fork and the
+    // router's sigwait can end the router.
+    let interrupt = signal_set(&[libc::SIGINT]);
+    // SAFETY: a valid set; this process has one thread.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &interrupt, std::ptr::null_mut()) };
+    let kernel = std::process::id() as libc::pid_t;
+    // SAFETY: the process is single-threaded, so the child may run any code.
+    match unsafe { libc::fork() } {
+        -1 => return format!("cannot fork: {}", std::io::Error::last_os_error()),
+        0 => route(interrupt, kernel),
+        _ => {}
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", evcxr_jupyter.display()))?;
-    let evcxr = child.id() as libc::pid_t;
-    std::thread::spawn(move || route(routed, evcxr));
-    let status = child
-        .wait()
-        .map_err(|e| format!("lost track of evcxr_jupyter: {e}"))?;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1);
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    // An ignored signal stays ignored through exec, in evcxr_jupyter and in
+    // every process it starts; the slot's lock goes with them.
+    // SAFETY: plain calls on this process's own signal state and descriptor.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        let empty = signal_set(&[]);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::fcntl(lock_fd, libc::F_SETFD, 0);
+    }
+    let error = Command::new(evcxr_jupyter)
+        .arg("--control_file")
+        .arg(connection_file)
+        .envs(env.iter().copied())
+        .exec();
+    format!("cannot start {}: {error}", evcxr_jupyter.display())
 }
 
-/// Waits for the blocked signals and passes each on.
-fn route(set: libc::sigset_t, evcxr: libc::pid_t) {
+/// The router: waits for interrupts and passes each on, until the kernel ends.
+fn route(interrupt: libc::sigset_t, kernel: libc::pid_t) -> ! {
+    // SAFETY: prctl and getppid on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != kernel {
+            libc::_exit(0); // the kernel ended before the line above
+        }
+    }
     loop {
         let mut signal = 0;
-        // SAFETY: `set` is a valid set, `signal` a valid place to write.
-        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-            continue;
-        }
-        if signal == libc::SIGINT {
-            interrupt_cells(evcxr);
-        } else {
-            // SAFETY: a signal to our own child.
-            unsafe { libc::kill(evcxr, signal) };
+        // SAFETY: `interrupt` is a valid set, `signal` a valid place to write.
+        if unsafe { libc::sigwait(&interrupt, &mut signal) } == 0 {
+            interrupt_cells(kernel);
         }
     }
 }

@@ -5,8 +5,8 @@
 //! ```
 //!
 //! It takes a private build slot for evcxr (`slot`), prepares evcxr's
-//! settings there, starts evcxr_jupyter and stays beside it to route Jupyter's
-//! interrupt to the one process that runs the notebook's cells (`interrupt`).
+//! settings there, and becomes evcxr_jupyter, leaving a small child behind that
+//! routes Jupyter's interrupt to the one process that runs the cells (`interrupt`).
 //! Settings (environment): `DLKIT_EVCXR_DIR` (default `REPO/.evcxr`),
 //! `DLKIT_EVCXR_SLOTS` (how many slots may exist, default 8).
 
@@ -49,16 +49,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&args) {
-        Ok(code) => code,
-        Err(message) => {
-            log(&message);
-            ExitCode::from(1)
-        }
-    }
+    let Err(message) = run(&args);
+    log(&message);
+    ExitCode::from(1)
 }
 
-fn run(args: &Args) -> Result<ExitCode, String> {
+/// Prepares the slot and becomes evcxr_jupyter; returns only on failure.
+fn run(args: &Args) -> Result<std::convert::Infallible, String> {
     let root = std::env::var_os("DLKIT_EVCXR_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| args.repo.join(".evcxr"));
@@ -100,12 +97,12 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         ("EVCXR_TMPDIR", slot.dir().as_os_str()),
         ("EVCXR_CONFIG_DIR", config.as_os_str()),
     ];
-    interrupt::run_evcxr(
+    Err(interrupt::exec_evcxr(
         &args.evcxr_jupyter,
         &args.connection_file,
         &env,
         slot.lock_fd(),
-    )
+    ))
 }
 
 /// evcxr runs cargo and rustc from PATH; a Jupyter started from a desktop or
