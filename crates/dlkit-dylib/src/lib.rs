@@ -41,11 +41,6 @@ static INSTALL_INTERRUPT_HANDLER: extern "C" fn() = {
         // candle's elementwise ops run on the calling thread, beside rayon's kernels
         // (unless the user set CANDLE_NUM_THREADS; see dlkit::ops::candle_pool).
         dlkit::ops::choose_inline_elementwise();
-        // And the allocator's: glibc keeps freed blocks for reuse instead of unmapping
-        // them, so a training step's tensors are not fresh page-faulting memory each time
-        // (003's BatchNormalization model trained 2.5x slower without it). `fit`,
-        // `evaluate` and `predict` still hand free pages back when they return.
-        dlkit::ops::tune_allocator();
     }
     install
 };

@@ -22,9 +22,8 @@
 //! for a given thread count. [`keep_candle_elementwise_inline`] keeps candle's own
 //! elementwise thread pool from competing with rayon's: `dlkit-dylib` chooses it when a
 //! notebook loads it, a program calls it at the start of `main`; building a model or
-//! loading data changes no process-wide setting. [`tune_allocator`] is a process-wide
-//! malloc setting that keeps freed tensor memory for reuse (`dlkit-dylib` makes it when a
-//! notebook loads it; a program may call it at the start of `main`), and
+//! loading data changes no process-wide setting. [`tune_allocator`] is an optional
+//! process-wide malloc setting that keeps freed tensor memory for reuse, and
 //! [`release_free_memory`], which `fit`, `evaluate` and `predict` call as they return, hands
 //! the C library's free heap back to the system. Measurements: `benchmarks/OPS.md`
 //! (`cargo run --release -p dlkit --example ops_bench`).
