@@ -111,3 +111,9 @@ def unreported(bundles: list[dict], table: dict[str, float]) -> list[str]:
     """Models with a floor that showed no result."""
     shown = {entry["model"] for entry in bundles}
     return [model for model in table if model not in shown]
+
+
+def missing_results(bundles: list[dict], table: dict[str, float], kind: str) -> list[str]:
+    """Why a run fails for each model with a floor that showed no result."""
+    return [f"'{model}' has a {kind} run floor but showed no result"
+            for model in unreported(bundles, table)]

@@ -453,8 +453,7 @@ def check_floors(nb, smoke: bool, label: str) -> None:
     bundles = [entry for number, cell in enumerate(code_cells)
                for entry in bundles_in_outputs(cell.get("outputs", []), f"{label}: Cell {number}")]
     problems = nbchecks.failures(bundles, table, kind)
-    problems += [f"'{model}' has a {kind} run floor but showed no result"
-                 for model in nbchecks.unreported(bundles, table)]
+    problems += nbchecks.missing_results(bundles, table, kind)
     if problems:
         raise NotebookError(f"{label}: " + "; ".join(problems))
 

@@ -166,8 +166,7 @@ class NotebookParametersAndFloors:
         missed = nbchecks.failures(bundles, table, kind)
         last_code = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
         if cell is nb.cells[last_code]:
-            missed += [f"'{model}' has a {kind} run floor but showed no result"
-                       for model in nbchecks.unreported(self.shown.pop(label, []), table)]
+            missed += nbchecks.missing_results(self.shown.pop(label, []), table, kind)
         if missed:
             pytest.fail("below the floor (notebook metadata 'dlkit-tests'): " + "; ".join(missed),
                         pytrace=False)
