@@ -32,6 +32,7 @@ fn params(c: &Case) -> Conv2dParams {
         padding: c.padding,
         layout: c.layout,
         activation: c.activation,
+        ..Default::default()
     }
 }
 
@@ -212,6 +213,7 @@ fn finite_differences_agree() {
             padding,
             layout,
             activation: FusedActivation::Relu,
+            ..Default::default()
         };
         let f = |t: &[Tensor]| conv2d(&t[0], &t[1], Some(&t[2]), &p);
         let (_, g) = grads(&inputs, 9, f);

@@ -221,6 +221,7 @@ fn conv_gflops(model: &Model, batch: usize) -> Result<Vec<(String, f64)>> {
                 padding: conv.padding,
                 layout: format,
                 activation: FusedActivation::Relu,
+                ..Default::default()
             };
             let macs = (batch * oh * ow * k * c * kh * kw) as f64;
             let passes = if i == 0 { 2.0 } else { 3.0 };

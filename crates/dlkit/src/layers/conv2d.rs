@@ -135,6 +135,7 @@ impl Conv2D {
             padding: self.padding,
             layout: format,
             activation,
+            algorithm: Default::default(),
         })
     }
 }

@@ -49,5 +49,7 @@ pub use dense::dense;
 pub use dropout::dropout;
 pub use loss::{softmax, softmax_cross_entropy};
 pub use lstm::lstm;
-pub use params::{Conv2dParams, DataLayout, FusedActivation, LstmActivation, Padding};
+pub use params::{
+    Conv2dParams, ConvAlgorithm, DataLayout, FusedActivation, LstmActivation, Padding,
+};
 pub use pool::max_pool2d;

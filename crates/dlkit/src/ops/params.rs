@@ -89,6 +89,8 @@ pub struct Conv2dParams {
     pub padding: Padding,
     pub layout: DataLayout,
     pub activation: FusedActivation,
+    /// How the products are computed; [`ConvAlgorithm::Auto`] unless comparing them.
+    pub algorithm: ConvAlgorithm,
 }
 
 impl Default for Conv2dParams {
@@ -98,8 +100,24 @@ impl Default for Conv2dParams {
             padding: Padding::Valid,
             layout: DataLayout::ChannelsFirst,
             activation: FusedActivation::Linear,
+            algorithm: ConvAlgorithm::Auto,
         }
     }
+}
+
+/// How [`conv2d`](super::conv2d) computes a convolution. Both give the same values up to
+/// `f32` rounding; the choice is about speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConvAlgorithm {
+    /// Winograd where it was measured to pay on this project's machine (stride-1 3×3
+    /// layers with at least 32×64 input·output channels), direct elsewhere.
+    #[default]
+    Auto,
+    /// Every multiplication of the window (im2col and a matrix product).
+    Direct,
+    /// Winograd's minimal filtering wherever it applies (stride 1, 3×3 or 5×5 windows),
+    /// whatever the channel counts; direct elsewhere.
+    Winograd,
 }
 
 /// Output length and padding before (top/left) along one spatial axis, or `None` when the

@@ -8,6 +8,7 @@ use std::ops::Range;
 use candle_core::{bail, Result, Tensor};
 
 use super::layout::Scratch;
+use super::winograd::with_scratch;
 use super::{Conv2dOp, OP};
 use crate::ops::cpu::data::{expect_len, tensor, CpuF32};
 use crate::ops::cpu::gemm::{matmul, Mat};
@@ -27,7 +28,8 @@ struct Upstream<'a> {
     argmax: Option<(Geometry, &'a [u32])>,
     /// The input images; empty unless the kernel gradient is wanted.
     xs: &'a [f32],
-    /// The kernel as the gemm wants it ([`Conv2dOp::kernel_matrix`]).
+    /// The kernel as the gemm wants it ([`Conv2dOp::kernel_matrix`]), or with Winograd
+    /// transformed for the input gradient (empty when that is not wanted).
     wm: &'a [f32],
     want_x: bool,
     want_w: bool,
@@ -90,7 +92,11 @@ impl Conv2dOp {
         let w_guard = CpuF32::new(OP, kernel)?;
         let w = w_guard.data()?;
         expect_len(OP, "the kernel", &w, k * crs)?;
-        let wm = self.kernel_matrix(&w);
+        let wm = match &self.winograd {
+            Some(wg) if want_x => wg.input_gradient_filter(&w, k, g.c).into(),
+            Some(_) => Vec::new().into(),
+            None => self.kernel_matrix(&w),
+        };
 
         let chunks = batch_chunks(self.n);
         let upstream = Upstream {
@@ -113,7 +119,11 @@ impl Conv2dOp {
         let partials = map_chunks_mut(&mut dx, dx_item, &chunks, |range, dxs| {
             self.backward_range(&upstream, range, dxs)
         });
-        let (mut dw_total, mut db_total) = (vec![0.0f32; k * crs], vec![0.0f32; k]);
+        let dw_len = match &self.winograd {
+            Some(wg) => wg.kernel_sums_len(k, g.c),
+            None => k * crs,
+        };
+        let (mut dw_total, mut db_total) = (vec![0.0f32; dw_len], vec![0.0f32; k]);
         for part in partials {
             let (dw, db) = part?;
             if want_w {
@@ -121,7 +131,10 @@ impl Conv2dOp {
             }
             add_assign(&mut db_total, &db);
         }
-        let dw = if want_w {
+        let dw = if let (true, Some(wg)) = (want_w, &self.winograd) {
+            let dw = wg.finish_kernel_gradient(&dw_total, k, g.c);
+            Some(tensor(dw, kernel.shape().clone())?)
+        } else if want_w {
             let mut dw_rows = vec![0.0f32; k * crs];
             transpose(&dw_total, crs, k, &mut dw_rows);
             Some(tensor(
@@ -145,8 +158,8 @@ impl Conv2dOp {
     }
 
     /// The backward pass of images `range`, group by group: adds their input gradients to
-    /// `dxs` and returns their kernel gradient (transposed, see [`Self::add_kernel_gradient`])
-    /// and bias gradient.
+    /// `dxs` and returns their kernel gradient (transposed, see [`Self::add_kernel_gradient`];
+    /// with Winograd, still in the transformed domain) and bias gradient.
     fn backward_range(
         &self,
         up: &Upstream,
@@ -159,9 +172,21 @@ impl Conv2dOp {
         let group = self.group();
         let most = group.min(range.len());
         let mut dz = vec![0.0f32; most * out_img];
-        let mut col = vec![0.0f32; if up.want_w { most * col_len(g) } else { 0 }];
-        let mut dcol = vec![0.0f32; if up.want_x { most * col_len(g) } else { 0 }];
-        let mut dw = vec![0.0f32; if up.want_w { k * crs } else { 0 }];
+        let direct = self.winograd.is_none();
+        let col_values = |wanted: bool| {
+            if wanted && direct {
+                most * col_len(g)
+            } else {
+                0
+            }
+        };
+        let mut col = vec![0.0f32; col_values(up.want_w)];
+        let mut dcol = vec![0.0f32; col_values(up.want_x)];
+        let dw_len = match &self.winograd {
+            Some(wg) => wg.kernel_sums_len(k, g.c),
+            None => k * crs,
+        };
+        let mut dw = vec![0.0f32; if up.want_w { dw_len } else { 0 }];
         let mut db = vec![0.0f32; k];
         let mut s = Scratch::default();
         let mut s0 = range.start;
@@ -171,6 +196,21 @@ impl Conv2dOp {
             let dz = &mut dz[..m * out_img];
             self.output_gradient(up, s0..s1, dz);
             self.add_bias_gradient(dz, m * p, &mut db);
+            if let Some(wg) = &self.winograd {
+                let (from, to) = (s0 - range.start, s1 - range.start);
+                let dxg = &mut dxs[from * img..to * img];
+                with_scratch(|ws| -> Result<()> {
+                    if up.want_w {
+                        self.winograd_kernel_gradient(wg, up.xs, s0..s1, dz, &mut dw, ws)?;
+                    }
+                    if up.want_x {
+                        self.winograd_input_gradient(wg, dz, m, up.wm, dxg, ws)?;
+                    }
+                    Ok(())
+                })?;
+                s0 = s1;
+                continue;
+            }
             if up.want_w {
                 let col = &mut col[..m * col_len(g)];
                 self.fill_patches(up.xs, s0..s1, col, &mut s);

@@ -7,6 +7,7 @@ use std::ops::Range;
 use candle_core::Result;
 
 use super::layout::Scratch;
+use super::winograd::with_scratch;
 use super::{Conv2dOp, OP};
 use crate::ops::cpu::gemm::{matmul, Mat};
 use crate::ops::cpu::im2col::col_len;
@@ -16,19 +17,30 @@ use crate::ops::cpu::transpose::transpose;
 use crate::ops::params::{DataLayout, FusedActivation, Geometry};
 use crate::ops::pool::{pool_cf, pool_cl};
 
+/// A chunk's buffers, reused group after group.
+#[derive(Default)]
+struct Work {
+    /// The patch matrix (and a product waiting to be laid out).
+    col: Vec<f32>,
+}
+
 impl Conv2dOp {
     /// The op's output for the batch `x` (pooled, if pooling), chunks of the batch in
     /// parallel; with pooling, the indices of the maxima are kept for the backward pass.
     pub(super) fn forward(&self, x: &[f32], w: &[f32], b: &[f32]) -> Result<Vec<f32>> {
-        let wm = self.kernel_matrix(w);
+        // The kernel as the products want it: a matrix, or transformed for Winograd.
+        let wm = match &self.winograd {
+            Some(wg) => wg.forward_filter(w, self.k, self.g.c).into(),
+            None => self.kernel_matrix(w),
+        };
         let chunks = batch_chunks(self.n);
         let inner = gemm_threads(&chunks);
         let out_img = self.out_img();
         let mut y = vec![0.0f32; self.n * out_img];
         let Some(plan) = &self.pool else {
             let results = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| -> Result<()> {
-                let mut col = Vec::new();
-                self.forward_range(x, &wm, b, range, ys, &mut col, inner)
+                let mut work = Work::default();
+                self.forward_range(x, &wm, b, range, ys, &mut work, inner)
             });
             results.into_iter().collect::<Result<Vec<()>>>()?;
             return Ok(y);
@@ -65,12 +77,12 @@ impl Conv2dOp {
         let pool_img = self.k * pg.out_plane();
         let group = self.group();
         let mut scratch = vec![0.0f32; group.min(range.len()) * conv_img];
-        let mut col = Vec::new();
+        let mut work = Work::default();
         let mut s0 = range.start;
         while s0 < range.end {
             let s1 = (s0 + group).min(range.end);
             let conv = &mut scratch[..(s1 - s0) * conv_img];
-            self.forward_range(x, wm, b, s0..s1, conv, &mut col, threads)?;
+            self.forward_range(x, wm, b, s0..s1, conv, &mut work, threads)?;
             for (j, i) in (s0..s1).enumerate() {
                 let at = (i - range.start) * pool_img;
                 let (yc, yo, io) = (
@@ -88,7 +100,7 @@ impl Conv2dOp {
         Ok(())
     }
 
-    /// Forward pass of images `range` into `ys` (their outputs), reusing `col`.
+    /// Forward pass of images `range` into `ys` (their outputs), reusing `work`.
     #[allow(clippy::too_many_arguments)]
     fn forward_range(
         &self,
@@ -97,9 +109,13 @@ impl Conv2dOp {
         b: &[f32],
         range: Range<usize>,
         ys: &mut [f32],
-        col: &mut Vec<f32>,
+        work: &mut Work,
         threads: usize,
     ) -> Result<()> {
+        if let Some(wg) = &self.winograd {
+            return with_scratch(|s| self.winograd_forward_range(wg, x, wm, b, range, ys, s));
+        }
+        let col = &mut work.col;
         let g = &self.g;
         let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());
         let out_img = k * p;
@@ -160,7 +176,7 @@ impl Conv2dOp {
         Ok(())
     }
 
-    fn add_bias(&self, y: &mut [f32], bias: &[f32]) {
+    pub(super) fn add_bias(&self, y: &mut [f32], bias: &[f32]) {
         let relu = self.params.activation == FusedActivation::Relu;
         if self.channels_last() {
             for row in y.chunks_exact_mut(self.k) {

@@ -230,7 +230,11 @@ impl Conv2dOp {
 
     /// Images per gemm: enough that small patch matrices (first layers) make one product
     /// with a long inner dimension, few enough that the group's patch matrix stays in cache.
+    /// With Winograd, about one block of tiles.
     pub(super) fn group(&self) -> usize {
+        if let Some(wg) = &self.winograd {
+            return wg.group(&self.g, self.n);
+        }
         (GROUP_FLOATS / col_len(&self.g).max(1)).clamp(1, self.n.max(1))
     }
 }

@@ -36,6 +36,7 @@
 mod backward;
 mod forward;
 mod layout;
+mod winograd;
 
 use std::sync::Mutex;
 
@@ -45,6 +46,7 @@ use super::cpu::bias::{apply_with_bias, check_bias};
 use super::cpu::data::{all_cpu_f32, expect_len, storage_f32};
 use super::params::{image_dims, Conv2dParams, Geometry, Padding};
 use super::reference;
+use winograd::Winograd;
 
 const OP: &str = "conv2d";
 
@@ -158,6 +160,8 @@ struct Conv2dOp {
     n: usize,
     k: usize,
     pool: Option<PoolPlan>,
+    /// The Winograd transforms where they replace the direct products.
+    winograd: Option<Winograd>,
 }
 
 impl Conv2dOp {
@@ -179,6 +183,7 @@ impl Conv2dOp {
             n,
             k,
             pool,
+            winograd: Winograd::choose(&params, &g, k),
         }
     }
 }
