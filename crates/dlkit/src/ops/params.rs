@@ -110,7 +110,7 @@ impl Default for Conv2dParams {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
     /// Winograd where it was measured to pay on this project's machine (stride-1 3×3
-    /// layers with at least 32×64 input·output channels), direct elsewhere.
+    /// layers with at least 32×32 input·output channels), direct elsewhere.
     #[default]
     Auto,
     /// Every multiplication of the window (im2col and a matrix product).

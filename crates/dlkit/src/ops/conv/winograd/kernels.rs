@@ -66,26 +66,33 @@ const AT2X6: [f32; 12] = [
     0.0, 1.0, -1.0, 2.0, -2.0, 1.0,
 ];
 
-#[inline(always)]
-fn lanes(f: impl Fn(usize) -> f32) -> Lanes {
-    std::array::from_fn(f)
+/// `[expr for k in 0..LANES]` as a plain loop (closures through `std::array::from_fn`
+/// were left as calls in the AVX-512 build, one per lane).
+macro_rules! lanes {
+    (|$k:ident| $e:expr) => {{
+        let mut out = [0.0f32; LANES];
+        for $k in 0..LANES {
+            out[$k] = $e;
+        }
+        out
+    }};
 }
 
 /// `Bᵀ d` for six rows of lanes.
 #[inline(always)]
 pub(crate) fn bt6(d: &[Lanes; 6]) -> [Lanes; 6] {
     let [d0, d1, d2, d3, d4, d5] = d;
-    let a = lanes(|k| d2[k] - 0.25 * d4[k]);
-    let b = lanes(|k| d1[k] - 0.25 * d3[k]);
-    let e = lanes(|k| 0.5 * (d4[k] - d2[k]));
-    let f = lanes(|k| d3[k] - d1[k]);
+    let a = lanes!(|k| d2[k] - 0.25 * d4[k]);
+    let b = lanes!(|k| d1[k] - 0.25 * d3[k]);
+    let e = lanes!(|k| 0.5 * (d4[k] - d2[k]));
+    let f = lanes!(|k| d3[k] - d1[k]);
     [
-        lanes(|k| 0.8 * d0[k] - d2[k] + 0.2 * d4[k]),
-        lanes(|k| a[k] + b[k]),
-        lanes(|k| a[k] - b[k]),
-        lanes(|k| e[k] + f[k]),
-        lanes(|k| e[k] - f[k]),
-        lanes(|k| 0.8 * d1[k] - d3[k] + 0.2 * d5[k]),
+        lanes!(|k| 0.8 * d0[k] - d2[k] + 0.2 * d4[k]),
+        lanes!(|k| a[k] + b[k]),
+        lanes!(|k| a[k] - b[k]),
+        lanes!(|k| e[k] + f[k]),
+        lanes!(|k| e[k] - f[k]),
+        lanes!(|k| 0.8 * d1[k] - d3[k] + 0.2 * d5[k]),
     ]
 }
 
@@ -93,15 +100,15 @@ pub(crate) fn bt6(d: &[Lanes; 6]) -> [Lanes; 6] {
 #[inline(always)]
 pub(crate) fn at4x6(m: &[Lanes; 6]) -> [Lanes; 4] {
     let [m0, m1, m2, m3, m4, m5] = m;
-    let s12 = lanes(|k| m1[k] + m2[k]);
-    let d12 = lanes(|k| m1[k] - m2[k]);
-    let s34 = lanes(|k| m3[k] + m4[k]);
-    let d34 = lanes(|k| m3[k] - m4[k]);
+    let s12 = lanes!(|k| m1[k] + m2[k]);
+    let d12 = lanes!(|k| m1[k] - m2[k]);
+    let s34 = lanes!(|k| m3[k] + m4[k]);
+    let d34 = lanes!(|k| m3[k] - m4[k]);
     [
-        lanes(|k| m0[k] + s12[k] + s34[k]),
-        lanes(|k| d12[k] + 2.0 * d34[k]),
-        lanes(|k| s12[k] + 4.0 * s34[k]),
-        lanes(|k| d12[k] + 8.0 * d34[k] + m5[k]),
+        lanes!(|k| m0[k] + s12[k] + s34[k]),
+        lanes!(|k| d12[k] + 2.0 * d34[k]),
+        lanes!(|k| s12[k] + 4.0 * s34[k]),
+        lanes!(|k| d12[k] + 8.0 * d34[k] + m5[k]),
     ]
 }
 
@@ -110,16 +117,49 @@ pub(crate) fn at4x6(m: &[Lanes; 6]) -> [Lanes; 4] {
 pub(crate) fn at2x6(m: &[Lanes; 6]) -> [Lanes; 2] {
     let [m0, m1, m2, m3, m4, m5] = m;
     [
-        lanes(|k| m0[k] + m1[k] + m2[k] + m3[k] + m4[k]),
-        lanes(|k| m1[k] - m2[k] + 2.0 * (m3[k] - m4[k]) + m5[k]),
+        lanes!(|k| m0[k] + m1[k] + m2[k] + m3[k] + m4[k]),
+        lanes!(|k| m1[k] - m2[k] + 2.0 * (m3[k] - m4[k]) + m5[k]),
     ]
 }
 
-/// One pass of a transform `f` from `Q` to `P` rows of vectors:
+/// A written-out transform from `Q` to `P` rows of lanes, as a type so that the passes
+/// inline it (a function passed as a closure stayed a call, compiled without AVX).
+pub(crate) trait Rows<const Q: usize, const P: usize> {
+    fn apply(x: &[Lanes; Q]) -> [Lanes; P];
+}
+
+/// [`bt6`].
+pub(crate) struct Bt6;
+/// [`at4x6`].
+pub(crate) struct At4x6;
+/// [`at2x6`].
+pub(crate) struct At2x6;
+
+impl Rows<6, 6> for Bt6 {
+    #[inline(always)]
+    fn apply(x: &[Lanes; 6]) -> [Lanes; 6] {
+        bt6(x)
+    }
+}
+
+impl Rows<6, 4> for At4x6 {
+    #[inline(always)]
+    fn apply(x: &[Lanes; 6]) -> [Lanes; 4] {
+        at4x6(x)
+    }
+}
+
+impl Rows<6, 2> for At2x6 {
+    #[inline(always)]
+    fn apply(x: &[Lanes; 6]) -> [Lanes; 2] {
+        at2x6(x)
+    }
+}
+
+/// One pass of a transform `T` from `Q` to `P` rows of vectors:
 /// `dst[i·dst_stride + ch] = f(src[a·src_stride + ch] for a < Q)[i]` for `ch < c`.
 #[inline(always)]
-pub(crate) fn pass_with<const Q: usize, const P: usize>(
-    f: impl Fn(&[Lanes; Q]) -> [Lanes; P],
+pub(crate) fn pass_with<T: Rows<Q, P>, const Q: usize, const P: usize>(
     c: usize,
     (src, src_stride): (&[f32], usize),
     (dst, dst_stride): (&mut [f32], usize),
@@ -130,7 +170,7 @@ pub(crate) fn pass_with<const Q: usize, const P: usize>(
         for (a, xa) in x.iter_mut().enumerate() {
             xa.copy_from_slice(&src[a * src_stride + ch..][..LANES]);
         }
-        for (i, yi) in f(&x).iter().enumerate() {
+        for (i, yi) in T::apply(&x).iter().enumerate() {
             dst[i * dst_stride + ch..][..LANES].copy_from_slice(yi);
         }
         ch += LANES;
@@ -143,7 +183,7 @@ pub(crate) fn pass_with<const Q: usize, const P: usize>(
                 *v = src[a * src_stride + ch + k];
             }
         }
-        for (i, yi) in f(&x).iter().enumerate() {
+        for (i, yi) in T::apply(&x).iter().enumerate() {
             for (k, &v) in yi[..rest].iter().enumerate() {
                 dst[i * dst_stride + ch + k] = v;
             }
@@ -151,12 +191,11 @@ pub(crate) fn pass_with<const Q: usize, const P: usize>(
     }
 }
 
-/// `dst[i][j] = (L S Lᵀ)[i][j]` for a `Q × Q` grid of vectors `S`, where `f` applies `L`
+/// `dst[i][j] = (L S Lᵀ)[i][j]` for a `Q × Q` grid of vectors `S`, where `T` applies `L`
 /// (`Q` rows in, `P` out): `S(a, b)` at `src[a·src_row + b·src_col..]`, the result at
 /// `dst[(i·P + j)·dst_stride..]`; `tmp` holds `P·Q·c` values.
 #[inline(always)]
-pub(crate) fn sandwich_with<const Q: usize, const P: usize>(
-    f: impl Fn(&[Lanes; Q]) -> [Lanes; P] + Copy,
+pub(crate) fn sandwich_with<T: Rows<Q, P>, const Q: usize, const P: usize>(
     c: usize,
     (src, src_row, src_col): (&[f32], usize, usize),
     tmp: &mut [f32],
@@ -165,21 +204,17 @@ pub(crate) fn sandwich_with<const Q: usize, const P: usize>(
     // tmp[i][b] = (L S)[i][b]: all columns in one pass when each row of the grid is one
     // run of Q·c values, else column by column
     if src_col == c {
-        pass_with(f, Q * c, (src, src_row), (tmp, Q * c));
+        pass_with::<T, Q, P>(Q * c, (src, src_row), (tmp, Q * c));
     } else {
         for b in 0..Q {
-            pass_with(
-                f,
-                c,
-                (&src[b * src_col..], src_row),
-                (&mut tmp[b * c..], Q * c),
-            );
+            let (column, out) = (&src[b * src_col..], &mut tmp[b * c..]);
+            pass_with::<T, Q, P>(c, (column, src_row), (out, Q * c));
         }
     }
     // dst[i][j] = (tmp Lᵀ)[i][j]: row i
     for i in 0..P {
         let row = &tmp[i * Q * c..];
-        pass_with(f, c, (row, c), (&mut dst[i * P * dst_stride..], dst_stride));
+        pass_with::<T, Q, P>(c, (row, c), (&mut dst[i * P * dst_stride..], dst_stride));
     }
 }
 
@@ -188,7 +223,7 @@ mod tests {
     use super::*;
 
     fn dense<const Q: usize, const P: usize>(l: &[f32], x: &[Lanes; Q]) -> [Lanes; P] {
-        std::array::from_fn(|i| lanes(|k| (0..Q).map(|a| l[i * Q + a] * x[a][k]).sum()))
+        std::array::from_fn(|i| lanes!(|k| (0..Q).map(|a| l[i * Q + a] * x[a][k]).sum()))
     }
 
     fn unit<const Q: usize>(a: usize) -> [Lanes; Q] {

@@ -38,12 +38,13 @@ pub(super) struct Winograd {
 }
 
 /// `Auto` runs Winograd on 3×3 layers whose products have at least this many
-/// input·output channel pairs. Measured per layer (forward + backward, `ops_bench`-style,
-/// 2 cores): 32→64 channels (000's second layer) 1.5–1.9× faster than direct; 32→32 (001's)
-/// 0.85×, 16→15 and 30→15 (002's) 0.6×: the transforms cost per channel and per tile,
-/// the products they save per channel pair, and the direct path's long products run near
-/// the machine's peak.
-const MIN_CHANNEL_PAIRS: usize = 32 * 64;
+/// input·output channel pairs. Measured per layer, forward + backward at the tutorials'
+/// batch sizes on 2 cores (`ops_bench -- winograd`): 32→64 channels (000's second layer)
+/// 1.7–2.3× faster than direct, 32→32 (001's) 1.13–1.17×, but 16→15 (002's branches)
+/// 0.76×, 30→15 0.6–0.7×, and 5×5 16→16 (003's) 0.6×: the transforms cost per channel
+/// and per tile, the products they save per channel pair, and the direct path's long
+/// products already run near the machine's peak.
+const MIN_CHANNEL_PAIRS: usize = 32 * 32;
 
 impl Winograd {
     /// The transforms for a convolution of geometry `g` with `k` output channels, or `None`

@@ -10,7 +10,7 @@
 
 use candle_core::Result;
 
-use super::kernels::{at2x6, at4x6, bt6, sandwich_with, Kernels, LANES};
+use super::kernels::{sandwich_with, At2x6, At4x6, Bt6, Kernels, LANES};
 use super::toom_cook::Transform;
 use crate::ops::cpu::gemm::{matmul, Mat};
 use crate::ops::cpu::math::multiversion_avx512;
@@ -98,9 +98,9 @@ multiversion_avx512! {
         let strides = (src_row, src_col, dst_stride);
         let (grid, out) = ((src, src_row, src_col), (&mut *dst, dst_stride));
         match written {
-            Written::Bt6 => return sandwich_with(bt6, c, grid, tmp, out),
-            Written::At4x6 => return sandwich_with(at4x6, c, grid, tmp, out),
-            Written::At2x6 => return sandwich_with(at2x6, c, grid, tmp, out),
+            Written::Bt6 => return sandwich_with::<Bt6, 6, 6>(c, grid, tmp, out),
+            Written::At4x6 => return sandwich_with::<At4x6, 6, 4>(c, grid, tmp, out),
+            Written::At2x6 => return sandwich_with::<At2x6, 6, 2>(c, grid, tmp, out),
             Written::No => {}
         }
         match (p, q) {
@@ -206,7 +206,11 @@ fn sandwich_fixed<const P: usize, const Q: usize>(
     dst: &mut [f32],
     (src_row, src_col, dst_stride): (usize, usize, usize),
 ) {
-    let l: [[f32; Q]; P] = std::array::from_fn(|i| std::array::from_fn(|a| l[i * Q + a]));
+    let mut m = [[0.0f32; Q]; P];
+    for (i, row) in m.iter_mut().enumerate() {
+        row.copy_from_slice(&l[i * Q..(i + 1) * Q]);
+    }
+    let l = m;
     // tmp[i][b] = Σₐ l[i][a]·src[a][b]: column b of the tile
     for b in 0..Q {
         pass(
