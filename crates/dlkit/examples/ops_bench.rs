@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use candle_core::{Device, Result, Tensor, Var};
-use dlkit::ops::{self, Conv2dParams, DataLayout, FusedActivation, LstmActivation, Padding};
+use dlkit::ops::{
+    self, Conv2dParams, ConvAlgorithm, DataLayout, FusedActivation, LstmActivation, Padding,
+};
 use dlkit::rng::Rng;
 
 fn randn(shape: &[usize], rng: &mut Rng, scale: f64) -> Result<Tensor> {
@@ -295,6 +297,129 @@ fn candle_conv(x: &Tensor, w: &Tensor, b: &Tensor, case: &ConvCase) -> Result<Te
         DataLayout::ChannelsFirst => Ok(y),
         DataLayout::ChannelsLast => y.permute((0, 2, 3, 1)),
     }
+}
+
+/// The tutorials' stride-1 layers with at least 15 input channels, as the models run them
+/// (relu; with the following pooling fused where the model has one; the input gradient,
+/// as these are second layers): name, batch, (C, H=W, K, window), padding, layout, pooled.
+#[allow(clippy::type_complexity)]
+fn winograd_cases() -> Vec<(
+    &'static str,
+    usize,
+    (usize, usize, usize, usize),
+    Padding,
+    DataLayout,
+    bool,
+)> {
+    use DataLayout::{ChannelsFirst as CF, ChannelsLast as CL};
+    use Padding::{Same, Valid};
+    vec![
+        (
+            "000 conv2 32x26x26 -> 64 3x3 +pool",
+            128,
+            (32, 26, 64, 3),
+            Valid,
+            CL,
+            true,
+        ),
+        (
+            "001 conv2 32x26x26 -> 32 3x3 +pool",
+            32,
+            (32, 26, 32, 3),
+            Valid,
+            CF,
+            true,
+        ),
+        (
+            "002 branch 16x24x24 -> 15 3x3 same",
+            200,
+            (16, 24, 15, 3),
+            Same,
+            CF,
+            false,
+        ),
+        (
+            "002 branch 16x24x24 -> 15 5x5 same",
+            200,
+            (16, 24, 15, 5),
+            Same,
+            CF,
+            false,
+        ),
+        (
+            "002 30x12x12 -> 15 3x3 +pool",
+            200,
+            (30, 12, 15, 3),
+            Valid,
+            CF,
+            true,
+        ),
+        (
+            "003 conv2 16x12x12 -> 16 5x5 +pool",
+            200,
+            (16, 12, 16, 5),
+            Valid,
+            CF,
+            true,
+        ),
+    ]
+}
+
+/// Winograd against the direct path on the layers it could serve; `ConvAlgorithm::Auto`
+/// picks it where the ratio was above 1 (see `crates/dlkit/src/ops/conv/winograd/mod.rs`).
+fn bench_winograd(rounds: usize) -> Result<()> {
+    println!("\n## conv2d: Winograd against direct, forward + backward with the input gradient (ms/batch)");
+    println!(
+        "{:<38} {:>5} {:>10} {:>12} {:>8} {:>6}",
+        "layer", "batch", "direct ms", "Winograd ms", "speedup", "Auto"
+    );
+    let mut rng = Rng::new(2);
+    for (name, n, (c, hw, k, ks), padding, layout, pooled) in winograd_cases() {
+        let shape = match layout {
+            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
+            DataLayout::ChannelsLast => vec![n, hw, hw, c],
+        };
+        let x = Var::from_tensor(&randn(&shape, &mut rng, 1.0)?.relu()?)?;
+        let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
+        let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
+        let params = |algorithm| Conv2dParams {
+            padding,
+            layout,
+            activation: FusedActivation::Relu,
+            algorithm,
+            ..Default::default()
+        };
+        let (direct, winograd) = (
+            params(ConvAlgorithm::Direct),
+            params(ConvAlgorithm::Winograd),
+        );
+        let run = |p: &Conv2dParams| {
+            let (x, w, b) = (x.as_tensor(), w.as_tensor(), Some(b.as_tensor()));
+            if pooled {
+                ops::conv2d_max_pool(x, w, b, p, &POOL2)
+            } else {
+                ops::conv2d(x, w, b, p)
+            }
+        };
+        let (td, tw) = race(
+            rounds,
+            || fwd_bwd(&|| run(&direct)),
+            || fwd_bwd(&|| run(&winograd)),
+        )?;
+        // Which one Auto runs: its output equals that path's bit for bit.
+        let auto = run(&params(ConvAlgorithm::Auto))?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let wino = run(&winograd)?.flatten_all()?.to_vec1::<f32>()?;
+        let picked = if auto == wino { "W" } else { "direct" };
+        println!(
+            "{name:<38} {n:>5} {:>10.2} {:>12.2} {:>7.2}x {picked:>6}",
+            td.wall,
+            tw.wall,
+            td.wall / tw.wall
+        );
+    }
+    Ok(())
 }
 
 fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
@@ -1267,6 +1392,9 @@ fn main() -> Result<()> {
     }
     if filter.is_empty() || "conv".contains(&filter) {
         bench_conv(rounds, peak)?;
+    }
+    if filter.is_empty() || "winograd".contains(&filter) {
+        bench_winograd(rounds)?;
     }
     if filter.is_empty() || "padding".contains(&filter) {
         bench_padding(rounds, peak)?;
