@@ -282,3 +282,48 @@ fn auto_keeps_the_direct_path_for_first_and_strided_layers() {
         "rounding differs between the paths"
     );
 }
+
+/// Degenerate shapes on the Winograd path: an empty batch, a 1×1 image with same padding
+/// (every tap but the centre falls on the padding), a 3×3 image with valid padding (one
+/// output), and 5×5 windows on a 2×2 image with same padding.
+#[test]
+fn winograd_handles_empty_batches_and_tiny_images() {
+    use DataLayout::{ChannelsFirst as CF, ChannelsLast as CL};
+    use Padding::{Same, Valid};
+    let mut worst = [0f32; 4];
+    for layout in [CF, CL] {
+        for (n, c, hw, k, r, padding) in [
+            (2, 4, (1, 1), 3, 3, Same),
+            (2, 4, (3, 3), 3, 3, Valid),
+            (2, 3, (2, 2), 2, 5, Same),
+            (1, 2, (1, 7), 2, 3, Same),
+        ] {
+            let case = Case {
+                n,
+                c,
+                hw,
+                k,
+                r,
+                padding,
+                layout,
+                relu: false,
+                pool: false,
+            };
+            check(&case, case.random_inputs(77), 78, &mut worst);
+        }
+        let case = Case {
+            n: 0,
+            c: 4,
+            hw: (6, 6),
+            k: 3,
+            r: 3,
+            padding: Same,
+            layout,
+            relu: true,
+            pool: false,
+        };
+        let [x, w, b] = case.random_inputs(79);
+        let y = case.run(&[x, w, b], ConvAlgorithm::Winograd).unwrap();
+        assert_eq!(y.elem_count(), 0);
+    }
+}
