@@ -207,16 +207,9 @@ impl Conv2dOp {
         let data: &'a [f32] = if self.channels_last() {
             dz
         } else {
-            // (K, m·P) → m images of (P, K)
+            // (K, m·P) transposed is (m·P, K): the m images' (P, K) planes one after another.
             buf.resize(m * p * k, 0.0);
-            let mp = m * p;
-            for (j, img) in buf.chunks_exact_mut(p * k).enumerate() {
-                for (kk, row) in dz.chunks_exact(mp).enumerate() {
-                    for (q, &v) in row[j * p..(j + 1) * p].iter().enumerate() {
-                        img[q * k + kk] = v;
-                    }
-                }
-            }
+            transpose(dz, k, m * p, buf);
             buf
         };
         planes(data, p * k, (g.oh, g.ow, k))
