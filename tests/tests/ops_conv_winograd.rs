@@ -263,18 +263,14 @@ fn auto_keeps_the_direct_path_for_first_and_strided_layers() {
     let direct = conv2d(&x, &w, None, &strided(ConvAlgorithm::Direct)).unwrap();
     assert_eq!(values(&wino), values(&direct));
     // a 16-channel layer stays direct; a 32 -> 64 channel 3x3 layer runs Winograd
-    let plain = |algorithm| Conv2dParams {
-        algorithm,
-        ..Default::default()
-    };
-    let auto = conv2d(&x, &w, None, &plain(ConvAlgorithm::Auto)).unwrap();
-    let direct = conv2d(&x, &w, None, &plain(ConvAlgorithm::Direct)).unwrap();
+    let auto = conv2d(&x, &w, None, &p(ConvAlgorithm::Auto)).unwrap();
+    let direct = conv2d(&x, &w, None, &p(ConvAlgorithm::Direct)).unwrap();
     assert_eq!(values(&auto), values(&direct));
     let x = randn(&[2, 32, 10, 10], 11);
     let w = randn(&[64, 32, 3, 3], 12);
-    let auto = conv2d(&x, &w, None, &plain(ConvAlgorithm::Auto)).unwrap();
-    let wino = conv2d(&x, &w, None, &plain(ConvAlgorithm::Winograd)).unwrap();
-    let direct = conv2d(&x, &w, None, &plain(ConvAlgorithm::Direct)).unwrap();
+    let auto = conv2d(&x, &w, None, &p(ConvAlgorithm::Auto)).unwrap();
+    let wino = conv2d(&x, &w, None, &p(ConvAlgorithm::Winograd)).unwrap();
+    let direct = conv2d(&x, &w, None, &p(ConvAlgorithm::Direct)).unwrap();
     assert_eq!(values(&auto), values(&wino));
     assert_ne!(
         values(&auto),

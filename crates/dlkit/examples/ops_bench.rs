@@ -19,6 +19,14 @@ fn randn(shape: &[usize], rng: &mut Rng, scale: f64) -> Result<Tensor> {
     Tensor::from_vec(v, shape, &Device::Cpu)
 }
 
+/// A batch of `n` square `hw × hw` images with `c` channels in `layout`.
+fn image_shape(layout: DataLayout, n: usize, c: usize, hw: usize) -> Vec<usize> {
+    match layout {
+        DataLayout::ChannelsFirst => vec![n, c, hw, hw],
+        DataLayout::ChannelsLast => vec![n, hw, hw, c],
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -375,10 +383,7 @@ fn bench_winograd(rounds: usize) -> Result<()> {
     );
     let mut rng = Rng::new(2);
     for (name, n, (c, hw, k, ks), padding, layout, pooled) in winograd_cases() {
-        let shape = match layout {
-            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
-            DataLayout::ChannelsLast => vec![n, hw, hw, c],
-        };
+        let shape = image_shape(layout, n, c, hw);
         let x = Var::from_tensor(&randn(&shape, &mut rng, 1.0)?.relu()?)?;
         let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;
         let b = Var::from_tensor(&randn(&[k], &mut rng, 0.1)?)?;
@@ -441,10 +446,7 @@ fn bench_conv(rounds: usize, peak: f64) -> Result<()> {
     let mut rng = Rng::new(1);
     for case in conv_cases() {
         let (n, c, hw, k, ks) = (case.batch, case.c, case.hw, case.k, case.ks);
-        let shape = match case.layout {
-            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
-            DataLayout::ChannelsLast => vec![n, hw, hw, c],
-        };
+        let shape = image_shape(case.layout, n, c, hw);
         let x_data = randn(&shape, &mut rng, 1.0)?;
         let x = if case.input_grad {
             Var::from_tensor(&x_data)?.as_tensor().clone()
@@ -522,10 +524,7 @@ fn bench_conv_pool(rounds: usize, peak: f64) -> Result<()> {
         .filter(|c| !c.name.contains("conv1 1x28x28 -> 32 3x3"))
     {
         let (n, c, hw, k, ks) = (case.batch, case.c, case.hw, case.k, case.ks);
-        let shape = match case.layout {
-            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
-            DataLayout::ChannelsLast => vec![n, hw, hw, c],
-        };
+        let shape = image_shape(case.layout, n, c, hw);
         let x_data = randn(&shape, &mut rng, 1.0)?;
         let x = if case.input_grad {
             Var::from_tensor(&x_data)?.as_tensor().clone()
@@ -1302,10 +1301,7 @@ fn bench_padding(rounds: usize, peak: f64) -> Result<()> {
         (DataLayout::ChannelsLast, 200, 5),
     ] {
         let (c, hw, k) = (16, 24, 15);
-        let shape = match layout {
-            DataLayout::ChannelsFirst => vec![n, c, hw, hw],
-            DataLayout::ChannelsLast => vec![n, hw, hw, c],
-        };
+        let shape = image_shape(layout, n, c, hw);
         let x = randn(&shape, &mut rng, 1.0)?;
         let xv = Var::from_tensor(&x)?.as_tensor().clone();
         let w = Var::from_tensor(&randn(&[k, c, ks, ks], &mut rng, 0.1)?)?;

@@ -119,10 +119,7 @@ impl Conv2dOp {
         let partials = map_chunks_mut(&mut dx, dx_item, &chunks, |range, dxs| {
             self.backward_range(&upstream, range, dxs)
         });
-        let dw_len = match &self.winograd {
-            Some(wg) => wg.kernel_sums_len(k, g.c),
-            None => k * crs,
-        };
+        let dw_len = self.kernel_gradient_len();
         let (mut dw_total, mut db_total) = (vec![0.0f32; dw_len], vec![0.0f32; k]);
         for part in partials {
             let (dw, db) = part?;
@@ -157,6 +154,15 @@ impl Conv2dOp {
         Ok((dx, dw, db))
     }
 
+    /// Values of a chunk's kernel gradient as [`Self::backward_range`] returns it: the
+    /// transposed `(C·kh·kw, K)` matrix, or with Winograd its transformed sums.
+    fn kernel_gradient_len(&self) -> usize {
+        match &self.winograd {
+            Some(wg) => wg.kernel_sums_len(self.k, self.g.c),
+            None => self.k * self.g.c * self.g.window(),
+        }
+    }
+
     /// The backward pass of images `range`, group by group: adds their input gradients to
     /// `dxs` and returns their kernel gradient (transposed, see [`Self::add_kernel_gradient`];
     /// with Winograd, still in the transformed domain) and bias gradient.
@@ -168,7 +174,7 @@ impl Conv2dOp {
     ) -> Result<(Vec<f32>, Vec<f32>)> {
         let g = &self.g;
         let (k, p) = (self.k, g.out_plane());
-        let (img, out_img, crs) = (g.c * g.in_plane(), k * p, g.c * g.window());
+        let (img, out_img) = (g.c * g.in_plane(), k * p);
         let group = self.group();
         let most = group.min(range.len());
         let mut dz = vec![0.0f32; most * out_img];
@@ -182,11 +188,12 @@ impl Conv2dOp {
         };
         let mut col = vec![0.0f32; col_values(up.want_w)];
         let mut dcol = vec![0.0f32; col_values(up.want_x)];
-        let dw_len = match &self.winograd {
-            Some(wg) => wg.kernel_sums_len(k, g.c),
-            None => k * crs,
+        let dw_len = if up.want_w {
+            self.kernel_gradient_len()
+        } else {
+            0
         };
-        let mut dw = vec![0.0f32; if up.want_w { dw_len } else { 0 }];
+        let mut dw = vec![0.0f32; dw_len];
         let mut db = vec![0.0f32; k];
         let mut s = Scratch::default();
         let mut s0 = range.start;

@@ -17,13 +17,6 @@ use crate::ops::cpu::transpose::transpose;
 use crate::ops::params::{DataLayout, FusedActivation, Geometry};
 use crate::ops::pool::{pool_cf, pool_cl};
 
-/// A chunk's buffers, reused group after group.
-#[derive(Default)]
-struct Work {
-    /// The patch matrix (and a product waiting to be laid out).
-    col: Vec<f32>,
-}
-
 impl Conv2dOp {
     /// The op's output for the batch `x` (pooled, if pooling), chunks of the batch in
     /// parallel; with pooling, the indices of the maxima are kept for the backward pass.
@@ -39,8 +32,8 @@ impl Conv2dOp {
         let mut y = vec![0.0f32; self.n * out_img];
         let Some(plan) = &self.pool else {
             let results = map_chunks_mut(&mut y, out_img, &chunks, |range, ys| -> Result<()> {
-                let mut work = Work::default();
-                self.forward_range(x, &wm, b, range, ys, &mut work, inner)
+                let mut col = Vec::new();
+                self.forward_range(x, &wm, b, range, ys, &mut col, inner)
             });
             results.into_iter().collect::<Result<Vec<()>>>()?;
             return Ok(y);
@@ -77,12 +70,12 @@ impl Conv2dOp {
         let pool_img = self.k * pg.out_plane();
         let group = self.group();
         let mut scratch = vec![0.0f32; group.min(range.len()) * conv_img];
-        let mut work = Work::default();
+        let mut col = Vec::new();
         let mut s0 = range.start;
         while s0 < range.end {
             let s1 = (s0 + group).min(range.end);
             let conv = &mut scratch[..(s1 - s0) * conv_img];
-            self.forward_range(x, wm, b, s0..s1, conv, &mut work, threads)?;
+            self.forward_range(x, wm, b, s0..s1, conv, &mut col, threads)?;
             for (j, i) in (s0..s1).enumerate() {
                 let at = (i - range.start) * pool_img;
                 let (yc, yo, io) = (
@@ -100,7 +93,7 @@ impl Conv2dOp {
         Ok(())
     }
 
-    /// Forward pass of images `range` into `ys` (their outputs), reusing `work`.
+    /// Forward pass of images `range` into `ys` (their outputs), reusing `col`.
     #[allow(clippy::too_many_arguments)]
     fn forward_range(
         &self,
@@ -109,13 +102,12 @@ impl Conv2dOp {
         b: &[f32],
         range: Range<usize>,
         ys: &mut [f32],
-        work: &mut Work,
+        col: &mut Vec<f32>,
         threads: usize,
     ) -> Result<()> {
         if let Some(wg) = &self.winograd {
             return with_scratch(|s| self.winograd_forward_range(wg, x, wm, b, range, ys, s));
         }
-        let col = &mut work.col;
         let g = &self.g;
         let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());
         let out_img = k * p;

@@ -30,15 +30,16 @@ macro_rules! multiversion {
 pub(crate) use multiversion;
 
 /// [`multiversion`] with an AVX-512 variant tried first, for kernels written in 16-lane
-/// arrays (one AVX-512 register; two AVX2 ones).
+/// arrays (one AVX-512 register; two AVX2 ones). Without AVX-512 it runs [`multiversion`]'s
+/// AVX2 or baseline build of the same body.
 macro_rules! multiversion_avx512 {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
+                #[inline(always)]
+                fn body($($arg: $ty),*) $body
                 /// # Safety
                 ///
                 /// The CPU must support AVX-512F, AVX2 and FMA.
@@ -46,25 +47,19 @@ macro_rules! multiversion_avx512 {
                 unsafe fn avx512($($arg: $ty),*) {
                     body($($arg),*)
                 }
-                /// # Safety
-                ///
-                /// The CPU must support AVX2 and FMA.
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                let avx2_fma =
-                    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-                if avx2_fma && std::is_x86_feature_detected!("avx512f") {
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                {
                     // SAFETY: the CPU was just checked to support AVX-512F, AVX2 and FMA.
                     return unsafe { avx512($($arg),*) };
                 }
-                if avx2_fma {
-                    // SAFETY: the CPU was just checked to support AVX2 and FMA.
-                    return unsafe { avx2($($arg),*) };
-                }
             }
-            body($($arg),*)
+            $crate::ops::cpu::math::multiversion! {
+                $(#[$meta])*
+                fn narrower($($arg: $ty),*) $body
+            }
+            narrower($($arg),*)
         }
     };
 }
