@@ -7,6 +7,7 @@ use std::ops::Range;
 use candle_core::Result;
 
 use super::layout::Scratch;
+use super::one_channel;
 use super::winograd::with_scratch;
 use super::{Conv2dOp, OP};
 use crate::ops::cpu::gemm::{matmul, Mat};
@@ -24,6 +25,7 @@ impl Conv2dOp {
         // The kernel as the products want it: a matrix, or transformed for Winograd.
         let wm = match &self.winograd {
             Some(wg) => wg.forward_filter(w, self.k, self.g.c).into(),
+            None if self.one_channel() => self.one_channel_weights(w).into(),
             None => self.kernel_matrix(w),
         };
         let chunks = batch_chunks(self.n);
@@ -108,6 +110,10 @@ impl Conv2dOp {
         if let Some(wg) = &self.winograd {
             return with_scratch(|s| self.winograd_forward_range(wg, x, wm, b, range, ys, s));
         }
+        if self.one_channel() {
+            self.one_channel_forward_range(x, wm, b, range, ys);
+            return Ok(());
+        }
         let g = &self.g;
         let (k, crs, p) = (self.k, g.c * g.window(), g.out_plane());
         let out_img = k * p;
@@ -166,6 +172,49 @@ impl Conv2dOp {
             s0 = s1;
         }
         Ok(())
+    }
+
+    /// Whether the forward pass runs [`one_channel`]'s kernels: stride-1 layers on
+    /// one-channel images (padded ones through their padded copy).
+    fn one_channel(&self) -> bool {
+        let g = &self.g;
+        self.winograd.is_none()
+            && g.c == 1
+            && (g.sh, g.sw) == (1, 1)
+            && g.out_plane() > 0
+            && one_channel::available(self.k, self.channels_last())
+    }
+
+    /// The kernel as [`one_channel`]'s kernels want it.
+    fn one_channel_weights(&self, w: &[f32]) -> Vec<f32> {
+        one_channel::weights(w, self.k, self.g.window(), self.channels_last())
+    }
+
+    /// The forward pass of images `range` into `ys` by [`one_channel`]'s kernels, `wm`
+    /// from [`Self::one_channel_weights`].
+    fn one_channel_forward_range(
+        &self,
+        x: &[f32],
+        wm: &[f32],
+        b: &[f32],
+        range: Range<usize>,
+        ys: &mut [f32],
+    ) {
+        let (g, gp) = (&self.g, &self.gp);
+        let shape = one_channel::Shape {
+            w: gp.w,
+            kh: g.kh,
+            kw: g.kw,
+            oh: g.oh,
+            ow: g.ow,
+        };
+        let relu = self.params.activation == FusedActivation::Relu;
+        let out_img = self.k * g.out_plane();
+        let mut s = Scratch::default();
+        for (i, yi) in range.zip(ys.chunks_exact_mut(out_img)) {
+            let xi = self.input(x, i, &mut s);
+            one_channel::forward(xi, shape, wm, b, relu, yi, self.channels_last());
+        }
     }
 
     pub(super) fn add_bias(&self, y: &mut [f32], bias: &[f32]) {

@@ -36,6 +36,7 @@
 mod backward;
 mod forward;
 mod layout;
+mod one_channel;
 mod winograd;
 
 use std::sync::Mutex;
