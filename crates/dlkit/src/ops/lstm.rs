@@ -35,7 +35,7 @@ use super::cpu::bias::check_bias;
 use super::cpu::data::{all_cpu_f32, expect_len, is_cpu_f32, storage_f32, tensor, CpuF32};
 use super::cpu::gemm::{matmul, Mat};
 use super::cpu::math::{multiversion, sigmoid, tanh};
-use super::cpu::parallel::{map_chunks_mut, note_region, split, threads};
+use super::cpu::parallel::{map_chunks_mut, split, threads};
 use super::cpu::transpose::transpose;
 use super::dense::dense;
 use super::params::{FusedActivation, LstmActivation};
@@ -316,7 +316,6 @@ impl LstmOp {
         } else {
             1
         };
-        note_region();
         parts
             .into_par_iter()
             .map(|(r, g, c, hs)| {

@@ -100,7 +100,6 @@ impl InplaceOp2 for UpdateOp<'_> {
             work.push((p, g, s));
         }
         let (rule, step) = (self.rule, self.step);
-        crate::ops::cpu::parallel::note_region();
         work.into_par_iter()
             .for_each(|(p, g, mut s)| rule.update(step, p, g, &mut s));
         Ok(())

@@ -10,7 +10,6 @@ use super::step::TrainStep;
 use super::History;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::ops::cpu::parallel::HandOver;
 use crate::rng::Rng;
 use candle_core::Tensor;
 
@@ -262,7 +261,6 @@ impl Model {
         let progress = Progress::new(options.verbose, options.epochs, steps);
         let mut events = Events::new(&mut options.callbacks, progress, resume);
         let mut step = TrainStep::new(self);
-        let mut hand_over = HandOver::default();
         for epoch in events.first_epoch()..options.epochs {
             events.epoch_begin(epoch, self)?;
             let batches =
@@ -270,7 +268,7 @@ impl Model {
             let mut totals = Totals::new(&metrics);
             for (batch, indices) in batches.iter().enumerate() {
                 events.batch_begin(batch, self)?;
-                let loss = hand_over.run(|| step.run(self, train, indices, &mut totals))?;
+                let loss = step.run(self, train, indices, &mut totals)?;
                 let logs = BatchLogs::new(epoch, batch, steps, loss, &totals);
                 if let stop @ Control::Stop(_) = events.batch_end(&logs, self)? {
                     return Ok(events.finish(stop));

@@ -191,7 +191,6 @@ fn split_product(
     threads: usize,
 ) -> Result<()> {
     use rayon::prelude::*;
-    super::parallel::note_region();
     let (m, n) = (a.rows, b.cols);
     if m >= MIN_SPLIT * threads {
         let rows = super::parallel::split(m, threads);

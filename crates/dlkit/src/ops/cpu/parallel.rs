@@ -3,57 +3,9 @@
 //! The split depends only on the item count and the thread count, and reductions combine
 //! per-chunk partial results in chunk order, so results are identical run to run.
 
-use std::cell::Cell;
 use std::ops::Range;
 
 use rayon::prelude::*;
-
-thread_local! {
-    /// Parallel regions this thread has started in dlkit's kernels (see [`HandOver`]).
-    static REGIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts a parallel region about to start; every `par_iter` of dlkit's kernels calls it.
-pub(crate) fn note_region() {
-    REGIONS.with(|n| n.set(n.get().wrapping_add(1)));
-}
-
-fn regions() -> usize {
-    REGIONS.with(Cell::get)
-}
-
-/// Where a repeated piece of work — a training step — runs: on the calling thread or on
-/// one of rayon's.
-///
-/// A parallel region started from a thread outside rayon's pool hands all of its work to
-/// the pool and puts the caller to sleep until it is done: two thread wake-ups, about
-/// 20 µs on the development machine, for every conv, pooling or update call. Started from
-/// a pool thread, the caller runs its own share while the other thread wakes. So a step
-/// whose kernels start parallel regions is better handed to the pool as a whole, once;
-/// a step that starts none (a small dense model, whose products stay on one thread) is
-/// better left where it is. The first call runs on the calling thread and counts.
-#[derive(Default)]
-pub(crate) struct HandOver {
-    to_pool: Option<bool>,
-}
-
-impl HandOver {
-    pub fn run<R: Send>(&mut self, f: impl FnOnce() -> R + Send) -> R {
-        if rayon::current_thread_index().is_some() {
-            return f();
-        }
-        match self.to_pool {
-            Some(true) => rayon::scope(|_| f()),
-            Some(false) => f(),
-            None => {
-                let before = regions();
-                let out = f();
-                self.to_pool = Some(regions() != before);
-                out
-            }
-        }
-    }
-}
 
 /// rayon's thread count (2 on the development machine).
 pub(crate) fn threads() -> usize {
@@ -101,10 +53,6 @@ where
         .cloned()
         .zip(chunk_parts(out, item_len, chunks))
         .collect();
-    if parts.len() < 2 {
-        return parts.into_iter().map(|(r, part)| f(r, part)).collect();
-    }
-    note_region();
     parts.into_par_iter().map(|(r, part)| f(r, part)).collect()
 }
 
@@ -122,10 +70,6 @@ pub(crate) fn map_chunk_pairs_mut<R: Send>(
         .zip(chunk_parts(values, item_len, chunks))
         .zip(chunk_parts(indices, item_len, chunks))
         .collect();
-    if parts.len() < 2 {
-        return parts.into_iter().map(|((r, v), i)| f(r, v, i)).collect();
-    }
-    note_region();
     parts
         .into_par_iter()
         .map(|((r, v), i)| f(r, v, i))
@@ -166,10 +110,6 @@ where
     R: Send,
     F: Fn(Range<usize>) -> R + Sync,
 {
-    if chunks.len() < 2 {
-        return chunks.iter().map(|r| f(r.clone())).collect();
-    }
-    note_region();
     chunks.par_iter().map(|r| f(r.clone())).collect()
 }
 
@@ -181,11 +121,6 @@ where
     let len = out.len();
     let parts = (len / min_len.max(1)).clamp(1, 4 * threads());
     let chunk = len.div_ceil(parts).max(1);
-    if parts < 2 {
-        f(0, out);
-        return;
-    }
-    note_region();
     out.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(i, part)| f(i * chunk, part));
@@ -194,30 +129,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hand_over_moves_only_work_that_starts_parallel_regions() {
-        let mut quiet = HandOver::default();
-        for _ in 0..3 {
-            assert_eq!(quiet.run(rayon::current_thread_index), None);
-        }
-        let mut busy = HandOver::default();
-        // The first call runs where it is called and counts the regions it starts.
-        let first = busy.run(|| {
-            map_chunks(&split(8, 2), |r| r.len());
-            rayon::current_thread_index()
-        });
-        assert_eq!(first, None);
-        for _ in 0..3 {
-            assert!(busy.run(rayon::current_thread_index).is_some());
-        }
-        // Inside the pool it never hands over again.
-        let nested = busy.run(|| {
-            let mut inner = HandOver::default();
-            inner.run(rayon::current_thread_index) == rayon::current_thread_index()
-        });
-        assert!(nested);
-    }
 
     #[test]
     fn split_covers_everything_once() {
