@@ -7,7 +7,6 @@ use std::ops::Range;
 use candle_core::Result;
 
 use super::layout::Scratch;
-use super::one_channel;
 use super::winograd::with_scratch;
 use super::{Conv2dOp, OP};
 use crate::ops::cpu::gemm::{matmul, Mat};
@@ -22,11 +21,12 @@ impl Conv2dOp {
     /// The op's output for the batch `x` (pooled, if pooling), chunks of the batch in
     /// parallel; with pooling, the indices of the maxima are kept for the backward pass.
     pub(super) fn forward(&self, x: &[f32], w: &[f32], b: &[f32]) -> Result<Vec<f32>> {
-        // The kernel as the products want it: a matrix, or transformed for Winograd.
-        let wm = match &self.winograd {
-            Some(wg) => wg.forward_filter(w, self.k, self.g.c).into(),
-            None if self.one_channel() => self.one_channel_weights(w).into(),
-            None => self.kernel_matrix(w),
+        // The kernel as the products want it: a matrix, transformed for Winograd, or laid
+        // out for the one-channel kernels.
+        let wm = match (&self.winograd, &self.one_channel) {
+            (Some(wg), _) => wg.forward_filter(w, self.k, self.g.c).into(),
+            (None, Some(plan)) => plan.weights(w).into(),
+            (None, None) => self.kernel_matrix(w),
         };
         let chunks = batch_chunks(self.n);
         let inner = gemm_threads(&chunks);
@@ -110,8 +110,11 @@ impl Conv2dOp {
         if let Some(wg) = &self.winograd {
             return with_scratch(|s| self.winograd_forward_range(wg, x, wm, b, range, ys, s));
         }
-        if self.one_channel() {
-            self.one_channel_forward_range(x, wm, b, range, ys);
+        if let Some(plan) = &self.one_channel {
+            let mut s = Scratch::default();
+            for (i, yi) in range.zip(ys.chunks_exact_mut(self.k * self.g.out_plane())) {
+                plan.forward(self.input(x, i, &mut s), wm, b, yi);
+            }
             return Ok(());
         }
         let g = &self.g;
@@ -172,49 +175,6 @@ impl Conv2dOp {
             s0 = s1;
         }
         Ok(())
-    }
-
-    /// Whether the forward pass runs [`one_channel`]'s kernels: stride-1 layers on
-    /// one-channel images (padded ones through their padded copy).
-    fn one_channel(&self) -> bool {
-        let g = &self.g;
-        self.winograd.is_none()
-            && g.c == 1
-            && (g.sh, g.sw) == (1, 1)
-            && g.out_plane() > 0
-            && one_channel::available(self.k, self.channels_last())
-    }
-
-    /// The kernel as [`one_channel`]'s kernels want it.
-    fn one_channel_weights(&self, w: &[f32]) -> Vec<f32> {
-        one_channel::weights(w, self.k, self.g.window(), self.channels_last())
-    }
-
-    /// The forward pass of images `range` into `ys` by [`one_channel`]'s kernels, `wm`
-    /// from [`Self::one_channel_weights`].
-    fn one_channel_forward_range(
-        &self,
-        x: &[f32],
-        wm: &[f32],
-        b: &[f32],
-        range: Range<usize>,
-        ys: &mut [f32],
-    ) {
-        let (g, gp) = (&self.g, &self.gp);
-        let shape = one_channel::Shape {
-            w: gp.w,
-            kh: g.kh,
-            kw: g.kw,
-            oh: g.oh,
-            ow: g.ow,
-        };
-        let relu = self.params.activation == FusedActivation::Relu;
-        let out_img = self.k * g.out_plane();
-        let mut s = Scratch::default();
-        for (i, yi) in range.zip(ys.chunks_exact_mut(out_img)) {
-            let xi = self.input(x, i, &mut s);
-            one_channel::forward(xi, shape, wm, b, relu, yi, self.channels_last());
-        }
     }
 
     pub(super) fn add_bias(&self, y: &mut [f32], bias: &[f32]) {

@@ -45,7 +45,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::cpu::bias::{apply_with_bias, check_bias};
 use super::cpu::data::{all_cpu_f32, expect_len, storage_f32};
-use super::params::{image_dims, Conv2dParams, Geometry, Padding};
+use super::params::{image_dims, Conv2dParams, DataLayout, FusedActivation, Geometry, Padding};
 use super::reference;
 use winograd::Winograd;
 
@@ -163,6 +163,8 @@ struct Conv2dOp {
     pool: Option<PoolPlan>,
     /// The Winograd transforms where they replace the direct products.
     winograd: Option<Winograd>,
+    /// The forward pass of a one-channel layer without a patch matrix, where it runs.
+    one_channel: Option<one_channel::Plan>,
 }
 
 impl Conv2dOp {
@@ -177,6 +179,15 @@ impl Conv2dOp {
             pl: 0,
             ..g
         };
+        let winograd = Winograd::choose(&params, &g, k);
+        // Stride-1 one-channel layers (padded ones through their padded copy).
+        let one_channel = if winograd.is_none() && g.c == 1 && (g.sh, g.sw) == (1, 1) {
+            let relu = params.activation == FusedActivation::Relu;
+            let channels_last = params.layout == DataLayout::ChannelsLast;
+            one_channel::Plan::new(wp, (g.kh, g.kw), (g.oh, g.ow), k, channels_last, relu)
+        } else {
+            None
+        };
         Conv2dOp {
             params,
             g,
@@ -184,7 +195,8 @@ impl Conv2dOp {
             n,
             k,
             pool,
-            winograd: Winograd::choose(&params, &g, k),
+            winograd,
+            one_channel,
         }
     }
 }

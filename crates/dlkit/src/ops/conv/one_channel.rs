@@ -21,130 +21,144 @@ const POSITION_BLOCK: usize = 4;
 /// The most output channels a channels-last block holds (two 16-lane vectors).
 const CHANNELS_LAST_MAX: usize = 32;
 
-/// A one-channel image and its correlation's shape: the image has rows `w` values long,
-/// the kernel `kh × kw` taps, the output `oh × ow` positions (stride 1, no padding left).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Shape {
-    pub w: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub oh: usize,
-    pub ow: usize,
-}
-
-impl Shape {
-    fn taps(&self) -> usize {
-        self.kh * self.kw
-    }
-
+/// How one layer's forward pass runs here, decided when its op is built: the image's row
+/// length, the window, the output, the taps' offsets and what the kernels write.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// Values per image row (of the padded copy, for a padded layer).
+    w: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    /// Output channels.
+    k: usize,
+    channels_last: bool,
+    relu: bool,
     /// Offsets of the taps from a window's top-left value, in patch-matrix order.
-    fn tap_offsets(&self) -> Vec<usize> {
-        (0..self.kh)
-            .flat_map(|r| (0..self.kw).map(move |s| r * self.w + s))
-            .collect()
+    offsets: Vec<usize>,
+}
+
+impl Plan {
+    /// The plan for a stride-1 one-channel layer whose images have rows `w` values long
+    /// (no padding left to apply), or `None` where this CPU or the layer does not fit the
+    /// kernels.
+    pub fn new(
+        w: usize,
+        (kh, kw): (usize, usize),
+        (oh, ow): (usize, usize),
+        k: usize,
+        channels_last: bool,
+        relu: bool,
+    ) -> Option<Plan> {
+        let fits = k >= 1
+            && (!channels_last || k <= CHANNELS_LAST_MAX)
+            && oh > 0
+            && ow > 0
+            && kh > 0
+            && kw > 0
+            && ow + kw - 1 <= w;
+        if !(fits && avx512_available()) {
+            return None;
+        }
+        let offsets = (0..kh)
+            .flat_map(|r| (0..kw).map(move |s| r * w + s))
+            .collect();
+        Some(Plan {
+            w,
+            kh,
+            kw,
+            oh,
+            ow,
+            k,
+            channels_last,
+            relu,
+            offsets,
+        })
     }
 
-    /// The image values the windows read.
-    fn image_len(&self) -> usize {
-        (self.oh + self.kh - 2) * self.w + self.ow + self.kw - 1
+    /// Values of the kernel as [`Self::weights`] lays it out.
+    fn weights_len(&self) -> usize {
+        self.offsets.len() * self.blocks() * self.block_width()
+    }
+
+    /// Channels per block of the laid-out kernel.
+    fn block_width(&self) -> usize {
+        if self.channels_last {
+            CHANNELS_LAST_MAX
+        } else {
+            CHANNEL_BLOCK
+        }
+    }
+
+    /// Blocks of the laid-out kernel.
+    fn blocks(&self) -> usize {
+        self.k.div_ceil(self.block_width())
+    }
+
+    /// The kernel `(K, kh·kw)` as the kernels read it: for each block of channels
+    /// ([`CHANNEL_BLOCK`] channels-first, all `K` channels-last), tap by tap the block's
+    /// weights, zeros past `K`.
+    pub fn weights(&self, wk: &[f32]) -> Vec<f32> {
+        let (taps, width) = (self.offsets.len(), self.block_width());
+        let mut out = vec![0.0; self.weights_len()];
+        for (kk, row) in wk.chunks_exact(taps).take(self.k).enumerate() {
+            let (block, lane) = (kk / width, kk % width);
+            for (t, &v) in row.iter().enumerate() {
+                out[(block * taps + t) * width + lane] = v;
+            }
+        }
+        out
+    }
+
+    /// `y = act(x ⋆ w + b)` for one image: `y` is `(K, oh, ow)` channels-first or
+    /// `(oh, ow, K)` channels-last, `wk` from [`Self::weights`].
+    pub fn forward(&self, x: &[f32], wk: &[f32], bias: &[f32], y: &mut [f32]) {
+        // The image values the windows read.
+        let image_len = (self.oh + self.kh - 2) * self.w + self.ow + self.kw - 1;
+        assert!(
+            x.len() >= image_len
+                && wk.len() == self.weights_len()
+                && bias.len() == self.k
+                && y.len() == self.k * self.oh * self.ow,
+            "one-channel conv2d: buffers do not fit {self:?}"
+        );
+        // SAFETY: `Plan::new` checked AVX-512F and that the window fits the rows; the
+        // assertion above keeps every window (rows `i..i + kh`, columns `j..j + kw - 1 + 16`
+        // masked to `ow`) inside `x` and every store inside `y`; `wk` holds the taps'
+        // weights for every block.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            if self.channels_last {
+                avx512::forward_channels_last(self, x, wk, bias, y);
+            } else {
+                avx512::forward_channels_first(self, x, wk, bias, y);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (x, wk, bias, y);
     }
 }
 
-/// Whether this CPU runs these kernels, and a layer of `k` output channels fits them.
-pub(super) fn available(k: usize, channels_last: bool) -> bool {
-    let fits = if channels_last {
-        (1..=CHANNELS_LAST_MAX).contains(&k)
-    } else {
-        k >= 1
-    };
+/// Whether this CPU runs the kernels.
+fn avx512_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        fits && std::is_x86_feature_detected!("avx512f")
+        std::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = fits;
         false
     }
 }
 
-/// The kernel `(K, kh·kw)` as the kernels read it: channels-first, for each block of
-/// [`CHANNEL_BLOCK`] channels tap by tap the block's weights; channels-last, tap by tap the
-/// `K` weights; zeros past `K`.
-pub(super) fn weights(wk: &[f32], k: usize, taps: usize, channels_last: bool) -> Vec<f32> {
-    let width = if channels_last {
-        CHANNELS_LAST_MAX
-    } else {
-        CHANNEL_BLOCK
-    };
-    let blocks = if channels_last {
-        1
-    } else {
-        k.div_ceil(CHANNEL_BLOCK)
-    };
-    let mut out = vec![0.0; blocks * taps * width];
-    for (kk, row) in wk.chunks_exact(taps).take(k).enumerate() {
-        let (block, lane) = (kk / width, kk % width);
-        for (t, &v) in row.iter().enumerate() {
-            out[(block * taps + t) * width + lane] = v;
-        }
-    }
-    out
-}
-
-/// `y = act(x ⋆ w + b)` for one image: `y` is `(K, oh, ow)` channels-first or `(oh, ow, K)`
-/// channels-last, `wk` from [`weights`] for that layout, `K = bias.len()`. The caller has
-/// checked [`available`].
-#[allow(clippy::too_many_arguments)]
-pub(super) fn forward(
-    x: &[f32],
-    shape: Shape,
-    wk: &[f32],
-    bias: &[f32],
-    relu: bool,
-    y: &mut [f32],
-    channels_last: bool,
-) {
-    let k = bias.len();
-    let taps = shape.taps();
-    let weights_len = if channels_last {
-        taps * CHANNELS_LAST_MAX
-    } else {
-        k.div_ceil(CHANNEL_BLOCK) * taps * CHANNEL_BLOCK
-    };
-    assert!(
-        available(k, channels_last)
-            && shape.oh > 0
-            && shape.ow > 0
-            && shape.ow + shape.kw - 1 <= shape.w
-            && x.len() >= shape.image_len()
-            && wk.len() == weights_len
-            && y.len() == k * shape.oh * shape.ow,
-        "one-channel conv2d: buffers do not fit {shape:?} with {k} channels"
-    );
-    let offsets = shape.tap_offsets();
-    // SAFETY: AVX-512F was checked by `available`; the assertion above keeps every window
-    // (rows `i..i + kh`, columns `j..j + kw - 1 + 16` masked to `ow`) inside `x` and every
-    // store inside `y`; `offsets` has `taps` entries and `wk` `taps` weights per block.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        if channels_last {
-            avx512::forward_channels_last(x, shape, &offsets, wk, bias, relu, y);
-        } else {
-            avx512::forward_channels_first(x, shape, &offsets, wk, bias, relu, y);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (x, offsets, wk, relu, y, channels_last);
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Shape, CHANNELS_LAST_MAX, CHANNEL_BLOCK, POSITION_BLOCK, ROWS};
+    use super::{Plan, CHANNELS_LAST_MAX, CHANNEL_BLOCK, POSITION_BLOCK, ROWS};
     use std::arch::x86_64::*;
 
     /// Lanes of a vector.
-    pub(super) const LANES: usize = 16;
+    const LANES: usize = 16;
 
     /// The mask of the first `n` lanes.
     #[inline(always)]
@@ -174,36 +188,35 @@ mod avx512 {
     ///
     /// # Safety
     ///
-    /// AVX-512F; the buffers as [`super::forward`] checks them.
+    /// AVX-512F; the buffers as [`Plan::forward`] checks them.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn forward_channels_first(
+        plan: &Plan,
         x: &[f32],
-        shape: Shape,
-        offsets: &[usize],
         wk: &[f32],
         bias: &[f32],
-        relu: bool,
         y: &mut [f32],
     ) {
-        let (k, taps, plane) = (bias.len(), offsets.len(), shape.oh * shape.ow);
+        let (offsets, relu) = (&plan.offsets, plan.relu);
+        let (k, taps, plane) = (bias.len(), offsets.len(), plan.oh * plan.ow);
         let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-        let rows = ROWS.min(shape.oh);
+        let rows = ROWS.min(plan.oh);
         for (block, weights) in wk.chunks_exact(taps * CHANNEL_BLOCK).enumerate() {
             let k0 = block * CHANNEL_BLOCK;
             let kb = (k - k0).min(CHANNEL_BLOCK);
             let wp = weights.as_ptr();
-            for pair in 0..shape.oh.div_ceil(rows) {
-                let i = (pair * rows).min(shape.oh - rows);
-                for j in (0..shape.ow).step_by(LANES) {
-                    let mask = first_lanes(shape.ow - j);
-                    let window = xp.add(i * shape.w + j);
+            for pair in 0..plan.oh.div_ceil(rows) {
+                let i = (pair * rows).min(plan.oh - rows);
+                for j in (0..plan.ow).step_by(LANES) {
+                    let mask = first_lanes(plan.ow - j);
+                    let window = xp.add(i * plan.w + j);
                     let mut acc = [[_mm512_setzero_ps(); CHANNEL_BLOCK]; ROWS];
                     for (t, &at) in offsets.iter().enumerate() {
                         let wt = wp.add(t * CHANNEL_BLOCK);
                         let xv: [__m512; ROWS] = std::array::from_fn(|r| {
                             // A one-row image loads its row twice and stores it once.
                             let r = r.min(rows - 1);
-                            _mm512_maskz_loadu_ps(mask, window.add(at + r * shape.w))
+                            _mm512_maskz_loadu_ps(mask, window.add(at + r * plan.w))
                         });
                         let wv: [__m512; CHANNEL_BLOCK] =
                             std::array::from_fn(|c| _mm512_set1_ps(*wt.add(c)));
@@ -217,7 +230,7 @@ mod avx512 {
                         for (c, &a) in row.iter().enumerate().take(kb) {
                             let kk = k0 + c;
                             let value = activate(_mm512_add_ps(a, _mm512_set1_ps(bias[kk])), relu);
-                            let out = yp.add(kk * plane + (i + r) * shape.ow + j);
+                            let out = yp.add(kk * plane + (i + r) * plan.ow + j);
                             _mm512_mask_storeu_ps(out, mask, value);
                         }
                     }
@@ -232,35 +245,34 @@ mod avx512 {
     ///
     /// # Safety
     ///
-    /// AVX-512F; the buffers as [`super::forward`] checks them.
+    /// AVX-512F; the buffers as [`Plan::forward`] checks them.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn forward_channels_last(
+        plan: &Plan,
         x: &[f32],
-        shape: Shape,
-        offsets: &[usize],
         wk: &[f32],
         bias: &[f32],
-        relu: bool,
         y: &mut [f32],
     ) {
         const V: usize = CHANNELS_LAST_MAX / LANES;
+        let (offsets, relu) = (&plan.offsets, plan.relu);
         let k = bias.len();
         let masks = [first_lanes(k), first_lanes(k.saturating_sub(LANES))];
         let b: [__m512; V] = std::array::from_fn(|v| {
             _mm512_maskz_loadu_ps(masks[v], bias.as_ptr().wrapping_add(v * LANES))
         });
         let (xp, yp, wp) = (x.as_ptr(), y.as_mut_ptr(), wk.as_ptr());
-        for i in 0..shape.oh {
-            for block in 0..shape.ow.div_ceil(POSITION_BLOCK) {
+        for i in 0..plan.oh {
+            for block in 0..plan.ow.div_ceil(POSITION_BLOCK) {
                 // Rows narrower than a block compute fewer positions; the last block of a
                 // wider row starts early and recomputes a few.
-                let (j, width) = if shape.ow < POSITION_BLOCK {
-                    (0, shape.ow)
+                let (j, width) = if plan.ow < POSITION_BLOCK {
+                    (0, plan.ow)
                 } else {
-                    let j = (block * POSITION_BLOCK).min(shape.ow - POSITION_BLOCK);
+                    let j = (block * POSITION_BLOCK).min(plan.ow - POSITION_BLOCK);
                     (j, POSITION_BLOCK)
                 };
-                let window = xp.add(i * shape.w + j);
+                let window = xp.add(i * plan.w + j);
                 let mut acc = [[_mm512_setzero_ps(); V]; POSITION_BLOCK];
                 for (t, &at) in offsets.iter().enumerate() {
                     let wt: [__m512; V] = std::array::from_fn(|v| {
@@ -274,7 +286,7 @@ mod avx512 {
                     }
                 }
                 for (q, a) in acc.iter().enumerate().take(width) {
-                    let out = yp.add((i * shape.ow + j + q) * k);
+                    let out = yp.add((i * plan.ow + j + q) * k);
                     for v in 0..V {
                         let value = activate(_mm512_add_ps(a[v], b[v]), relu);
                         _mm512_mask_storeu_ps(out.wrapping_add(v * LANES), masks[v], value);
